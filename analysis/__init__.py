@@ -1,0 +1,1 @@
+"""danescan analysis: named DuckDB queries, reports and the commands that read scans."""
