@@ -1,0 +1,207 @@
+"""Gathering the facts of one domain: MX, hosts, TLSA, zone keys, MTA-STS, probes.
+
+Thin trio layer over ``resolve`` and ``probe``: it asks, in the order the rules need,
+and never judges. Host lookups, zone-key lookups and address probes go through
+``SharedWork`` so that each is done once per scan however many domains share them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import trio
+
+from scanner.blocklist import Blocklist
+from scanner.dnssec import lookup_status
+from scanner.model import (
+    DnsLookup,
+    DnssecStatus,
+    DomainFacts,
+    HostDns,
+    MtaSts,
+    ProbeStatus,
+    SmtpProbe,
+    ZoneKeys,
+)
+from scanner.probe import DestinationLimiter, ProbeConfig, probe_address
+from scanner.resolve import Resolver
+from scanner.shared import SharedWork
+from scanner.tlsa import tlsa_base_candidates, tlsa_base_of, tlsa_owner
+
+MAX_MX_HOSTS = 32
+MAX_ADDRESSES = 32
+NULL_MX = "0 ."
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeKey:
+    """A probe is identified by the address and the SNI it presents (the TLSA base)."""
+
+    host: str
+    address: str
+    sni: str
+
+
+def parse_mx(records: tuple[str, ...]) -> list[tuple[int, str]]:
+    """MX rdata text → (preference, host) sorted by preference then name."""
+    result = []
+    for rdata in records:
+        pref, _, exchange = rdata.partition(" ")
+        try:
+            preference = int(pref)
+        except ValueError:
+            continue
+        result.append((preference, exchange.strip().rstrip(".").lower() or "."))
+    return sorted(result)
+
+
+def tlsa_base(host: HostDns) -> str:
+    """The SNI to present: the base domain where TLSA was found, else the host name."""
+    for lookup in reversed(host.tlsa_lookups):
+        if lookup.records:
+            return tlsa_base_of(lookup.name)
+    return host.host
+
+
+class Gatherer:
+    """Collects DomainFacts; owns the once-per-scan caches."""
+
+    def __init__(
+        self,
+        nursery: trio.Nursery,
+        resolver: Resolver,
+        probe_config: ProbeConfig | None,
+        *,
+        probe_limit: int = 64,
+        per_destination: int = 1,
+        blocklist: Blocklist | None = None,
+        mta_sts: bool = True,
+    ) -> None:
+        self.resolver = resolver
+        self.probe_config = probe_config
+        self.blocklist = blocklist
+        self.mta_sts = mta_sts
+        self.hosts: SharedWork[str, HostDns] = SharedWork(nursery, self._gather_host)
+        self.zones: SharedWork[str, ZoneKeys] = SharedWork(nursery, self._gather_zone)
+        self.probes: SharedWork[ProbeKey, SmtpProbe] = SharedWork(nursery, self._probe)
+        self._probe_slots = trio.CapacityLimiter(probe_limit)
+        self._destinations = DestinationLimiter(per_destination)
+
+    # ----------------------------------------------------------------- per domain
+
+    async def domain(self, domain: str) -> DomainFacts:
+        mx = await self.resolver.lookup(domain, "MX")
+        status = lookup_status(mx)
+        if mx.rcode != "NOERROR" or status in (DnssecStatus.BOGUS, DnssecStatus.ERROR):
+            return DomainFacts(domain, mx, probing_enabled=self.probe_config is not None)
+        implicit = not mx.records
+        if implicit:
+            names = [domain]
+        elif mx.records == (NULL_MX,):
+            names = []
+        else:
+            names = [h for _, h in parse_mx(mx.records) if h != "."][:MAX_MX_HOSTS]
+        hosts: dict[str, HostDns] = {}
+        probes: dict[str, tuple[SmtpProbe, ...]] = {}
+        extras: dict[str, object] = {}
+        async with trio.open_nursery() as nursery:
+            for name in dict.fromkeys(names):
+                nursery.start_soon(self._host_and_probes, name, hosts, probes)
+            if mx.rrsigs and status == DnssecStatus.SECURE:
+                nursery.start_soon(self._zone_into, mx.rrsigs[0].signer, extras)
+            if self.mta_sts:
+                nursery.start_soon(self._mta_sts_into, domain, extras)
+        zone_keys = extras.get("zone")
+        sts = extras.get("sts")
+        return DomainFacts(
+            domain=domain,
+            mx=mx,
+            implicit_mx=implicit,
+            hosts=hosts,
+            probes=probes,
+            zone_keys=zone_keys if isinstance(zone_keys, ZoneKeys) else None,
+            mta_sts=sts if isinstance(sts, MtaSts) else None,
+            probing_enabled=self.probe_config is not None,
+        )
+
+    async def _host_and_probes(
+        self, name: str, hosts: dict[str, HostDns], probes: dict[str, tuple[SmtpProbe, ...]]
+    ) -> None:
+        host = await self.hosts.get(name)
+        hosts[name] = host
+        if self.probe_config is None:
+            return
+        addresses = [*host.a.records, *host.aaaa.records][:MAX_ADDRESSES]
+        if not addresses:
+            return
+        sni = tlsa_base(host)
+        results: list[SmtpProbe | None] = [None] * len(addresses)
+
+        async def one(i: int, address: str) -> None:
+            results[i] = await self.probes.get(ProbeKey(name, address, sni))
+
+        async with trio.open_nursery() as nursery:
+            for i, address in enumerate(addresses):
+                nursery.start_soon(one, i, address)
+        probes[name] = tuple(r for r in results if r is not None)
+
+    async def _zone_into(self, zone: str, extras: dict[str, object]) -> None:
+        extras["zone"] = await self.zones.get(zone)
+
+    async def _mta_sts_into(self, domain: str, extras: dict[str, object]) -> None:
+        async with trio.open_nursery() as nursery:
+            found: dict[str, DnsLookup] = {}
+
+            async def txt(key: str, name: str) -> None:
+                found[key] = await self.resolver.lookup(name, "TXT")
+
+            nursery.start_soon(txt, "sts", f"_mta-sts.{domain}")
+            nursery.start_soon(txt, "rpt", f"_smtp._tls.{domain}")
+        extras["sts"] = MtaSts(sts_txt=found["sts"], tlsrpt_txt=found["rpt"])
+
+    # ----------------------------------------------------------------- shared work
+
+    async def _gather_host(self, name: str) -> HostDns:
+        async with trio.open_nursery() as nursery:
+            got: dict[str, DnsLookup] = {}
+
+            async def ask(rrtype: str) -> None:
+                got[rrtype] = await self.resolver.lookup(name, rrtype)
+
+            nursery.start_soon(ask, "A")
+            nursery.start_soon(ask, "AAAA")
+        a, aaaa = got["A"], got["AAAA"]
+        lookups: list[DnsLookup] = []
+        # RFC 7672 §2.2.2: candidates in order; stop at the first that is not a denial.
+        for base in tlsa_base_candidates(name, a, aaaa):
+            lookup = await self.resolver.lookup(tlsa_owner(base), "TLSA")
+            lookups.append(lookup)
+            if lookup.records or lookup.rcode not in ("NOERROR", "NXDOMAIN"):
+                break
+        return HostDns(host=name, a=a, aaaa=aaaa, tlsa_lookups=tuple(lookups))
+
+    async def _gather_zone(self, zone: str) -> ZoneKeys:
+        async with trio.open_nursery() as nursery:
+            got: dict[str, DnsLookup] = {}
+
+            async def ask(rrtype: str) -> None:
+                got[rrtype] = await self.resolver.lookup(zone, rrtype)
+
+            nursery.start_soon(ask, "DNSKEY")
+            nursery.start_soon(ask, "DS")
+        return ZoneKeys(zone=zone, dnskey=got["DNSKEY"], ds=got["DS"])
+
+    async def _probe(self, key: ProbeKey) -> SmtpProbe:
+        assert self.probe_config is not None
+        if self.blocklist is not None and (
+            self.blocklist.blocks_address(key.address) or self.blocklist.blocks_domain(key.host)
+        ):
+            return SmtpProbe(
+                host=key.host,
+                address=key.address,
+                sni=key.sni,
+                status=ProbeStatus.SKIPPED,
+                error="blocklisted (opt-out)",
+            )
+        async with self._probe_slots, self._destinations.slot(key.address):
+            return await probe_address(key.host, key.address, key.sni, self.probe_config)
