@@ -28,7 +28,10 @@ def test_tranco_keeps_rank() -> None:
 
 def test_csv_header_selects_domain_column() -> None:
     got = _parse("id,rank,domain\nx,7,a.example\ny,,b.example\n")
-    assert [(g.line_no, g.rank, g.domain) for g in got] == [(2, 7, "a.example"), (3, None, "b.example")]
+    assert [(g.line_no, g.rank, g.domain) for g in got] == [
+        (2, 7, "a.example"),
+        (3, None, "b.example"),
+    ]
 
 
 def test_invalid_lines_carry_a_reason_and_are_not_fatal() -> None:
