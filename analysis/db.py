@@ -1,0 +1,219 @@
+"""DuckDB over danescan scan directories: one view per table of ``scanner.schema``.
+
+A *scan directory* holds one sub-directory per table (``domains/``, ``scans/``, ...),
+each with ``part-NNNNNN.parquet`` files (``scanner.schema``). :func:`connect` accepts
+scan directories and parent directories holding many of them, and opens an
+in-memory DuckDB connection where every table of the contract is a view over all
+the scans given, read with ``union_by_name=true`` (files written by an older
+schema lack the columns added since; without it DuckDB drops them silently).
+
+Every view has *every* column of the contract, in contract order, even when no
+scan has a file for that table (a scan without findings) or was written before a
+column existed: the view is the union, by name, of an empty Arrow table of the
+contract schema and the Parquet files.
+
+Helpers made available to queries:
+
+- ``providers(host, provider)``: the registered domain (Public Suffix List, offline,
+  ``publicsuffixlist``) of every distinct host name in ``hosts`` and ``domain_mx``.
+  Computed once over *distinct* hosts, so a join is cheap even for millions of
+  domains sharing a handful of provider hosts.
+- ``provider(host)``: the same as a scalar SQL function, for ad-hoc queries.
+- ``scan_order(scan_id, started_at, scan_no)``: scans in time order (``scan_no`` 1 =
+  oldest), including scans whose ``scans`` row is missing (started_at null, last).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from publicsuffixlist import PublicSuffixList
+
+from scanner.schema import TABLES
+
+__all__ = [
+    "TABLES",
+    "ScanSet",
+    "connect",
+    "find_scan_dirs",
+    "provider_of",
+]
+
+
+class NoScanError(ValueError):
+    """The paths given hold no scan directory."""
+
+
+def is_scan_dir(path: Path) -> bool:
+    """A scan directory has at least one table sub-directory of the contract."""
+    return path.is_dir() and any((path / table).is_dir() for table in TABLES)
+
+
+def find_scan_dirs(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand scan directories and parents of scan directories, in a stable order.
+
+    A path that is itself a scan directory is taken as is; otherwise its immediate
+    sub-directories that are scan directories are taken (sorted by name).
+    Duplicates are dropped. Raises :class:`NoScanError` when nothing is found.
+    """
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise NoScanError(f"{path}: no such directory")
+        candidates = (
+            [path]
+            if is_scan_dir(path)
+            else sorted(p for p in path.iterdir() if is_scan_dir(p))
+        )
+        for candidate in candidates:
+            key = candidate.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(candidate)
+    if not found:
+        shown = ", ".join(str(p) for p in paths) or "(none)"
+        raise NoScanError(
+            f"no scan directory in {shown}: a scan directory holds table directories "
+            f"such as domains/ and scans/ with part-*.parquet files"
+        )
+    return found
+
+
+_PSL: PublicSuffixList | None = None
+
+
+def _psl() -> PublicSuffixList:
+    global _PSL
+    if _PSL is None:
+        _PSL = PublicSuffixList()  # the bundled list: no network
+    return _PSL
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def provider_of(host: str | None) -> str | None:
+    """Registered domain of an MX host (``mx1.mail.example.co.uk`` → ``example.co.uk``).
+
+    A name under an unknown TLD counts as registered one label below it (the PSL's
+    default ``*`` rule), so local-world names such as ``mx.provider.test`` work.
+    A host that is itself a public suffix is its own provider.
+    """
+    if host is None:
+        return None
+    name = host.strip().rstrip(".").lower()
+    if not name:
+        return None
+    registered = _psl().privatesuffix(name)
+    return registered if registered is not None else name
+
+
+@dataclass(frozen=True)
+class ScanSet:
+    """The scan directories behind a connection and the Parquet files per table."""
+
+    scan_dirs: tuple[Path, ...]
+    files: dict[str, tuple[str, ...]]
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _table_files(scan_dirs: Sequence[Path], table: str) -> list[str]:
+    files: list[str] = []
+    for scan_dir in scan_dirs:
+        # *.parquet only: the writer's *.inprogress files are never read.
+        files.extend(str(p) for p in sorted((scan_dir / table).glob("*.parquet")))
+    return files
+
+
+def _create_views(con: duckdb.DuckDBPyConnection, scan_dirs: Sequence[Path]) -> ScanSet:
+    files_by_table: dict[str, tuple[str, ...]] = {}
+    for table, schema in TABLES.items():
+        empty_name = f"_empty_{table}"
+        con.register(empty_name, pa.Table.from_batches([], schema=schema))
+        files = _table_files(scan_dirs, table)
+        files_by_table[table] = tuple(files)
+        if files:
+            listed = ", ".join(_sql_literal(f) for f in files)
+            source = (
+                f"SELECT * FROM {empty_name} UNION ALL BY NAME "
+                f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+            )
+        else:
+            source = f"SELECT * FROM {empty_name}"
+        # UNION ALL BY NAME puts the contract's columns first, in contract order; a
+        # column that only newer files have is kept after them.
+        con.execute(f'CREATE VIEW "{table}" AS {source}')
+    return ScanSet(scan_dirs=tuple(scan_dirs), files=files_by_table)
+
+
+def _create_helpers(con: duckdb.DuckDBPyConnection) -> None:
+    hosts = [
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT host FROM ("
+            " SELECT host FROM hosts UNION ALL SELECT host FROM domain_mx"
+            " UNION ALL SELECT host FROM findings WHERE host IS NOT NULL"
+            ") WHERE host IS NOT NULL"
+        ).fetchall()
+    ]
+    mapping = pa.table(
+        {
+            "host": pa.array(hosts, pa.string()),
+            "provider": pa.array([provider_of(h) for h in hosts], pa.string()),
+        }
+    )
+    con.register("_providers", mapping)
+    con.execute("CREATE TABLE providers AS SELECT * FROM _providers")
+    con.unregister("_providers")
+    con.create_function(
+        "provider",
+        provider_of,
+        [duckdb.sqltype("VARCHAR")],
+        duckdb.sqltype("VARCHAR"),
+        null_handling="special",
+        side_effects=False,
+    )
+    con.execute(
+        """
+        CREATE VIEW scan_order AS
+        WITH ids AS (
+            SELECT scan_id, min(started_at) AS started_at FROM scans GROUP BY scan_id
+            UNION ALL
+            SELECT DISTINCT scan_id, NULL::TIMESTAMPTZ FROM domains
+            WHERE scan_id NOT IN (SELECT scan_id FROM scans)
+        )
+        SELECT scan_id, started_at,
+               row_number() OVER (ORDER BY started_at NULLS LAST, scan_id) AS scan_no
+        FROM ids
+        """
+    )
+
+
+def connect(paths: Iterable[str | Path]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the contract's views over the scans given."""
+    con, _ = connect_with_files(paths)
+    return con
+
+
+def connect_with_files(
+    paths: Iterable[str | Path],
+) -> tuple[duckdb.DuckDBPyConnection, ScanSet]:
+    """Like :func:`connect`, also telling which scan directories and files were read."""
+    scan_dirs = find_scan_dirs(list(paths))
+    con = duckdb.connect(":memory:")
+    scan_set = _create_views(con, scan_dirs)
+    _create_helpers(con)
+    return con, scan_set
+
+
+def scan_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Scan ids in time order, oldest first."""
+    return [str(r[0]) for r in con.execute("SELECT scan_id FROM scan_order ORDER BY scan_no").fetchall()]
