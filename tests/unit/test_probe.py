@@ -488,3 +488,31 @@ async def test_destination_limiter_caps_concurrency_and_cleans_up() -> None:
     assert trio.current_time() >= 6  # 12 users of the IPv6 address, two at a time
     assert max(active.values()) == 0
     assert len(limiter) == 0
+
+
+@trio_test
+async def test_long_chain_is_capped_at_twenty_certificates() -> None:
+    root = trustme.CA(path_length=40)
+    ca = root
+    for _ in range(24):
+        ca = ca.create_child_ca()
+    leaf = ca.issue_cert(HOST)
+    assert len(leaf.cert_chain_pems) == 25
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    leaf.configure_cert(ctx)
+    probe = await run_probe(starttls_server(ctx))
+    assert probe.status is ProbeStatus.OK, probe.error
+    chain = probe.handshakes[0].chain
+    assert list(chain) == Pki.der_chain(leaf)[:20]
+
+
+@trio_test
+async def test_oversized_certificate_list_fails_tls() -> None:
+    # ~3,000 names of 40 bytes: a certificate over OpenSSL's 100 KiB certificate-list limit.
+    names = [f"host-{i:05d}-{'x' * 24}.example.test" for i in range(3000)]
+    leaf = trustme.CA().issue_cert(HOST, *names)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    leaf.configure_cert(ctx)
+    probe = await run_probe(starttls_server(ctx))
+    assert probe.status is ProbeStatus.TLS_FAILED
+    assert "EXCESSIVE_MESSAGE_SIZE" in probe.error.upper()
