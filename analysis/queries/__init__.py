@@ -201,9 +201,13 @@ def run_sql(
 ) -> QueryResult:
     """Run ad-hoc SQL and fetch every row (an unfinished result would block the connection)."""
     # Through Arrow: DuckDB's own conversion of TIMESTAMPTZ values needs pytz.
-    table = con.execute(sql, dict(params) if params else None).to_arrow_table()
+    relation = con.sql(sql, params=dict(params) if params else None)
+    if relation is None:  # a statement without a result (CREATE VIEW ...)
+        return QueryResult((), (), "", dict(params or {}))
+    table = relation.to_arrow_table()
     columns = tuple(table.column_names)
-    rows = tuple(tuple(r[c] for c in columns) for r in table.to_pylist())
+    values = [table.column(i).to_pylist() for i in range(table.num_columns)]
+    rows = tuple(zip(*values, strict=True)) if values else ()
     return QueryResult(columns, rows, "", dict(params or {}))
 
 
