@@ -82,6 +82,13 @@ class ProbeConfig:
     total_timeout: float = 90.0  # the whole probe, alternate handshake included
     key_variants: bool = True  # one more connection for the other key type's certificate
 
+    def __post_init__(self) -> None:
+        name = self.ehlo_name
+        if not name or not name.isascii() or any(c.isspace() for c in name):
+            raise ValueError(f"ehlo_name must be one ASCII word, got {name!r}")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"bad port {self.port}")
+
 
 # --------------------------------------------------------------------------- failures
 

@@ -25,6 +25,8 @@ import trio.testing
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scanner.blocklist import Blocklist
 from scanner.model import ProbeStatus, SmtpProbe
@@ -516,3 +518,31 @@ async def test_oversized_certificate_list_fails_tls() -> None:
     probe = await run_probe(starttls_server(ctx))
     assert probe.status is ProbeStatus.TLS_FAILED
     assert "EXCESSIVE_MESSAGE_SIZE" in probe.error.upper()
+
+
+hostile_chunk = st.one_of(
+    st.binary(max_size=200),
+    st.sampled_from(
+        [b"220 hi\r\n", b"220-", b"250-STARTTLS\r\n", b"250 ok\r\n", b"220 go\r\n", b"\x16\x03\x03"]
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(hostile_chunk, max_size=6), st.booleans())
+def test_any_server_bytes_end_as_a_recorded_status(chunks: list[bytes], hang: bool) -> None:
+    async def handler(peer: Peer) -> None:
+        for chunk in chunks:
+            await peer.send(chunk)
+            await trio.sleep(0.5)
+        if hang:
+            await trio.sleep_forever()
+
+    async def main() -> SmtpProbe:
+        return await run_probe(handler)
+
+    probe = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0.02))
+    assert isinstance(probe.status, ProbeStatus)
+    assert probe.elapsed <= CONFIG.total_timeout + 1
+    if probe.status is not ProbeStatus.OK:
+        assert probe.error
