@@ -41,7 +41,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Final
 
@@ -180,7 +180,6 @@ class _Session:
     status: ProbeStatus = ProbeStatus.OK
     error: str = ""
     handshake: TlsHandshake | None = None
-    extra: list[str] = field(default_factory=list)
 
 
 async def _connect(address: str, port: int) -> trio.SocketStream:
@@ -264,6 +263,11 @@ async def _session(
             version=negotiated.version,
             cipher=negotiated.cipher,
             chain=negotiated.chain,
+            error=(
+                f"chain of {negotiated.presented} certificates, first {len(negotiated.chain)} kept"
+                if negotiated.presented > len(negotiated.chain)
+                else ""
+            ),
         )
         dialogue.tls_established()
         with trio.move_on_after(min(config.quit_timeout, _left(total_deadline))):

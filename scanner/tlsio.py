@@ -71,19 +71,19 @@ def client_context(variant: str) -> ssl.SSLContext:
     return ctx
 
 
-def presented_chain(obj: ssl.SSLObject) -> tuple[bytes, ...]:
-    """Every certificate the peer sent, DER, leaf first (at most MAX_CHAIN).
+def presented_chain(obj: ssl.SSLObject) -> tuple[tuple[bytes, ...], int]:
+    """Every certificate the peer sent, DER, leaf first (at most MAX_CHAIN), and their count.
 
     The shim for 3.13+ (public, DER bytes) and 3.11/3.12 (private, Certificate objects).
     """
     public = getattr(obj, "get_unverified_chain", None)
     if public is not None:  # Python >= 3.13
-        raw: list[Any] | None = public()
-        return tuple(bytes(c) for c in (raw or [])[:MAX_CHAIN])
+        raw: list[Any] = public() or []
+        return tuple(bytes(c) for c in raw[:MAX_CHAIN]), len(raw)
     inner: Any = obj._sslobj  # type: ignore[attr-defined]
-    certs: list[Any] | None = inner.get_unverified_chain()
+    certs: list[Any] = inner.get_unverified_chain() or []
     encoding: int = ssl._ssl.ENCODING_DER  # type: ignore[attr-defined]
-    return tuple(bytes(c.public_bytes(encoding)) for c in (certs or [])[:MAX_CHAIN])
+    return tuple(bytes(c.public_bytes(encoding)) for c in certs[:MAX_CHAIN]), len(certs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,8 @@ class Negotiated:
 
     version: str
     cipher: str
-    chain: tuple[bytes, ...]
+    chain: tuple[bytes, ...]  # at most MAX_CHAIN certificates
+    presented: int  # how many the server sent
 
 
 class TlsClient:
@@ -119,7 +120,7 @@ class TlsClient:
     def chain(self) -> tuple[bytes, ...]:
         """Certificates received so far (also after a failed handshake, when any came)."""
         try:
-            return presented_chain(self.obj)
+            return presented_chain(self.obj)[0]
         except (ssl.SSLError, ValueError):
             return ()
 
@@ -159,10 +160,12 @@ class TlsClient:
             await self._flush()
             break
         cipher = self.obj.cipher()
+        chain, presented = presented_chain(self.obj)
         return Negotiated(
             version=self.obj.version() or "",
             cipher=cipher[0] if cipher else "",
-            chain=presented_chain(self.obj),
+            chain=chain,
+            presented=presented,
         )
 
     async def send_all(self, data: bytes) -> None:

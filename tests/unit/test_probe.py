@@ -37,6 +37,7 @@ from scanner.probe import (
     leaf_key_type,
     probe_address,
 )
+from scanner.tlsio import presented_chain
 
 HOST = "mx.example.test"
 SNI = "mx.example.test"
@@ -201,7 +202,7 @@ async def test_starttls_captures_whole_chain_leaf_first(pki: Pki) -> None:
     assert probe.starttls_reply.startswith("220 ")
     assert len(probe.handshakes) == 1
     hs = probe.handshakes[0]
-    assert hs.ok and hs.variant == "default"
+    assert hs.ok and hs.variant == "default" and hs.error == ""
     assert hs.version == "TLSv1.3"
     assert list(hs.chain) == pki.der_chain(pki.ecdsa)  # leaf, then the intermediate
     assert len(hs.chain) == 2
@@ -506,6 +507,7 @@ async def test_long_chain_is_capped_at_twenty_certificates() -> None:
     assert probe.status is ProbeStatus.OK, probe.error
     chain = probe.handshakes[0].chain
     assert list(chain) == Pki.der_chain(leaf)[:20]
+    assert probe.handshakes[0].error == "chain of 25 certificates, first 20 kept"
 
 
 @trio_test
@@ -546,3 +548,15 @@ def test_any_server_bytes_end_as_a_recorded_status(chunks: list[bytes], hang: bo
     assert probe.elapsed <= CONFIG.total_timeout + 1
     if probe.status is not ProbeStatus.OK:
         assert probe.error
+
+
+def test_chain_shim_uses_public_api_on_313_and_caps() -> None:
+    """Python 3.13+ spelling: SSLObject.get_unverified_chain() returning DER bytes."""
+
+    class Public313:
+        def get_unverified_chain(self) -> list[bytes]:
+            return [bytes([i]) for i in range(30)]
+
+    chain, presented = presented_chain(Public313())  # type: ignore[arg-type]
+    assert presented == 30
+    assert chain == tuple(bytes([i]) for i in range(20))
