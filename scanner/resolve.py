@@ -20,10 +20,13 @@ out. Truncated answers (TC) are asked again over TCP, one connection per questio
 Query ids come from ``secrets``; the resolver is assumed to be on a trusted path (the
 AD bit means nothing otherwise, RFC 6840 §5.7), so a fixed source port is acceptable.
 
-Messages are built and parsed by a *codec*: dnspython (the reference, always correct)
-or, when ``ResolverConfig.fast_codec`` is set, the hand-written ``scanner.dnswire``
-codec, which falls back to dnspython for anything it does not know and is tested
-against dnspython.
+Messages are built and parsed by a *codec*: dnspython (the reference) or, when
+``ResolverConfig.fast_codec`` is set, the hand-written ``scanner.dnswire`` codec, which
+hands dnspython the rdata types it does not know and is tested against dnspython. A
+message dnspython refuses is given to the ``dnswire`` decoder before being called
+malformed: dnspython 2.9 refuses a whole message for one TLSA record whose data
+length does not fit its matching type, a record DESIGN §4 wants kept (and judged
+unusable by the rules).
 
 Failures are values (STYLE §3): a timeout, a refused port, a garbage reply end as a
 ``DnsLookup`` whose ``rcode`` is ``"TIMEOUT"``, ``"NETWORK_ERROR"`` or ``"MALFORMED"``
@@ -267,9 +270,20 @@ class DnspythonCodec:
     def decode_reply(self, wire: bytes) -> Reply:
         if len(wire) > MAX_MESSAGE:
             raise MalformedReply(f"message of {len(wire)} bytes exceeds {MAX_MESSAGE}")
+        if len(wire) >= 4 and (wire[2] >> 3) & 0xF:
+            raise MalformedReply("unparseable reply: not a QUERY message (opcode)")
         try:
             msg = dns.message.from_wire(wire)
         except Exception as exc:  # dnspython raises many types on hostile input
+            # dnspython refuses whole messages for things DESIGN wants recorded, such as
+            # a TLSA record whose data length does not fit its matching type. The
+            # hand-written decoder is lenient exactly there (scanner.dnswire docstring).
+            from scanner.dnswire import decode_reply
+
+            try:
+                return decode_reply(wire)
+            except MalformedReply:
+                pass
             raise MalformedReply(f"unparseable reply: {type(exc).__name__}: {exc}") from exc
         return reply_from_message(msg)
 

@@ -127,7 +127,6 @@ def test_record_presentation_mx_null_mx_tlsa() -> None:
     assert tlsa.records == (f"3 0 0 {cert.hex()}",)
 
 
-@pytest.mark.xfail(reason="dnspython 2.9 rejects the whole message; lenient decoder pending")
 def test_tlsa_with_data_of_the_wrong_length_is_recorded() -> None:
     """dnspython 2.9 refuses to parse 3 1 1 with 31 bytes; the record must still be kept
     (DESIGN §4 rule 3: wrong length = an unusable record, judged by the rules)."""
