@@ -195,6 +195,9 @@ class QueryResult:
 
         return text_table(self)
 
+    def __repr__(self) -> str:
+        return f"<QueryResult {self.query or 'sql'}: {len(self.rows)} rows>\n{self}"
+
 
 def run_sql(
     con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None
