@@ -291,6 +291,22 @@ def _check_text(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@main.command()
+@click.argument("scan_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="New scan dir.")
+def regrade(scan_dir: Path, out: Path) -> None:
+    """Re-judge a stored scan with the current rules (no network), into --out."""
+    from scanner.regrade import RegradeError
+    from scanner.regrade import regrade as run_regrade
+
+    try:
+        count = run_regrade(scan_dir, out)
+    except RegradeError as exc:
+        click.echo(f"danescan: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"regraded {count} domains → {out}", err=True)
+
+
 def _attach_optional() -> None:
     """Attach command groups that live in other packages (world, analysis)."""
     try:

@@ -25,12 +25,11 @@ from scanner.model import (
 )
 from scanner.probe import DestinationLimiter, ProbeConfig, probe_address
 from scanner.resolve import Resolver
+from scanner.rules import parse_mx
 from scanner.shared import SharedWork
 from scanner.tlsa import tlsa_base_candidates, tlsa_base_of, tlsa_owner
 
-MAX_MX_HOSTS = 32
 MAX_ADDRESSES = 32
-NULL_MX = "0 ."
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,19 +39,6 @@ class ProbeKey:
     host: str
     address: str
     sni: str
-
-
-def parse_mx(records: tuple[str, ...]) -> list[tuple[int, str]]:
-    """MX rdata text → (preference, host) sorted by preference then name."""
-    result = []
-    for rdata in records:
-        pref, _, exchange = rdata.partition(" ")
-        try:
-            preference = int(pref)
-        except ValueError:
-            continue
-        result.append((preference, exchange.strip().rstrip(".").lower() or "."))
-    return sorted(result)
 
 
 def tlsa_base(host: HostDns) -> str:
@@ -95,12 +81,8 @@ class Gatherer:
         if mx.rcode != "NOERROR" or status in (DnssecStatus.BOGUS, DnssecStatus.ERROR):
             return DomainFacts(domain, mx, probing_enabled=self.probe_config is not None)
         implicit = not mx.records
-        if implicit:
-            names = [domain]
-        elif mx.records == (NULL_MX,):
-            names = []
-        else:
-            names = [h for _, h in parse_mx(mx.records) if h != "."][:MAX_MX_HOSTS]
+        # The same MX parsing as the rules (null MX, duplicates, the 32-host cap).
+        names = [domain] if implicit else [h.host for h in parse_mx(mx.records).hosts]
         hosts: dict[str, HostDns] = {}
         probes: dict[str, tuple[SmtpProbe, ...]] = {}
         extras: dict[str, object] = {}

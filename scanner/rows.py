@@ -47,6 +47,7 @@ def domain_row(
     if sts is not None and sts.mode:
         covers = all(_sts_covers(sts.mx_patterns, h) for h in hosts) if hosts else False
     stored = {"mx": factjson.to_plain(mx), "implicit_mx": facts.implicit_mx}
+    stored["hosts"] = list(facts.hosts)
     stored["zone_keys"] = factjson.to_plain(facts.zone_keys)
     stored["mta_sts"] = factjson.to_plain(facts.mta_sts)
     stored["probing_enabled"] = facts.probing_enabled
