@@ -45,7 +45,9 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
             try:
                 lines = Path(value[1:]).read_text(encoding="utf-8").splitlines()
             except OSError as exc:
-                raise click.BadParameter(f"{value[1:]}: {exc.strerror}", param_hint="--param") from exc
+                raise click.BadParameter(
+                    f"{value[1:]}: {exc.strerror}", param_hint="--param"
+                ) from exc
             value = ",".join(
                 s.split("#", 1)[0].strip() for s in lines if s.split("#", 1)[0].strip()
             )
@@ -61,8 +63,14 @@ def format_result(result: QueryResult, fmt: str) -> str:
         writer.writerow(result.columns)
         for row in result.rows:
             writer.writerow(
-                ["" if v is None else json.dumps(jsonable(v)) if isinstance(v, list) else jsonable(v)
-                 for v in row]
+                [
+                    ""
+                    if v is None
+                    else json.dumps(jsonable(v))
+                    if isinstance(v, list)
+                    else jsonable(v)
+                    for v in row
+                ]
             )
         return buf.getvalue().rstrip("\n")
     if fmt == "json":
@@ -78,11 +86,24 @@ def format_result(result: QueryResult, fmt: str) -> str:
 @click.command("sql")
 @click.argument("args", nargs=-1, required=True, metavar="NAME|--query SQL SCAN...")
 @click.option("--query", "-q", "adhoc", help="Ad-hoc SQL instead of a named query.")
-@click.option("--param", "-p", "param_pairs", multiple=True, metavar="KEY=VALUE",
-              help="A parameter of the named query (repeatable); VALUE @FILE reads one value "
-                   "a line, joined with commas.")
-@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table",
-              show_default=True, help="json = one JSON object per line.")
+@click.option(
+    "--param",
+    "-p",
+    "param_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A parameter of the named query (repeatable); VALUE @FILE reads one value "
+    "a line, joined with commas.",
+)
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="json = one JSON object per line.",
+)
 def sql(args: tuple[str, ...], adhoc: str | None, param_pairs: tuple[str, ...], fmt: str) -> None:
     """Run a named query (see `danescan queries`) or ad-hoc SQL against scans.
 
@@ -125,8 +146,10 @@ def sql(args: tuple[str, ...], adhoc: str | None, param_pairs: tuple[str, ...], 
 def list_queries(verbose: bool) -> None:
     """List the named queries: name, question, what they count."""
     for q in queries.all_queries():
-        click.echo(f"{q.name}\n    {q.question}\n    counts: "
-                   f"{q.counts if verbose else q.counts.split(' (')[0].split(';')[0]}")
+        click.echo(
+            f"{q.name}\n    {q.question}\n    counts: "
+            f"{q.counts if verbose else q.counts.split(' (')[0].split(';')[0]}"
+        )
         if verbose:
             for p in q.params:
                 default = "null" if p.default is None else p.default
@@ -135,8 +158,13 @@ def list_queries(verbose: bool) -> None:
 
 @click.command("report")
 @click.argument("scans", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The HTML file; the Markdown goes beside it (FILE.md, charts in FILE_charts/).")
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file; the Markdown goes beside it (FILE.md, charts in FILE_charts/).",
+)
 @click.option("--title", default="DANE for SMTP adoption report", show_default=True)
 def report(scans: tuple[str, ...], out: Path, title: str) -> None:
     """Write an adoption report (self-contained HTML, and Markdown) for one or more scans."""
@@ -154,8 +182,9 @@ def report(scans: tuple[str, ...], out: Path, title: str) -> None:
 @click.argument("scans", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--from", "scan_a", help="Earlier scan id (default: the second most recent).")
 @click.option("--to", "scan_b", help="Later scan id (default: the most recent).")
-@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table",
-              show_default=True)
+@click.option(
+    "--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
+)
 def diff(scans: tuple[str, ...], scan_a: str | None, scan_b: str | None, fmt: str) -> None:
     """What changed between two scans: newly broken, newly valid, provider, verdict.
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import duckdb.func
 import pyarrow as pa
 from publicsuffixlist import PublicSuffixList
 
@@ -68,9 +69,7 @@ def find_scan_dirs(paths: Iterable[str | Path]) -> list[Path]:
         if not path.exists():
             raise NoScanError(f"{path}: no such directory")
         candidates = (
-            [path]
-            if is_scan_dir(path)
-            else sorted(p for p in path.iterdir() if is_scan_dir(p))
+            [path] if is_scan_dir(path) else sorted(p for p in path.iterdir() if is_scan_dir(p))
         )
         for candidate in candidates:
             key = candidate.resolve()
@@ -111,6 +110,10 @@ def provider_of(host: str | None) -> str | None:
         return None
     registered = _psl().privatesuffix(name)
     return registered if registered is not None else name
+
+
+def _provider_udf(host: str | None) -> str | None:
+    return provider_of(host)
 
 
 @dataclass(frozen=True)
@@ -175,10 +178,10 @@ def _create_helpers(con: duckdb.DuckDBPyConnection) -> None:
     con.unregister("_providers")
     con.create_function(
         "provider",
-        provider_of,
-        [duckdb.sqltype("VARCHAR")],
-        duckdb.sqltype("VARCHAR"),
-        null_handling="special",
+        _provider_udf,
+        ["varchar"],
+        "varchar",
+        null_handling=duckdb.func.FunctionNullHandling.SPECIAL,
         side_effects=False,
     )
     con.execute(
@@ -216,4 +219,6 @@ def connect_with_files(
 
 def scan_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Scan ids in time order, oldest first."""
-    return [str(r[0]) for r in con.execute("SELECT scan_id FROM scan_order ORDER BY scan_no").fetchall()]
+    return [
+        str(r[0]) for r in con.execute("SELECT scan_id FROM scan_order ORDER BY scan_no").fetchall()
+    ]

@@ -30,10 +30,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: no display, no GUI toolkit
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from analysis import db, queries  # noqa: E402
-from analysis.queries import QueryResult  # noqa: E402
+from analysis import db, queries
+from analysis.queries import QueryResult
 
 __all__ = [
     "Chart",
@@ -111,9 +111,7 @@ def _shown(result: QueryResult, columns: Sequence[str] | None) -> tuple[list[str
     return cols, [[cell(row[i]) for i in idx] for row in result.rows]
 
 
-def html_table(
-    result: QueryResult, columns: Sequence[str] | None = None, caption: str = ""
-) -> str:
+def html_table(result: QueryResult, columns: Sequence[str] | None = None, caption: str = "") -> str:
     """An HTML ``<table>`` of a query result (values escaped)."""
     cols, rows = _shown(result, columns)
     out = ['<table class="data">']
@@ -182,8 +180,14 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def _hbar(name: str, title: str, labels: list[str], values: list[float], xlabel: str,
-          colours: list[str] | None = None) -> Chart:
+def _hbar(
+    name: str,
+    title: str,
+    labels: list[str],
+    values: list[float],
+    xlabel: str,
+    colours: list[str] | None = None,
+) -> Chart:
     fig, ax = plt.subplots(figsize=(8, 0.45 * max(len(labels), 2) + 1.2))
     positions = list(range(len(labels)))
     bars = ax.barh(positions, values, color=colours or "#4575b4")
@@ -196,8 +200,14 @@ def _hbar(name: str, title: str, labels: list[str], values: list[float], xlabel:
     return Chart(name, title, _png(fig))
 
 
-def _stacked(name: str, title: str, categories: list[str], series: dict[str, list[float]],
-             xlabel: str, colours: dict[str, str]) -> Chart:
+def _stacked(
+    name: str,
+    title: str,
+    categories: list[str],
+    series: dict[str, list[float]],
+    xlabel: str,
+    colours: dict[str, str],
+) -> Chart:
     fig, ax = plt.subplots(figsize=(9, 0.45 * max(len(categories), 2) + 1.8))
     positions = list(range(len(categories)))
     left = [0.0] * len(categories)
@@ -265,7 +275,9 @@ class Report:
     data: dict[str, QueryResult]
 
 
-def _pivot(result: QueryResult, row_key: str, col_key: str, value: str) -> tuple[list[str], dict[str, list[float]]]:
+def _pivot(
+    result: QueryResult, row_key: str, col_key: str, value: str
+) -> tuple[list[str], dict[str, list[float]]]:
     rows: list[str] = []
     for r in result.column(row_key):
         if r not in rows:
@@ -302,50 +314,114 @@ def build(con: duckdb.DuckDBPyConnection, title: str = "DANE for SMTP adoption r
     sections: list[Section] = []
 
     meta = q["scan_metadata"]
-    sections.append(Section(
-        "scans", "Scans", "scans (one row per scan)",
-        f"{len(scan_ids)} scan(s); detail sections describe the most recent, {latest}.",
-        tables=[Table(meta, "Scan metadata: what was scanned, when, how (one row per scan)", (
-            "scan_id", "started_at", "finished_at", "status", "input", "resolvers",
-            "software_version", "rules_version", "schema_version", "probing",
-            "domains_input", "domains_scanned", "domains_invalid", "mx_hosts", "addresses",
-        ))],
-    ))
+    sections.append(
+        Section(
+            "scans",
+            "Scans",
+            "scans (one row per scan)",
+            f"{len(scan_ids)} scan(s); detail sections describe the most recent, {latest}.",
+            tables=[
+                Table(
+                    meta,
+                    "Scan metadata: what was scanned, when, how (one row per scan)",
+                    (
+                        "scan_id",
+                        "started_at",
+                        "finished_at",
+                        "status",
+                        "input",
+                        "resolvers",
+                        "software_version",
+                        "rules_version",
+                        "schema_version",
+                        "probing",
+                        "domains_input",
+                        "domains_scanned",
+                        "domains_invalid",
+                        "mx_hosts",
+                        "addresses",
+                    ),
+                )
+            ],
+        )
+    )
 
     funnel = q["funnel"]
-    sections.append(Section(
-        "funnel", "Adoption funnel", "domains",
-        "Each stage is a subset of the one before: accept mail (MX or implicit MX found), "
-        "signed MX (DNSSEC-secure MX RRset), TLSA published (DANE applies to at least one "
-        "MX host), DANE valid (every MX host authenticates).",
-        charts=[_hbar("funnel", f"Adoption funnel, {latest} (domains)", funnel.column("stage"),
-                      funnel.column("domains"), "domains")],
-        tables=[Table(funnel, "Adoption funnel (counts: domains)",
-                      ("stage", "domains", "pct_of_domains_scanned"))],
-    ))
+    sections.append(
+        Section(
+            "funnel",
+            "Adoption funnel",
+            "domains",
+            "Each stage is a subset of the one before: accept mail (MX or implicit MX found), "
+            "signed MX (DNSSEC-secure MX RRset), TLSA published (DANE applies to at least one "
+            "MX host), DANE valid (every MX host authenticates).",
+            charts=[
+                _hbar(
+                    "funnel",
+                    f"Adoption funnel, {latest} (domains)",
+                    funnel.column("stage"),
+                    funnel.column("domains"),
+                    "domains",
+                )
+            ],
+            tables=[
+                Table(
+                    funnel,
+                    "Adoption funnel (counts: domains)",
+                    ("stage", "domains", "pct_of_domains_scanned"),
+                )
+            ],
+        )
+    )
 
     vs = q["verdict_shares"]
     vbt = q["verdict_by_tld"]
     tlds, tld_series = _pivot(vbt, "tld", "verdict", "pct_of_tld")
-    sections.append(Section(
-        "verdicts", "Verdicts", "domains (each domain once, under its one verdict)",
-        charts=[
-            _hbar("verdicts", f"Verdicts, {latest} (domains)", vs.column("verdict"),
-                  vs.column("domains"), "domains",
-                  [VERDICT_COLOURS.get(v, "#999999") for v in vs.column("verdict")]),
-            _stacked("verdicts_by_tld", "Verdict shares by TLD (% of the TLD's domains)",
-                     tlds, tld_series, "% of the TLD's domains", VERDICT_COLOURS),
-        ],
-        tables=[
-            Table(vs, "Verdict shares (counts: domains)", ("verdict", "domains", "pct_of_domains")),
-            Table(vbt, "Verdicts by TLD (counts: domains; top TLDs by domains scanned)",
-                  ("tld", "tld_domains", "verdict", "domains", "pct_of_tld")),
-        ],
-    ))
+    sections.append(
+        Section(
+            "verdicts",
+            "Verdicts",
+            "domains (each domain once, under its one verdict)",
+            charts=[
+                _hbar(
+                    "verdicts",
+                    f"Verdicts, {latest} (domains)",
+                    vs.column("verdict"),
+                    vs.column("domains"),
+                    "domains",
+                    [VERDICT_COLOURS.get(v, "#999999") for v in vs.column("verdict")],
+                ),
+                _stacked(
+                    "verdicts_by_tld",
+                    "Verdict shares by TLD (% of the TLD's domains)",
+                    tlds,
+                    tld_series,
+                    "% of the TLD's domains",
+                    VERDICT_COLOURS,
+                ),
+            ],
+            tables=[
+                Table(
+                    vs, "Verdict shares (counts: domains)", ("verdict", "domains", "pct_of_domains")
+                ),
+                Table(
+                    vbt,
+                    "Verdicts by TLD (counts: domains; top TLDs by domains scanned)",
+                    ("tld", "tld_domains", "verdict", "domains", "pct_of_tld"),
+                ),
+            ],
+        )
+    )
 
     prov = q["verdict_by_provider"]
-    status_cols = ("dane_valid", "dane_degraded_or_partial", "dane_or_dnssec_failing",
-                   "dnssec_no_dane", "insecure", "other")
+    status_cols = (
+        "dane_valid",
+        "dane_degraded_or_partial",
+        "dane_or_dnssec_failing",
+        "dnssec_no_dane",
+        "insecure",
+        "other",
+    )
     prov_colours = {
         "dane_valid": VERDICT_COLOURS["dane_valid"],
         "dane_degraded_or_partial": VERDICT_COLOURS["dane_degraded"],
@@ -354,90 +430,214 @@ def build(con: duckdb.DuckDBPyConnection, title: str = "DANE for SMTP adoption r
         "insecure": VERDICT_COLOURS["insecure"],
         "other": VERDICT_COLOURS["no_mail"],
     }
-    sections.append(Section(
-        "providers", "Top mail providers", "domains served (a domain with MX hosts at several "
-        "providers counts once for each) and, separately, MX hosts",
-        "Provider = registered domain of the MX host name (Public Suffix List). The verdict "
-        "columns split the domains a provider serves by the domain's verdict.",
-        charts=[_stacked("providers", "Top providers: domains served, by verdict (domains)",
-                         prov.column("provider"),
-                         {c: [float(v) for v in prov.column(c)] for c in status_cols},
-                         "domains served", prov_colours)] if len(prov) else [],
-        tables=[Table(prov, "Top providers by domains served (counts: domains; MX hosts "
-                            "columns: distinct MX host names)",
-                      ("provider_rank", "provider", "domains", "dane_valid", "pct_dane_valid",
-                       *status_cols[1:], "mx_hosts", "mx_hosts_with_tlsa"))],
-    ))
+    sections.append(
+        Section(
+            "providers",
+            "Top mail providers",
+            "domains served (a domain with MX hosts at several "
+            "providers counts once for each) and, separately, MX hosts",
+            "Provider = registered domain of the MX host name (Public Suffix List). The verdict "
+            "columns split the domains a provider serves by the domain's verdict.",
+            charts=[
+                _stacked(
+                    "providers",
+                    "Top providers: domains served, by verdict (domains)",
+                    prov.column("provider"),
+                    {c: [float(v) for v in prov.column(c)] for c in status_cols},
+                    "domains served",
+                    prov_colours,
+                )
+            ]
+            if len(prov)
+            else [],
+            tables=[
+                Table(
+                    prov,
+                    "Top providers by domains served (counts: domains; MX hosts "
+                    "columns: distinct MX host names)",
+                    (
+                        "provider_rank",
+                        "provider",
+                        "domains",
+                        "dane_valid",
+                        "pct_dane_valid",
+                        *status_cols[1:],
+                        "mx_hosts",
+                        "mx_hosts_with_tlsa",
+                    ),
+                )
+            ],
+        )
+    )
 
     mo = q["mail_outcome_shares"]
-    sections.append(Section(
-        "mail_outcomes", "What a DANE-enforcing sender does",
-        "domains (each domain once, under its mail outcome and error code)",
-        "As Exchange Online with mandatory DANE or Postfix at security level dane would "
-        "today; the error code is what such a sender reports.",
-        charts=[_hbar("mail_outcomes", f"Mail outcomes, {latest} (domains)",
-                      [f"{m} {e}".strip() for m, e in zip(mo.column("mail_outcome"),
-                                                          mo.column("error_code"), strict=True)],
-                      mo.column("domains"), "domains")],
-        tables=[Table(mo, "Mail outcomes with error codes (counts: domains)",
-                      ("mail_outcome", "error_code", "domains", "pct_of_domains"))],
-    ))
+    sections.append(
+        Section(
+            "mail_outcomes",
+            "What a DANE-enforcing sender does",
+            "domains (each domain once, under its mail outcome and error code)",
+            "As Exchange Online with mandatory DANE or Postfix at security level dane would "
+            "today; the error code is what such a sender reports.",
+            charts=[
+                _hbar(
+                    "mail_outcomes",
+                    f"Mail outcomes, {latest} (domains)",
+                    [
+                        f"{m} {e}".strip()
+                        for m, e in zip(
+                            mo.column("mail_outcome"), mo.column("error_code"), strict=True
+                        )
+                    ],
+                    mo.column("domains"),
+                    "domains",
+                )
+            ],
+            tables=[
+                Table(
+                    mo,
+                    "Mail outcomes with error codes (counts: domains)",
+                    ("mail_outcome", "error_code", "domains", "pct_of_domains"),
+                )
+            ],
+        )
+    )
 
     fb = q["findings_breakdown"]
     ho = q["host_outcomes"]
     charts = []
     if len(fb):
-        charts.append(_hbar("findings", f"Findings, {latest} (domains affected)",
-                            fb.column("code"), fb.column("domains"), "domains affected"))
-    charts.append(_hbar("host_outcomes", f"MX host outcomes, {latest} (MX hosts)",
-                        ho.column("outcome"), ho.column("mx_hosts"), "MX hosts"))
-    sections.append(Section(
-        "misconfigurations", "Misconfigurations",
-        "findings: domains affected and, separately, MX hosts; host outcomes: MX hosts and, "
-        "separately, domains",
-        charts=charts,
-        tables=[
-            Table(fb, "Findings by code (counts: domains affected; MX hosts the code was "
-                      "reported on; finding rows)",
-                  ("code", "severity", "rfc", "domains", "pct_of_domains", "mx_hosts", "findings")),
-            Table(ho, "MX host outcomes (counts: MX hosts; domains with such a host; "
-                      "(domain, MX host) pairs)",
-                  ("outcome", "mx_hosts", "domains", "domain_mx_pairs")),
-        ],
-    ))
+        charts.append(
+            _hbar(
+                "findings",
+                f"Findings, {latest} (domains affected)",
+                fb.column("code"),
+                fb.column("domains"),
+                "domains affected",
+            )
+        )
+    charts.append(
+        _hbar(
+            "host_outcomes",
+            f"MX host outcomes, {latest} (MX hosts)",
+            ho.column("outcome"),
+            ho.column("mx_hosts"),
+            "MX hosts",
+        )
+    )
+    sections.append(
+        Section(
+            "misconfigurations",
+            "Misconfigurations",
+            "findings: domains affected and, separately, MX hosts; host outcomes: MX hosts and, "
+            "separately, domains",
+            charts=charts,
+            tables=[
+                Table(
+                    fb,
+                    "Findings by code (counts: domains affected; MX hosts the code was "
+                    "reported on; finding rows)",
+                    (
+                        "code",
+                        "severity",
+                        "rfc",
+                        "domains",
+                        "pct_of_domains",
+                        "mx_hosts",
+                        "findings",
+                    ),
+                ),
+                Table(
+                    ho,
+                    "MX host outcomes (counts: MX hosts; domains with such a host; "
+                    "(domain, MX host) pairs)",
+                    ("outcome", "mx_hosts", "domains", "domain_mx_pairs"),
+                ),
+            ],
+        )
+    )
 
     tp = q["tlsa_parameters"]
-    sections.append(Section(
-        "tlsa", "TLSA parameters in use", "TLSA records and TLSA RRsets, separately",
-        "Only DNSSEC-secure TLSA RRsets. A record is counted once per owner name however "
-        "many MX hosts share it; an RRset is counted under each parameter combination it "
-        "holds.",
-        charts=[_hbar("tlsa_rrsets", f"TLSA parameters, {latest} (TLSA RRsets)",
-                      tp.column("parameters"), tp.column("tlsa_rrsets"), "TLSA RRsets")]
-        if len(tp) else [],
-        tables=[Table(tp, "TLSA usage / selector / matching type (counts: TLSA records; TLSA "
-                          "RRsets; MX hosts; domains)",
-                      ("parameters", "usage_name", "usable", "tlsa_records", "tlsa_rrsets",
-                       "pct_of_rrsets", "mx_hosts", "domains"))],
-    ))
+    sections.append(
+        Section(
+            "tlsa",
+            "TLSA parameters in use",
+            "TLSA records and TLSA RRsets, separately",
+            "Only DNSSEC-secure TLSA RRsets. A record is counted once per owner name however "
+            "many MX hosts share it; an RRset is counted under each parameter combination it "
+            "holds.",
+            charts=[
+                _hbar(
+                    "tlsa_rrsets",
+                    f"TLSA parameters, {latest} (TLSA RRsets)",
+                    tp.column("parameters"),
+                    tp.column("tlsa_rrsets"),
+                    "TLSA RRsets",
+                )
+            ]
+            if len(tp)
+            else [],
+            tables=[
+                Table(
+                    tp,
+                    "TLSA usage / selector / matching type (counts: TLSA records; TLSA "
+                    "RRsets; MX hosts; domains)",
+                    (
+                        "parameters",
+                        "usage_name",
+                        "usable",
+                        "tlsa_records",
+                        "tlsa_rrsets",
+                        "pct_of_rrsets",
+                        "mx_hosts",
+                        "domains",
+                    ),
+                )
+            ],
+        )
+    )
 
     alg = q["dnssec_algorithms"]
-    sections.append(Section(
-        "dnssec", "DNSSEC algorithms", "domains with a signed MX RRset (and signer zones)",
-        tables=[Table(alg, "DNSSEC algorithms and DS digest types (counts: domains with a "
-                           "DNSSEC-secure MX RRset; zones)",
-                      ("kind", "number", "name", "weak", "domains", "pct_of_signed_domains",
-                       "zones"))],
-    ))
+    sections.append(
+        Section(
+            "dnssec",
+            "DNSSEC algorithms",
+            "domains with a signed MX RRset (and signer zones)",
+            tables=[
+                Table(
+                    alg,
+                    "DNSSEC algorithms and DS digest types (counts: domains with a "
+                    "DNSSEC-secure MX RRset; zones)",
+                    ("kind", "number", "name", "weak", "domains", "pct_of_signed_domains", "zones"),
+                )
+            ],
+        )
+    )
 
     trend = q["trend"]
     trend_section = Section(
-        "trend", "Trend across scans", "domains (per scan)",
+        "trend",
+        "Trend across scans",
+        "domains (per scan)",
         "Shares of the domains scanned in each scan; compare only scans of the same input.",
-        tables=[Table(trend, "Trend (counts: domains per scan)", (
-            "scan_id", "started_at", "domains", "accept_mail", "signed_mx", "tlsa_published",
-            "dane_valid", "defer_or_bounce", "pct_signed_mx", "pct_dane_valid",
-            "pct_defer_or_bounce"))],
+        tables=[
+            Table(
+                trend,
+                "Trend (counts: domains per scan)",
+                (
+                    "scan_id",
+                    "started_at",
+                    "domains",
+                    "accept_mail",
+                    "signed_mx",
+                    "tlsa_published",
+                    "dane_valid",
+                    "defer_or_bounce",
+                    "pct_signed_mx",
+                    "pct_dane_valid",
+                    "pct_defer_or_bounce",
+                ),
+            )
+        ],
     )
     if len(trend) > 1:
         trend_section.charts.append(_trend_chart(trend))
@@ -450,16 +650,30 @@ def build(con: duckdb.DuckDBPyConnection, title: str = "DANE for SMTP adoption r
             ("change", "domains"),
             tuple((k, counter[k]) for k in sorted(counter, key=lambda k: (-counter[k], k))),
         )
-        sections.append(Section(
-            "diff", f"Changes from {scan_ids[-2]} to {latest}",
-            "domains (a domain can show several changes)",
-            tables=[
-                Table(summary, "Changes (counts: domains)"),
-                Table(diff, "Domains that changed (one row per domain)",
-                      ("domain", "changes", "verdict_a", "verdict_b", "mail_outcome_b",
-                       "error_code_b", "providers_a", "providers_b")),
-            ],
-        ))
+        sections.append(
+            Section(
+                "diff",
+                f"Changes from {scan_ids[-2]} to {latest}",
+                "domains (a domain can show several changes)",
+                tables=[
+                    Table(summary, "Changes (counts: domains)"),
+                    Table(
+                        diff,
+                        "Domains that changed (one row per domain)",
+                        (
+                            "domain",
+                            "changes",
+                            "verdict_a",
+                            "verdict_b",
+                            "mail_outcome_b",
+                            "error_code_b",
+                            "providers_a",
+                            "providers_b",
+                        ),
+                    ),
+                ],
+            )
+        )
     return Report(title, scan_ids, latest, dt.datetime.now(dt.UTC), sections, q)
 
 
@@ -541,12 +755,15 @@ def report_paths(out: Path) -> tuple[Path, Path, Path]:
     without a suffix gets both suffixes added; ``report.md`` works the same way.
     """
     stem = out.with_suffix("") if out.suffix.lower() in (".html", ".htm", ".md") else out
-    html_path = out if out.suffix.lower() in (".html", ".htm") else stem.with_name(stem.name + ".html")
+    html_path = (
+        out if out.suffix.lower() in (".html", ".htm") else stem.with_name(stem.name + ".html")
+    )
     return html_path, stem.with_name(stem.name + ".md"), stem.with_name(stem.name + "_charts")
 
 
-def write_report(paths: Iterable[str | Path], out: Path,
-                 title: str = "DANE for SMTP adoption report") -> tuple[Path, Path, Report]:
+def write_report(
+    paths: Iterable[str | Path], out: Path, title: str = "DANE for SMTP adoption report"
+) -> tuple[Path, Path, Report]:
     """Build the report over the scans at ``paths``; write HTML, Markdown and chart PNGs."""
     con = db.connect(paths)
     try:

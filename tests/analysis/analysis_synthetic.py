@@ -43,18 +43,30 @@ SHA_D = "dd" * 32
 HOSTS: dict[str, HostSpec] = {
     # Two hosts whose TLSA owner is one CNAME'd name: 2 records in 1 RRset, seen by 2 hosts.
     "mx1.bigmail.example": HostSpec(
-        "mx1.bigmail.example", True, "mx.bigmail.example",
-        ((3, 1, 1, SHA_A), (3, 1, 1, SHA_B)), "secure",
+        "mx1.bigmail.example",
+        True,
+        "mx.bigmail.example",
+        ((3, 1, 1, SHA_A), (3, 1, 1, SHA_B)),
+        "secure",
     ),
     "mx2.bigmail.example": HostSpec(
-        "mx2.bigmail.example", True, "mx.bigmail.example",
-        ((3, 1, 1, SHA_A), (3, 1, 1, SHA_B)), "secure",
+        "mx2.bigmail.example",
+        True,
+        "mx.bigmail.example",
+        ((3, 1, 1, SHA_A), (3, 1, 1, SHA_B)),
+        "secure",
     ),
     "mail.cheap.co.uk": HostSpec(
-        "mail.cheap.co.uk", False, "mail.cheap.co.uk", ((3, 0, 1, SHA_C),), "insecure",
+        "mail.cheap.co.uk",
+        False,
+        "mail.cheap.co.uk",
+        ((3, 0, 1, SHA_C),),
+        "insecure",
     ),
     "mx.signedonly.net": HostSpec("mx.signedonly.net", True, None, (), "secure"),
-    "mx.broken.org": HostSpec("mx.broken.org", True, "mx.broken.org", ((3, 1, 1, SHA_D),), "secure"),
+    "mx.broken.org": HostSpec(
+        "mx.broken.org", True, "mx.broken.org", ((3, 1, 1, SHA_D),), "secure"
+    ),
 }
 
 
@@ -73,50 +85,85 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "valid_big": Profile(
-        "dane_valid", "deliver_authenticated", "", "secure",
-        (("mx1.bigmail.example", "authenticated", True), ("mx2.bigmail.example", "authenticated", True)),
+        "dane_valid",
+        "deliver_authenticated",
+        "",
+        "secure",
+        (
+            ("mx1.bigmail.example", "authenticated", True),
+            ("mx2.bigmail.example", "authenticated", True),
+        ),
     ),
     "valid_self": Profile(
-        "dane_valid", "deliver_authenticated", "", "secure",
+        "dane_valid",
+        "deliver_authenticated",
+        "",
+        "secure",
         (("mail.{d}", "authenticated", True),),
         findings=(("tlsa_single_record", "mail.{d}", "warning"),),
-        algorithms=(8,), ds_digests=(1, 2),
+        algorithms=(8,),
+        ds_digests=(1, 2),
     ),
     "insecure_cheap": Profile(
-        "insecure", "deliver_opportunistic", "", "insecure",
+        "insecure",
+        "deliver_opportunistic",
+        "",
+        "insecure",
         (("mail.cheap.co.uk", "not_dane", False),),
         findings=(("tlsa_ignored_insecure", "mail.cheap.co.uk", "info"),),
     ),
     "insecure_big": Profile(
-        "insecure", "deliver_opportunistic", "", "insecure",
+        "insecure",
+        "deliver_opportunistic",
+        "",
+        "insecure",
         (("mx1.bigmail.example", "not_dane", False),),
         findings=(("tlsa_on_insecure_mx", "mx1.bigmail.example", "warning"),),
     ),
     "nodane": Profile(
-        "dnssec_no_dane", "deliver_opportunistic", "", "secure",
+        "dnssec_no_dane",
+        "deliver_opportunistic",
+        "",
+        "secure",
         (("mx.signedonly.net", "not_dane", False),),
-        algorithms=(5,), ds_digests=(1,),
+        algorithms=(5,),
+        ds_digests=(1,),
         findings=(("weak_algorithm", None, "warning"), ("ds_sha1_only", None, "warning")),
     ),
     "broken": Profile(
-        "dane_broken", "defer_or_bounce", "5.7.323", "secure",
+        "dane_broken",
+        "defer_or_bounce",
+        "5.7.323",
+        "secure",
         (("mx.broken.org", "tlsa_mismatch", True),),
         findings=(("tlsa_single_record", "mx.broken.org", "warning"),),
     ),
     "partial": Profile(
-        "dane_partial", "deliver_authenticated", "", "secure",
+        "dane_partial",
+        "deliver_authenticated",
+        "",
+        "secure",
         (("mx1.bigmail.example", "authenticated", True), ("mx.signedonly.net", "not_dane", False)),
     ),
     "degraded": Profile(
-        "dane_degraded", "deliver_authenticated", "", "secure",
+        "dane_degraded",
+        "deliver_authenticated",
+        "",
+        "secure",
         (("mx.broken.org", "tlsa_mismatch", True), ("mx2.bigmail.example", "authenticated", True)),
         findings=(("tlsa_single_record", "mx.broken.org", "warning"),),
         algorithms=(13, 8),
     ),
     "unusable": Profile(
-        "dane_unusable", "deliver_unauthenticated_tls", "", "secure",
+        "dane_unusable",
+        "deliver_unauthenticated_tls",
+        "",
+        "secure",
         (("mail.{d}", "tlsa_unusable", True),),
-        findings=(("tlsa_pkix_usage", "mail.{d}", "error"), ("tlsa_single_record", "mail.{d}", "warning")),
+        findings=(
+            ("tlsa_pkix_usage", "mail.{d}", "error"),
+            ("tlsa_single_record", "mail.{d}", "warning"),
+        ),
     ),
     "bogus": Profile("dnssec_bogus", "defer_or_bounce", "4.5.312", "bogus", ()),
     "nomail": Profile("no_mail", "no_mail", "", "secure", (), null_mx=True),
@@ -137,15 +184,42 @@ def _self_host(domain: str, profile_name: str) -> HostSpec:
 SCAN1_PROFILES: dict[str, str] = {}
 _TLDS = ("com", "net", "org", "nl", "se")
 _ORDER = [
-    "valid_big", "valid_big", "valid_big", "valid_big", "valid_big", "valid_big",
-    "valid_self", "valid_self",
-    "insecure_cheap", "insecure_cheap", "insecure_cheap", "insecure_cheap", "insecure_cheap",
-    "insecure_big", "insecure_big",
-    "nodane", "nodane", "nodane", "nodane",
-    "broken", "broken",
-    "partial", "partial", "degraded", "unusable",
-    "bogus", "nomail", "nomail", "nx", "dnserr",
-    "insecure_cheap", "valid_big", "nodane", "insecure_cheap", "valid_big", "insecure_cheap",
+    "valid_big",
+    "valid_big",
+    "valid_big",
+    "valid_big",
+    "valid_big",
+    "valid_big",
+    "valid_self",
+    "valid_self",
+    "insecure_cheap",
+    "insecure_cheap",
+    "insecure_cheap",
+    "insecure_cheap",
+    "insecure_cheap",
+    "insecure_big",
+    "insecure_big",
+    "nodane",
+    "nodane",
+    "nodane",
+    "nodane",
+    "broken",
+    "broken",
+    "partial",
+    "partial",
+    "degraded",
+    "unusable",
+    "bogus",
+    "nomail",
+    "nomail",
+    "nx",
+    "dnserr",
+    "insecure_cheap",
+    "valid_big",
+    "nodane",
+    "insecure_cheap",
+    "valid_big",
+    "insecure_cheap",
 ]
 for _i, _p in enumerate(_ORDER):
     SCAN1_PROFILES[f"d{_i:02d}-{_p.replace('_', '')}.{_TLDS[_i % len(_TLDS)]}"] = _p
@@ -183,10 +257,14 @@ class SyntheticScans:
 
 
 def _facts(profile: Profile, domain: str) -> str:
-    rrsigs = [
-        {"covered": "MX", "algorithm": a, "signer": domain, "expiration": 0, "inception": 0}
-        for a in profile.algorithms
-    ] if profile.mx_status == "secure" else []
+    rrsigs = (
+        [
+            {"covered": "MX", "algorithm": a, "signer": domain, "expiration": 0, "inception": 0}
+            for a in profile.algorithms
+        ]
+        if profile.mx_status == "secure"
+        else []
+    )
     dnskeys = [f"257 3 {a} AwEAAa==" for a in profile.algorithms]
     ds = [f"12345 {profile.algorithms[0]} {t} {'ab' * 16}" for t in profile.ds_digests]
     return json.dumps(
@@ -204,7 +282,9 @@ def _facts(profile: Profile, domain: str) -> str:
     )
 
 
-def build_rows(scan_id: str, start: dt.datetime, profiles: dict[str, str], rank0: int = 1) -> dict[str, list[Row]]:
+def build_rows(
+    scan_id: str, start: dt.datetime, profiles: dict[str, str], rank0: int = 1
+) -> dict[str, list[Row]]:
     """Every table's rows of one scan, from the domain profiles."""
     tables: dict[str, list[Row]] = {t: [] for t in TABLES}
     host_specs: dict[str, HostSpec] = {}
@@ -251,7 +331,9 @@ def build_rows(scan_id: str, start: dt.datetime, profiles: dict[str, str], rank0
                     "address_status": "secure" if spec.secure else "insecure",
                     "tlsa_status": spec.tlsa_status,
                     "tlsa_base": spec.tlsa_base,
-                    "usable_records": sum(1 for u, s, m, _ in spec.tlsa if u in (2, 3)) if applies else 0,
+                    "usable_records": sum(1 for u, s, m, _ in spec.tlsa if u in (2, 3))
+                    if applies
+                    else 0,
                     "detail": "",
                 }
             )
@@ -330,7 +412,7 @@ def build_rows(scan_id: str, start: dt.datetime, profiles: dict[str, str], rank0
             "finished_at": start + dt.timedelta(minutes=5),
             "status": "complete",
             "resolvers": ["127.0.0.53:53"],
-            "trust_anchor": ". IN DS 20326 8 2 e06d44b80b8f1d39a95c0b0d7c65d08458e880409bbc683457104237c7f8ec8d",
+            "trust_anchor": ". IN DS 20326 8 2 " + "e0" * 32,
             "software_version": "danescan 0.1.0",
             "rules_version": "1",
             "schema_version": 1,
@@ -351,7 +433,9 @@ def build_rows(scan_id: str, start: dt.datetime, profiles: dict[str, str], rank0
     return tables
 
 
-def write_table(directory: Path, table: str, rows: list[Row], parts: int = 1, drop: tuple[str, ...] = ()) -> None:
+def write_table(
+    directory: Path, table: str, rows: list[Row], parts: int = 1, drop: tuple[str, ...] = ()
+) -> None:
     """Write rows as ``part-NNNNNN.parquet`` files of the contract schema (minus ``drop``)."""
     schema = TABLES[table]
     for name in drop:
@@ -385,7 +469,9 @@ def write_synthetic(root: Path) -> SyntheticScans:
             if first and table == "invalid_inputs":
                 continue
             drop = ("tlsrpt_rua",) if first and table == "domains" else ()
-            write_table(scan_dir, table, table_rows, parts=2 if table == "findings" else 1, drop=drop)
+            write_table(
+                scan_dir, table, table_rows, parts=2 if table == "findings" else 1, drop=drop
+            )
         if first:
             (scan_dir / "findings" / "part-000002.parquet.inprogress").write_bytes(b"garbage")
     return synth

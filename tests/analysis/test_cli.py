@@ -15,7 +15,9 @@ from analysis import cli, queries
 
 
 def test_sql_named_query_table(synthetic: SyntheticScans) -> None:
-    res = CliRunner().invoke(cli.sql, ["verdict_shares", str(synthetic.root), "-p", f"scan={SCAN_IDS[1]}"])
+    res = CliRunner().invoke(
+        cli.sql, ["verdict_shares", str(synthetic.root), "-p", f"scan={SCAN_IDS[1]}"]
+    )
     assert res.exit_code == 0, res.output
     counts = Counter(d["verdict"] for d in synthetic.table(SCAN_IDS[1], "domains"))
     for verdict, n in counts.items():
@@ -23,14 +25,22 @@ def test_sql_named_query_table(synthetic: SyntheticScans) -> None:
 
 
 def test_sql_json_and_csv(synthetic: SyntheticScans) -> None:
-    res = CliRunner().invoke(cli.sql, ["funnel", str(synthetic.scan_dir(SCAN_IDS[0])), "-f", "json"])
+    res = CliRunner().invoke(
+        cli.sql, ["funnel", str(synthetic.scan_dir(SCAN_IDS[0])), "-f", "json"]
+    )
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in res.output.splitlines()]
     assert rows[0]["stage"] == "domains scanned"
     assert rows[0]["domains"] == len(synthetic.table(SCAN_IDS[0], "domains"))
     res = CliRunner().invoke(
-        cli.sql, ["--query", "SELECT scan_id, count(*) AS domains FROM domains GROUP BY 1 ORDER BY 1",
-                  str(synthetic.root), "--format", "csv"]
+        cli.sql,
+        [
+            "--query",
+            "SELECT scan_id, count(*) AS domains FROM domains GROUP BY 1 ORDER BY 1",
+            str(synthetic.root),
+            "--format",
+            "csv",
+        ],
     )
     assert res.exit_code == 0, res.output
     got = list(csv.DictReader(io.StringIO(res.output)))
@@ -42,8 +52,10 @@ def test_sql_json_and_csv(synthetic: SyntheticScans) -> None:
 def test_sql_partner_file(synthetic: SyntheticScans, tmp_path: Path) -> None:
     partners = tmp_path / "partners.txt"
     partners.write_text("# partners\nd00-validbig.com\nd19-broken.se  # old one\n\nnew-one.se\n")
-    res = CliRunner().invoke(cli.sql, ["partner_readiness", str(synthetic.root),
-                                       "--param", f"domains=@{partners}", "-f", "json"])
+    res = CliRunner().invoke(
+        cli.sql,
+        ["partner_readiness", str(synthetic.root), "--param", f"domains=@{partners}", "-f", "json"],
+    )
     assert res.exit_code == 0, res.output
     rows = {r["domain"]: r for r in map(json.loads, res.output.splitlines())}
     assert set(rows) == {"d00-validbig.com", "d19-broken.se", "new-one.se"}
@@ -69,13 +81,20 @@ def test_queries_lists_every_query() -> None:
 
 
 def test_diff_command(synthetic: SyntheticScans) -> None:
-    res = CliRunner().invoke(cli.diff, [str(synthetic.scan_dir(SCAN_IDS[0])), str(synthetic.scan_dir(SCAN_IDS[1]))])
+    res = CliRunner().invoke(
+        cli.diff, [str(synthetic.scan_dir(SCAN_IDS[0])), str(synthetic.scan_dir(SCAN_IDS[1]))]
+    )
     assert res.exit_code == 0, res.output
     assert "newly_broken           2" in res.output
     assert "newly_valid            2" in res.output
-    res = CliRunner().invoke(cli.diff, [str(synthetic.root), "--from", SCAN_IDS[1], "--to", SCAN_IDS[0], "-f", "json"])
+    res = CliRunner().invoke(
+        cli.diff, [str(synthetic.root), "--from", SCAN_IDS[1], "--to", SCAN_IDS[0], "-f", "json"]
+    )
     rows = [json.loads(line) for line in res.output.splitlines()]
-    assert {r["domain"] for r in rows if "newly_valid" in r["changes"]} == {"d00-validbig.com", "d01-validbig.net"}
+    assert {r["domain"] for r in rows if "newly_valid" in r["changes"]} == {
+        "d00-validbig.com",
+        "d01-validbig.net",
+    }
     res = CliRunner().invoke(cli.diff, [str(synthetic.scan_dir(SCAN_IDS[0]))])
     assert res.exit_code == 2
     res = CliRunner().invoke(cli.diff, [str(synthetic.root), "--from", "nope"])

@@ -13,12 +13,17 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
-def run_notebook(name: str, scan_dir: Path, monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
+def run_notebook(
+    name: str, scan_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> nbformat.NotebookNode:
     """Execute a notebook with ``DANESCAN_SCAN_DIR`` set; raises on any cell error."""
     monkeypatch.setenv("DANESCAN_SCAN_DIR", str(scan_dir))
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = NotebookClient(
-        nb, timeout=300, kernel_name="python3", allow_errors=False,
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        allow_errors=False,
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
     client.execute()
@@ -39,8 +44,6 @@ def test_adoption_overview_runs(synthetic: SyntheticScans, monkeypatch: pytest.M
     text = outputs_text(nb)
     assert "2 scan(s)" in text
     assert "<table" in text  # the query results render as tables
-    assert any(
-        "image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])
-    )
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
     assert os.environ["DANESCAN_SCAN_DIR"] == str(synthetic.root)

@@ -14,7 +14,12 @@ from analysis import db, queries
 from analysis.queries import QueryError
 
 DANE_VERDICTS = {
-    "dane_valid", "dane_degraded", "dane_partial", "dane_unusable", "dane_broken", "unverified",
+    "dane_valid",
+    "dane_degraded",
+    "dane_partial",
+    "dane_unusable",
+    "dane_broken",
+    "unverified",
 }
 NO_MAIL = {"nxdomain", "no_mail", "dns_error"}
 A, B = SCAN_IDS
@@ -25,7 +30,9 @@ def pct(n: int, d: int) -> float:
 
 
 def test_every_query_has_a_header_and_a_test() -> None:
-    tested = {name[5:] for name in globals() if name.startswith("test_") and name[5:] in queries.names()}
+    tested = {
+        name[5:] for name in globals() if name.startswith("test_") and name[5:] in queries.names()
+    }
     for q in queries.all_queries():
         assert q.question and q.counts, q.name
         grains = ("domains", "MX hosts", "TLSA RRsets", "TLSA records", "scans")
@@ -39,7 +46,8 @@ def test_views_have_every_contract_column(con: duckdb.DuckDBPyConnection) -> Non
         assert cols[: len(schema)] == schema.names, table
     # Scan 1's domains files were written without tlsrpt_rua: the column is there, null.
     rua = con.execute(
-        "SELECT count(*) FILTER (WHERE tlsrpt_rua IS NULL), count(*) FROM domains WHERE scan_id = ?",
+        "SELECT count(*) FILTER (WHERE tlsrpt_rua IS NULL), count(*) FROM domains"
+        " WHERE scan_id = ?",
         [A],
     ).fetchall()[0]
     assert rua is not None and rua[0] == rua[1] > 0
@@ -52,7 +60,7 @@ def test_table_without_files_is_an_empty_view(synthetic: SyntheticScans, tmp_pat
     assert con.execute("SELECT count(*) FROM findings").fetchall()[0] == (0,)
     assert con.execute("SELECT count(*) FROM domains").fetchall()[0] == (3,)
     assert queries.run(con, "findings_breakdown").rows == ()
-    assert [r["domains"] for r in queries.run(con, "funnel").records()][0] == 3
+    assert next(r["domains"] for r in queries.run(con, "funnel").records()) == 3
 
 
 def test_scan_dirs_and_parent_dirs(synthetic: SyntheticScans) -> None:
@@ -70,7 +78,9 @@ def test_provider_mapping(con: duckdb.DuckDBPyConnection) -> None:
     assert db.provider_of("mx1.bigmail.example") == "bigmail.example"
     assert db.provider_of("Mail.Cheap.CO.UK.") == "cheap.co.uk"
     assert db.provider_of("co.uk") == "co.uk"
-    assert con.execute("SELECT provider('mx.a.b.example.co.uk')").fetchall()[0] == ("example.co.uk",)
+    assert con.execute("SELECT provider('mx.a.b.example.co.uk')").fetchall()[0] == (
+        "example.co.uk",
+    )
     rows = dict(con.execute("SELECT host, provider FROM providers").fetchall())
     assert rows["mail.d06-validself.net"] == "d06-validself.net"
 
@@ -105,7 +115,9 @@ def test_verdict_shares(con: duckdb.DuckDBPyConnection, synthetic: SyntheticScan
 
 def test_mail_outcome_shares(con: duckdb.DuckDBPyConnection, synthetic: SyntheticScans) -> None:
     for scan in SCAN_IDS:
-        counts = Counter((d["mail_outcome"], d["error_code"]) for d in synthetic.table(scan, "domains"))
+        counts = Counter(
+            (d["mail_outcome"], d["error_code"]) for d in synthetic.table(scan, "domains")
+        )
         got = queries.run(con, "mail_outcome_shares", scan=scan).records()
         assert {(r["mail_outcome"], r["error_code"]): r["domains"] for r in got} == counts
 
@@ -128,10 +140,16 @@ def test_verdict_by_provider(con: duckdb.DuckDBPyConnection, synthetic: Syntheti
     served: dict[str, set[str]] = defaultdict(set)
     hosts: dict[str, set[str]] = defaultdict(set)
     for m in synthetic.table(A, "domain_mx"):
-        prov = ".".join(m["host"].split(".")[-3:]) if m["host"].endswith(".co.uk") else ".".join(m["host"].split(".")[-2:])
+        prov = (
+            ".".join(m["host"].split(".")[-3:])
+            if m["host"].endswith(".co.uk")
+            else ".".join(m["host"].split(".")[-2:])
+        )
         served[prov].add(m["domain"])
         hosts[prov].add(m["host"])
-    got = {r["provider"]: r for r in queries.run(con, "verdict_by_provider", scan=A, top=0).records()}
+    got = {
+        r["provider"]: r for r in queries.run(con, "verdict_by_provider", scan=A, top=0).records()
+    }
     assert set(got) == set(served)
     for prov, domains in served.items():
         r = got[prov]
@@ -177,7 +195,8 @@ def test_findings_breakdown(con: duckdb.DuckDBPyConnection, synthetic: Synthetic
 def test_tlsa_parameters(con: duckdb.DuckDBPyConnection, synthetic: SyntheticScans) -> None:
     for include in (0, 1):
         recs = [
-            r for r in synthetic.table(A, "tlsa_records")
+            r
+            for r in synthetic.table(A, "tlsa_records")
             if include or r["dnssec_status"] == "secure"
         ]
         dane_domains: dict[str, set[str]] = defaultdict(set)
@@ -185,8 +204,10 @@ def test_tlsa_parameters(con: duckdb.DuckDBPyConnection, synthetic: SyntheticSca
             if m["dane_applies"]:
                 dane_domains[m["host"]].add(m["domain"])
         all_rrsets = {r["tlsa_base"] for r in recs}
-        got = {r["parameters"]: r for r in
-               queries.run(con, "tlsa_parameters", scan=A, include_insecure=include).records()}
+        got = {
+            r["parameters"]: r
+            for r in queries.run(con, "tlsa_parameters", scan=A, include_insecure=include).records()
+        }
         params = {f"{r['usage']} {r['selector']} {r['mtype']}" for r in recs}
         assert set(got) == params
         for p in params:
@@ -201,7 +222,11 @@ def test_tlsa_parameters(con: duckdb.DuckDBPyConnection, synthetic: SyntheticSca
             assert got[p]["domains"] == len(set().union(*(dane_domains[h] for h in hosts)))
     # The grains differ: bigmail's two hosts share one RRset of two 3 1 1 records.
     got = {r["parameters"]: r for r in queries.run(con, "tlsa_parameters", scan=A).records()}
-    rows_311 = [r for r in synthetic.table(A, "tlsa_records") if (r["usage"], r["selector"], r["mtype"]) == (3, 1, 1)]
+    rows_311 = [
+        r
+        for r in synthetic.table(A, "tlsa_records")
+        if (r["usage"], r["selector"], r["mtype"]) == (3, 1, 1)
+    ]
     assert got["3 1 1"]["tlsa_records"] < len(rows_311)
     assert "3 0 1" not in got  # only at an insecure host
 
@@ -228,11 +253,17 @@ def test_dnssec_algorithms(con: duckdb.DuckDBPyConnection, synthetic: SyntheticS
     expected = _algorithms(ds)
     signed = sum(d["mx_status"] == "secure" for d in ds)
     got = queries.run(con, "dnssec_algorithms", scan=B).records()
-    assert {(r["kind"], r["number"]): r["domains"] for r in got} == {k: len(v) for k, v in expected.items()}
+    assert {(r["kind"], r["number"]): r["domains"] for r in got} == {
+        k: len(v) for k, v in expected.items()
+    }
     for r in got:
         assert r["pct_of_signed_domains"] == pct(r["domains"], signed)
     weak = {(r["kind"], r["name"]) for r in got if r["weak"]}
-    assert weak == {("MX RRSIG algorithm", "RSASHA1"), ("DNSKEY algorithm", "RSASHA1"), ("DS digest type", "SHA-1")}
+    assert weak == {
+        ("MX RRSIG algorithm", "RSASHA1"),
+        ("DNSKEY algorithm", "RSASHA1"),
+        ("DS digest type", "SHA-1"),
+    }
 
 
 def test_trend(con: duckdb.DuckDBPyConnection, synthetic: SyntheticScans) -> None:
@@ -242,7 +273,9 @@ def test_trend(con: duckdb.DuckDBPyConnection, synthetic: SyntheticScans) -> Non
         ds = synthetic.table(r["scan_id"], "domains")
         assert r["domains"] == len(ds)
         assert r["dane_valid"] == sum(d["verdict"] == "dane_valid" for d in ds)
-        assert r["signed_mx"] == sum(d["mx_status"] == "secure" and d["verdict"] not in NO_MAIL for d in ds)
+        assert r["signed_mx"] == sum(
+            d["mx_status"] == "secure" and d["verdict"] not in NO_MAIL for d in ds
+        )
         assert r["defer_or_bounce"] == sum(d["mail_outcome"] == "defer_or_bounce" for d in ds)
         assert r["pct_dane_valid"] == pct(r["dane_valid"], len(ds))
 
@@ -264,8 +297,13 @@ def test_diff(con: duckdb.DuckDBPyConnection, synthetic: SyntheticScans) -> None
 
     def providers(scan: str, domain: str) -> set[str]:
         return {
-            ".".join(m["host"].split(".")[-3:] if m["host"].endswith(".co.uk") else m["host"].split(".")[-2:])
-            for m in synthetic.table(scan, "domain_mx") if m["domain"] == domain
+            ".".join(
+                m["host"].split(".")[-3:]
+                if m["host"].endswith(".co.uk")
+                else m["host"].split(".")[-2:]
+            )
+            for m in synthetic.table(scan, "domain_mx")
+            if m["domain"] == domain
         }
 
     expected: dict[str, set[str]] = {}
@@ -303,7 +341,12 @@ def test_partner_readiness(con: duckdb.DuckDBPyConnection, synthetic: SyntheticS
     b = {d["domain"]: d for d in synthetic.table(B, "domains")}
     asked = ["d00-validbig.com", "D06-VALIDSELF.NET.", "unknown.example", "d26-nomail.net"]
     got = {r["domain"]: r for r in queries.run(con, "partner_readiness", domains=asked).records()}
-    assert set(got) == {"d00-validbig.com", "d06-validself.net", "unknown.example", "d26-nomail.net"}
+    assert set(got) == {
+        "d00-validbig.com",
+        "d06-validself.net",
+        "unknown.example",
+        "d26-nomail.net",
+    }
     for dom in ("d00-validbig.com", "d06-validself.net", "d26-nomail.net"):
         assert got[dom]["verdict"] == b[dom]["verdict"]
         assert got[dom]["mail_outcome"] == b[dom]["mail_outcome"]
@@ -331,6 +374,8 @@ def test_header_parsing_requires_question_and_counts() -> None:
     with pytest.raises(QueryError, match="undeclared"):
         queries.parse("x", "-- question: q\n-- counts: domains\nSELECT $nope")
     q = queries.parse(
-        "x", "-- question: q\n--   more\n-- counts: domains\n-- param top = 5: how many\nSELECT $top::INTEGER"
+        "x",
+        "-- question: q\n--   more\n-- counts: domains\n"
+        "-- param top = 5: how many\nSELECT $top::INTEGER",
     )
     assert q.question == "q more" and q.params[0].default == 5

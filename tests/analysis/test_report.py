@@ -16,14 +16,22 @@ from analysis import report
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def written(synthetic: SyntheticScans, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, report.Report]:
+def written(
+    synthetic: SyntheticScans, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, report.Report]:
     out = tmp_path_factory.mktemp("report") / "adoption.html"
     return report.write_report([synthetic.root], out)
 
@@ -32,7 +40,13 @@ def test_files_and_paths(written: tuple[Path, Path, report.Report]) -> None:
     html_path, md_path, _ = written
     assert html_path.name == "adoption.html" and md_path.name == "adoption.md"
     charts = sorted((html_path.parent / "adoption_charts").glob("*.png"))
-    assert {c.stem for c in charts} >= {"funnel", "verdicts", "verdicts_by_tld", "providers", "trend"}
+    assert {c.stem for c in charts} >= {
+        "funnel",
+        "verdicts",
+        "verdicts_by_tld",
+        "providers",
+        "trend",
+    }
     for c in charts:
         assert c.read_bytes().startswith(PNG_MAGIC)
     md = md_path.read_text()
@@ -52,7 +66,9 @@ def test_html_is_self_contained(written: tuple[Path, Path, report.Report]) -> No
         assert base64.b64decode(uri).startswith(PNG_MAGIC)
 
 
-def test_report_numbers_match_the_rows(written: tuple[Path, Path, report.Report], synthetic: SyntheticScans) -> None:
+def test_report_numbers_match_the_rows(
+    written: tuple[Path, Path, report.Report], synthetic: SyntheticScans
+) -> None:
     _, md_path, built = written
     latest = SCAN_IDS[-1]
     assert built.latest == latest and built.scan_ids == list(SCAN_IDS)
@@ -71,7 +87,9 @@ def test_every_section_says_what_it_counts(written: tuple[Path, Path, report.Rep
     for section in built.sections:
         assert any(g in section.counts for g in grains), section.key
         for table in section.tables:
-            assert "counts" in table.caption.lower() or "one row per" in table.caption, table.caption
+            assert "counts" in table.caption.lower() or "one row per" in table.caption, (
+                table.caption
+            )
     md = md_path.read_text()
     assert "TLSA records" in md and "TLSA RRsets" in md and "MX hosts" in md
 
@@ -85,12 +103,17 @@ def test_single_scan_has_no_trend_chart_or_diff(synthetic: SyntheticScans, tmp_p
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed")
-def test_chromium_renders_charts_and_tables(written: tuple[Path, Path, report.Report], tmp_path: Path) -> None:
+def test_chromium_renders_charts_and_tables(
+    written: tuple[Path, Path, report.Report], tmp_path: Path
+) -> None:
     html_path = written[0]
     base = [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run(
         [*base, "--dump-dom", html_path.as_uri()],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     images = re.findall(r'<img class="chart" src="data:image/png;base64,([^"]+)"', dom)
     assert len(images) >= 8
@@ -98,13 +121,23 @@ def test_chromium_renders_charts_and_tables(written: tuple[Path, Path, report.Re
     tables = re.findall(r"<table class=\"data\">.*?</table>", dom, flags=re.S)
     assert len(tables) >= 10
     assert all("<td>" in t for t in tables[:3])
-    for heading in ("Adoption funnel", "Verdicts", "Top mail providers", "Misconfigurations",
-                    "TLSA parameters in use", "Trend across scans"):
+    for heading in (
+        "Adoption funnel",
+        "Verdicts",
+        "Top mail providers",
+        "Misconfigurations",
+        "TLSA parameters in use",
+        "Trend across scans",
+    ):
         assert f"<h2>{heading}</h2>" in dom
     # A screenshot, through the script users run.
     shot = tmp_path / "report.png"
     script = Path(__file__).resolve().parents[2] / "scripts" / "screenshot-report"
-    subprocess.run([str(script), str(html_path), str(shot), "1200x3000"],
-                   check=True, timeout=120, capture_output=True)
+    subprocess.run(
+        [str(script), str(html_path), str(shot), "1200x3000"],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
     data = shot.read_bytes()
     assert data.startswith(PNG_MAGIC) and len(data) > 50_000
