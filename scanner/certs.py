@@ -29,7 +29,11 @@ Decisions, with the RFC in hand:
   ``ExtensionPolicy.permit_all()``: DANE-TA chains are private PKIs, web-PKI extension
   profiles do not apply. Dates are first checked by us on the presented path so that
   an expired certificate is reported as such (Exchange's 5.7.322) rather than as a
-  generic chain failure; the verifier's message text is never parsed.
+  generic chain failure (leaf and trust anchor first; when the verifier fails, an
+  out-of-date certificate presented between them); its message text is never parsed.
+* Known limitation: cryptography's verifier accepts only web-PKI public-key
+  algorithms (RSA, ECDSA P-256/384/521): a DANE-TA chain with Ed25519 or Ed448 keys is
+  reported as ``chain_invalid``. DANE-EE is unaffected (it only hashes).
 * Name check (RFC 7672 §3.2.3): DNS SANs; a wildcard only as the whole left-most
   label, matching exactly one label, and never directly under a one-label suffix
   (``*.com``); the subject CN only when the certificate has no DNS SAN.
@@ -215,15 +219,13 @@ def _ca_policy() -> ExtensionPolicy:
 
 def _verify_ta(chain: _Chain, depth: int, now: float) -> tuple[bool, str, str]:
     """Verify the path from chain[depth] (the trust anchor) down to the leaf."""
-    path = [chain.cert(i) for i in range(depth + 1)]
-    parsed = [c for c in path if c is not None]
-    if len(parsed) != len(path):
-        return False, CHAIN_INVALID, "unparsable certificate on the path"
-    for i, cert in enumerate(parsed):
+    leaf, anchor = chain.cert(0), chain.cert(depth)
+    if leaf is None or anchor is None:
+        return False, CHAIN_INVALID, "unparsable leaf or trust anchor certificate"
+    for what, cert in (("leaf", leaf), ("trust anchor", anchor)):
         error = _date_error(cert, now)
         if error:
-            return False, error, f"certificate at depth {i} {error.replace('_', ' ')}"
-    leaf, anchor = parsed[0], parsed[-1]
+            return False, error, f"{what} certificate {error.replace('_', ' ')}"
     intermediates = [c for c in (chain.cert(i) for i in range(1, len(chain.der))) if c is not None]
     when = dt.datetime.fromtimestamp(now, dt.UTC)
     try:
@@ -236,6 +238,13 @@ def _verify_ta(chain: _Chain, depth: int, now: float) -> tuple[bool, str, str]:
         )
         verifier.verify(leaf, intermediates)
     except (VerificationError, ValueError) as exc:
+        # Name the likely cause without parsing the verifier's text: an out-of-date
+        # certificate presented between the trust anchor and the leaf.
+        for i in range(1, depth):
+            cert = chain.cert(i)
+            error = _date_error(cert, now) if cert is not None else OK
+            if error:
+                return False, error, f"certificate at depth {i} {error.replace('_', ' ')}"
         return False, CHAIN_INVALID, str(exc)[:200]
     return True, OK, ""
 
