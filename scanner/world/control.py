@@ -1,0 +1,122 @@
+"""``up``, ``down``, ``status``: the life cycle of a running world.
+
+``up`` builds when needed (no build, a build older than a day, or a catalog newer
+than the build), prepares the namespace, starts NSD, Unbound and the SMTP server
+and returns once the resolver validates the canaries and SMTP greets. ``down``
+stops every process it started and deletes the namespace.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.world import daemons, netns
+from scanner.world.build import build, is_stale, load_info
+from scanner.world.configs import resolv_conf
+from scanner.world.info import AUTH_ADDRESS6, NETNS, RESOLVER_ADDRESS6, WorldInfo, world_dir
+from scanner.world.ready import wait_ready
+
+READY_TIMEOUT = 40.0
+
+
+class WorldError(RuntimeError):
+    """The world could not be brought up."""
+
+
+@dataclass(frozen=True)
+class Status:
+    up: bool
+    namespace: bool
+    processes: tuple[daemons.ProcState, ...]
+    info: WorldInfo | None
+
+    def lines(self) -> list[str]:
+        out = [f"namespace {NETNS}: {'present' if self.namespace else 'absent'}"]
+        for p in self.processes:
+            out.append(f"{p.name}: {'running pid ' + str(p.pid) if p.alive else 'stopped'}")
+        if self.info:
+            out.append(
+                f"resolver {self.info.resolver}, auth {self.info.auth}, "
+                f"{len(self.info.domains)} scenario domains, "
+                f"{self.info.smtp_listeners} SMTP listeners, built {time.ctime(self.info.built_at)}"
+            )
+        out.append("world is UP" if self.up else "world is DOWN")
+        return out
+
+
+def world_info(directory: Path | None = None) -> WorldInfo:
+    """The info of the built world (raises if not built)."""
+    d = directory or world_dir()
+    info = load_info(d)
+    if info is None:
+        raise WorldError(f"no world built in {d} (run: danescan world build)")
+    return info
+
+
+def status(directory: Path | None = None) -> Status:
+    d = directory or world_dir()
+    procs = tuple(daemons.state(n, d) for n in daemons.DAEMONS)
+    ns = netns.exists()
+    info = load_info(d)
+    return Status(ns and all(p.alive for p in procs), ns, procs, info)
+
+
+def _ipv6_addresses(info: WorldInfo) -> list[str]:
+    out = [AUTH_ADDRESS6, RESOLVER_ADDRESS6]
+    for h in info.hosts.values():
+        out += h.ipv6
+    return out
+
+
+def up(
+    directory: Path | None = None, catalog: Path | None = None, rebuild: bool = False
+) -> WorldInfo:
+    """Bring the world up (idempotent); return its info."""
+    d = directory or world_dir()
+    info = load_info(d)
+    running = status(d).up
+    if info is None or rebuild or is_stale(info, catalog):
+        if running:
+            _stop_daemons(d)
+            running = False
+        info = build(d, catalog)
+    if running:
+        return info
+    _stop_daemons(d)  # leftovers of a half-started world
+    netns.ensure(_ipv6_addresses(info))
+    netns.write_resolv_conf(resolv_conf())
+    (d / "unbound.log").unlink(missing_ok=True)
+    for name in daemons.DAEMONS:
+        daemons.start(name, d)
+    problem = _wait(d)
+    if problem:
+        raise WorldError(f"world did not become ready: {problem}; see logs in {d}")
+    return info
+
+
+def _wait(d: Path) -> str:
+    if netns.inside():
+        return wait_ready(d, READY_TIMEOUT)
+    res = subprocess.run(
+        netns.cmd([sys.executable, "-m", "scanner.world.ready", str(d), str(READY_TIMEOUT)]),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "" if res.returncode == 0 else res.stderr.strip() or "not ready"
+
+
+def _stop_daemons(d: Path) -> list[str]:
+    return [n for n in reversed(daemons.DAEMONS) if daemons.stop(n, d)]
+
+
+def down(directory: Path | None = None) -> list[str]:
+    """Stop everything the world started and delete the namespace; return what stopped."""
+    d = directory or world_dir()
+    stopped = _stop_daemons(d)
+    netns.delete()
+    return stopped

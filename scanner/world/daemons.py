@@ -1,0 +1,114 @@
+"""Starting, checking and stopping the world's processes (NSD, Unbound, the SMTP server).
+
+Each process is started inside the namespace with ``ip netns exec`` (which execs,
+so the pid we get is the daemon's), in the foreground of its own session, and
+recorded in ``<dir>/run/<name>.pids``. Stopping reads those files back and only
+signals a pid whose command line still names our state directory (a recycled
+pid is never touched).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.world import netns
+
+DAEMONS = ("nsd", "nsd-lame", "unbound", "smtpd")
+
+
+@dataclass(frozen=True)
+class ProcState:
+    name: str
+    pid: int | None
+    alive: bool
+
+
+def argv_for(name: str, directory: Path) -> list[str]:
+    if name in ("nsd", "nsd-lame"):
+        return ["nsd", "-d", "-c", str(directory / f"{name}.conf")]
+    if name == "unbound":
+        return ["unbound", "-d", "-c", str(directory / "unbound.conf")]
+    if name == "smtpd":
+        return [sys.executable, "-m", "scanner.world.smtpd", str(directory / "smtpd.json")]
+    raise ValueError(name)
+
+
+def _pidfile(directory: Path, name: str) -> Path:
+    return directory / "run" / f"{name}.pid.danescan"
+
+
+def _ours(pid: int, directory: Path) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # A zombie (state Z) has exited already.
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state != "Z" and str(directory).encode() in cmdline
+
+
+def state(name: str, directory: Path) -> ProcState:
+    pf = _pidfile(directory, name)
+    try:
+        pid = int(pf.read_text().strip())
+    except (OSError, ValueError):
+        return ProcState(name, None, False)
+    return ProcState(name, pid, _ours(pid, directory))
+
+
+def start(name: str, directory: Path) -> int:
+    """Start one daemon inside the namespace; return its pid."""
+    (directory / "run").mkdir(exist_ok=True)
+    log = open(directory / f"{name}.stdout.log", "ab")  # noqa: SIM115 - handed to the child
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    argv = argv_for(name, directory)
+    proc = subprocess.Popen(
+        argv if netns.inside() else netns.cmd(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=env,
+        cwd=directory,
+    )
+    log.close()
+    _pidfile(directory, name).write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+def stop(name: str, directory: Path, timeout: float = 5.0) -> bool:
+    """SIGTERM, then SIGKILL after ``timeout``; True if something was stopped."""
+    st = state(name, directory)
+    pf = _pidfile(directory, name)
+    if st.pid is None or not st.alive:
+        pf.unlink(missing_ok=True)
+        return False
+    pid = st.pid
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _ours(pid, directory):
+        _reap(pid)
+        time.sleep(0.05)
+    if _ours(pid, directory):
+        os.kill(pid, signal.SIGKILL)
+        while _ours(pid, directory):
+            _reap(pid)
+            time.sleep(0.02)
+    _reap(pid)
+    pf.unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the daemon is our own child (avoids zombies)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
