@@ -241,8 +241,8 @@ def _verify_ta(chain: _Chain, depth: int, now: float) -> tuple[bool, str, str]:
         # Name the likely cause without parsing the verifier's text: an out-of-date
         # certificate presented between the trust anchor and the leaf.
         for i in range(1, depth):
-            cert = chain.cert(i)
-            error = _date_error(cert, now) if cert is not None else OK
+            between = chain.cert(i)
+            error = _date_error(between, now) if between is not None else OK
             if error:
                 return False, error, f"certificate at depth {i} {error.replace('_', ' ')}"
         return False, CHAIN_INVALID, str(exc)[:200]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from dane_fixtures import DAY, NOW_TS, Cert, chain, leaf, make_cert, pki, tlsa_for
+from dane_fixtures import NOW_TS, Cert, chain, leaf, make_cert, pki, tlsa_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
