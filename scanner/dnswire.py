@@ -305,17 +305,19 @@ def _decode(wire: bytes) -> Reply:
             texts.append(text)
 
     soa_owners: list[str] = []
+    soa_seen: set[tuple[str, int]] = set()
     for _ in range(nscount):
         start = pos
         pos = _skip_name(wire, pos, size)
         if pos + 10 > size:
             raise _Bad("record header runs past the end")
-        rdtype, _rdclass, _ttl, rdlen = _RR.unpack_from(wire, pos)
+        rdtype, rdclass, _ttl, rdlen = _RR.unpack_from(wire, pos)
         if rdtype in (T_OPT, T_TSIG):
             raise _Bad(f"{_type_name(rdtype)} record in the authority section")
         if rdtype == T_SOA:
             owner, _ = _read_name(wire, start, size)
-            if owner not in soa_owners:
+            if (owner, rdclass) not in soa_seen:  # one entry per RRset, as dnspython
+                soa_seen.add((owner, rdclass))
                 soa_owners.append(owner)
         pos += 10 + rdlen
         if pos > size:
