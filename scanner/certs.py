@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -196,6 +198,9 @@ class _Chain:
     def matches(self, i: int, rec: TlsaRecord) -> bool:
         return self.value(i, rec.selector, rec.mtype) == rec.data
 
+    def all(self) -> list[x509.Certificate]:
+        return [c for c in (self.cert(i) for i in range(len(self.der))) if c is not None]
+
 
 def _timestamp(moment: dt.datetime) -> float:
     return moment.timestamp()
@@ -304,33 +309,91 @@ def _evaluate_record(chain: _Chain, rec: TlsaRecord, now: float) -> RecordEviden
     return RecordEvidence(rec, matched=False, chain_ok=False, error=NO_MATCH)
 
 
-def evaluate_chain(
-    records: Iterable[TlsaRecord], chain: Sequence[bytes], now: float
-) -> ChainEvidence:
-    """Match every record against the presented chain (leaf first) at time ``now``."""
-    recs = tuple(records)
+def _evaluate(
+    recs: tuple[TlsaRecord, ...], chain: Sequence[bytes], now: float
+) -> tuple[ChainEvidence, _Chain | None]:
     if not chain:
-        return ChainEvidence(
+        evidence = ChainEvidence(
             records=tuple(
                 RecordEvidence(r, False, False, error=NO_CHAIN if is_usable(r) else UNUSABLE)
                 for r in recs
             ),
             leaf_parsed=False,
         )
+        return evidence, None
     parsed = _Chain(chain)
-    evidence = tuple(_evaluate_record(parsed, r, now) for r in recs)
+    records = tuple(_evaluate_record(parsed, r, now) for r in recs)
     leaf = parsed.cert(0)
     if leaf is None:
-        return ChainEvidence(records=evidence, leaf_parsed=False)
+        return ChainEvidence(records=records, leaf_parsed=False), parsed
     dns, cns = _leaf_names(leaf)
-    return ChainEvidence(
-        records=evidence,
+    evidence = ChainEvidence(
+        records=records,
         leaf_parsed=True,
         leaf_dns_names=dns,
         leaf_cn=cns,
         leaf_key_type=_key_type(leaf),
         leaf_expired=_date_error(leaf, now) != OK,
     )
+    return evidence, parsed
+
+
+def evaluate_chain(
+    records: Iterable[TlsaRecord], chain: Sequence[bytes], now: float
+) -> ChainEvidence:
+    """Match every record against the presented chain (leaf first) at time ``now``."""
+    return _evaluate(tuple(records), chain, now)[0]
+
+
+class EvidenceCache:
+    """``evaluate_chain`` results, reused while nothing time-dependent can change.
+
+    Many domains share one MX host, and the crawler judges each domain at its own
+    ``now``. The evidence depends on ``now`` only through the validity periods of the
+    presented certificates, so a result is reused for any time strictly between the
+    nearest validity boundaries around the time it was computed. Keys hold a SHA-256
+    of the chain, not the DER, so the cache stays small (about 1 KiB an entry).
+    """
+
+    def __init__(self, maxsize: int = 4096) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[
+            tuple[tuple[TlsaRecord, ...], bytes], tuple[ChainEvidence, float, float]
+        ] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def evaluate(
+        self, records: Iterable[TlsaRecord], chain: Sequence[bytes], now: float
+    ) -> ChainEvidence:
+        recs = tuple(records)
+        digest = hashlib.sha256()
+        for der in chain:
+            digest.update(len(der).to_bytes(4, "big"))
+            digest.update(der)
+        key = (recs, digest.digest())
+        cached = self._data.get(key)
+        if cached is not None and cached[1] < now < cached[2]:
+            self._data.move_to_end(key)
+            self.hits += 1
+            return cached[0]
+        self.misses += 1
+        evidence, parsed = _evaluate(recs, chain, now)
+        lo, hi = -math.inf, math.inf
+        for cert in parsed.all() if parsed is not None else ():
+            for edge in (
+                _timestamp(cert.not_valid_before_utc),
+                _timestamp(cert.not_valid_after_utc),
+            ):
+                if edge <= now:
+                    lo = max(lo, edge)
+                if edge >= now:
+                    hi = min(hi, edge)
+        self._data[key] = (evidence, lo, hi)
+        self._data.move_to_end(key)
+        while len(self._data) > self.maxsize:
+            self._data.popitem(last=False)
+        return evidence
 
 
 def name_matches(pattern: str, name: str) -> bool:

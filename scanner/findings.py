@@ -90,8 +90,8 @@ _SPECS = (
         "tlsa_single_record",
         "warning",
         "RFC 7671 §8.1",
-        "The TLSA RRset has a single record: a certificate or key change breaks DANE "
-        "unless the next record is published first (no rollover scheme).",
+        "The TLSA RRset has a single usable record: a certificate or key change breaks "
+        "DANE unless the next record is published first (no rollover scheme).",
         'Publish a second TLSA record (the next key, or a "2 1 1" for the issuing CA) '
         "before every rollover.",
     ),
@@ -350,7 +350,8 @@ def _tlsa_findings(h: HostAssessment, mx_secure: bool) -> Iterator[Finding]:
     usable = h.usable
     if any(r.usage == USAGE_DANE_EE and r.selector == SELECTOR_CERT for r in usable):
         yield _f("tlsa_selector0", h.host)
-    if len(usable) == 1 and len(h.records) + h.unparsable == 1:
+    # One usable record, whatever unusable ones sit beside it: senders only see that one.
+    if len(usable) == 1:
         yield _f("tlsa_single_record", h.host, usable[0].presentation())
 
 

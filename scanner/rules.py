@@ -54,10 +54,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 from scanner import findings as findings_mod
-from scanner.certs import ChainEvidence, authenticates, evaluate_chain, names_match
+from scanner.certs import ChainEvidence, EvidenceCache, authenticates, names_match
 from scanner.dnssec import lookup_status
 from scanner.model import (
     DnsLookup,
@@ -237,12 +236,14 @@ def _parse_records(lookup: DnsLookup | None) -> tuple[tuple[TlsaRecord, ...], in
     return tuple(records), bad
 
 
-@lru_cache(maxsize=2048)
+# Many domains share a host: its chain is evaluated once and reused (see EvidenceCache).
+EVIDENCE_CACHE = EvidenceCache()
+
+
 def _evidence(
     records: tuple[TlsaRecord, ...], chain: tuple[bytes, ...], now: float
 ) -> ChainEvidence:
-    # Many domains share a host: evaluate its chain once per (records, chain, now).
-    return evaluate_chain(records, chain, now)
+    return EVIDENCE_CACHE.evaluate(records, chain, now)
 
 
 def _failure_kind(evidence: ChainEvidence, names: Sequence[str]) -> str:

@@ -394,3 +394,44 @@ def test_matching_model(
     )
     assert authenticates(ev, names) is expected
     assert ev.records[0].error != OK or expected or (usage == 2 and not name_ok)
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+def test_cache_reuses_within_validity_window() -> None:
+    root, _ = pki()
+    lf = leaf(na_days=5)
+    recs = [tlsa_for(root, 2, 1, 1)]
+    cache = certs.EvidenceCache()
+    first = cache.evaluate(recs, chain(lf), NOW_TS)
+    assert cache.evaluate(recs, chain(lf), NOW_TS + 3600) is first
+    assert (cache.hits, cache.misses) == (1, 1)
+    later = cache.evaluate(recs, chain(lf), NOW_TS + 6 * 86400)  # leaf expired since
+    assert later != first and later.ta_expired
+    assert later == evaluate_chain(recs, chain(lf), NOW_TS + 6 * 86400)
+    assert cache.misses == 2
+
+
+def test_cache_is_bounded_and_handles_empty_and_garbage_chains() -> None:
+    cache = certs.EvidenceCache(maxsize=2)
+    rec = [TlsaRecord(3, 1, 1, bytes(32))]
+    for ch in [(), (b"\x30\x00",), chain()]:
+        assert cache.evaluate(rec, ch, NOW_TS) == evaluate_chain(rec, ch, NOW_TS)
+    assert len(cache._data) == 2
+    assert cache.evaluate(rec, (), NOW_TS) == evaluate_chain(rec, (), NOW_TS)
+    assert cache.misses == 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    offsets=st.lists(st.floats(-400, 400, allow_nan=False), min_size=1, max_size=6),
+    target=st.sampled_from(TARGETS),
+)
+def test_cache_agrees_with_direct_evaluation(offsets: list[float], target: str) -> None:
+    lf = leaf(na_days=3, key_name="short")
+    rec = [tlsa_for(_cert_for(target), 2, 1, 1), tlsa_for(lf, 3, 1, 1)]
+    cache = certs.EvidenceCache()
+    for off in offsets:
+        t = NOW_TS + off * 86400
+        assert cache.evaluate(rec, chain(lf), t) == evaluate_chain(rec, chain(lf), t)
