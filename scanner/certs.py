@@ -33,7 +33,10 @@ Decisions, with the RFC in hand:
   out-of-date certificate presented between them); its message text is never parsed.
 * Known limitation: cryptography's verifier accepts only web-PKI public-key
   algorithms (RSA, ECDSA P-256/384/521): a DANE-TA chain with Ed25519 or Ed448 keys is
-  reported as ``chain_invalid``. DANE-EE is unaffected (it only hashes).
+  reported as ``chain_invalid``; so is a trust anchor (or intermediate) without a
+  basicConstraints extension, which OpenSSL would still accept for a self-signed
+  legacy root. A trust anchor that is the leaf itself needs no CA flag. DANE-EE is
+  unaffected by either (it only hashes).
 * Name check (RFC 7672 §3.2.3): DNS SANs; a wildcard only as the whole left-most
   label, matching exactly one label, and never directly under a one-label suffix
   (``*.com``); the subject CN only when the certificate has no DNS SAN.

@@ -144,6 +144,20 @@ def test_dane_ta_intermediate_missing() -> None:
     assert not authenticates(ev, MX)
 
 
+def test_dane_ta_self_signed_leaf_without_basic_constraints() -> None:
+    c = make_cert("mx.example.com", "selfsigned", sans=MX, basic_constraints=False)
+    ev = evaluate_chain([tlsa_for(c, 2, 1, 1)], (c.der,), NOW_TS)
+    assert authenticates(ev, MX)
+
+
+def test_dane_ta_root_without_basic_constraints_is_refused() -> None:
+    # Known limitation (scanner.certs docstring): cryptography requires the CA flag.
+    root = make_cert("Legacy root", "legacy-root", basic_constraints=False)
+    lf = make_cert("mx.example.com", "leaf-ec", root, "legacy-root", sans=MX)
+    ev = evaluate_chain([tlsa_for(root, 2, 1, 1)], (lf.der, root.der), NOW_TS)
+    assert ev.records[0].error == CHAIN_INVALID
+
+
 def test_dane_ta_every_match_fails_first_reported() -> None:
     root, _ = pki()
     lf = leaf()
