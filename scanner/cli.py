@@ -307,23 +307,14 @@ def regrade(scan_dir: Path, out: Path) -> None:
     click.echo(f"regraded {count} domains → {out}", err=True)
 
 
-def _attach_optional() -> None:
-    """Attach command groups that live in other packages (world, analysis)."""
-    try:
-        from scanner.world.cli import world
+def _attach() -> None:
+    """Attach the command groups that live with their code (world, analysis)."""
+    from analysis.cli import COMMANDS
+    from scanner.world.cli import world
 
-        main.add_command(world)
-    except ImportError:  # pragma: no cover - only while a package is being built
-        pass
-    try:
-        from analysis import cli as analysis_cli
-
-        for name in ("report", "sql", "diff", "queries"):
-            command = getattr(analysis_cli, name, None)
-            if isinstance(command, click.Command):
-                main.add_command(command)
-    except ImportError:  # pragma: no cover
-        pass
+    main.add_command(world)
+    for command in COMMANDS:
+        main.add_command(command)
 
 
-_attach_optional()
+_attach()

@@ -242,8 +242,15 @@ class Scan:
 
     async def run(self) -> ScanProgress:
         self._open()
-        async with self.resolver:
-            await self._run()
+        try:
+            async with self.resolver:
+                await self._run()
+        except BaseExceptionGroup as group:
+            # Nurseries wrap what their tasks raised; surface a ScanError or Ctrl-C as such.
+            for exc in _leaves(group):
+                if isinstance(exc, ScanError | KeyboardInterrupt):
+                    raise exc from None
+            raise
         return self.progress
 
     async def _run(self) -> None:
@@ -426,3 +433,13 @@ def _timed_out(facts: DomainFacts) -> bool:
     for host in facts.hosts.values():
         lookups += [host.a, host.aaaa, *host.tlsa_lookups]
     return any(lk.rcode in ("TIMEOUT", "NETWORK_ERROR") for lk in lookups)
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            found += _leaves(exc)
+        else:
+            found.append(exc)
+    return found
