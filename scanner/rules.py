@@ -41,6 +41,14 @@ Decisions where the RFCs leave room (each is also commented at its rule):
 * A null MX mixed with other MX records (RFC 7505 §3: "MUST NOT") is ignored: senders
   cannot resolve "." and move on to the other hosts; the ``null_mx_mixed`` finding
   says so.
+* ``dnssec_bogus`` for a secure MX RRset needs every host that is not securely
+  address-less to fail as bogus; if any of them is indeterminate instead, the verdict
+  is ``dns_error`` (we cannot tell). ``unverified``: DANE applies, no host
+  authenticated and some host with usable TLSA was not probed (probing off, or every
+  address skipped by the blocklist); when another host authenticated, the domain is
+  ``dane_degraded`` (it cannot be called valid).
+* "." as an MX target with a preference other than 0 is treated like the null MX
+  (it names no host).
 * Error codes are Exchange Online's: an MX lookup that fails (bogus or indeterminate)
   surfaces as 4.4.312 "DNS query failed" (the resolver just answers SERVFAIL); a
   host's bogus address/TLSA records as 5.7.324 dnssec-invalid; a DANE-TA chain with
