@@ -39,7 +39,7 @@ CERT_CHAINS = frozenset({"leaf", "leaf+int", "leaf+int+root", "huge"})
 DENIALS = frozenset({"nsec", "nsec3"})
 ALGORITHMS = frozenset({"ecdsa", "rsasha256", "rsasha1"})
 DNSSEC_MODES = frozenset({"signed", "unsigned"})
-POSTTLS = frozenset({"verified", "untrusted", "plaintext", "fail", "nomail"})
+POSTTLS = frozenset({"verified", "trusted", "untrusted", "plaintext", "fail", "nomail"})
 TLSA_REFS = frozenset({"leaf", "leaf:rsa", "leaf:ecdsa", "int", "root", "other", "next", "short"})
 # Breakage kinds; ``bogus-sig`` takes "OWNER TYPE" arguments.
 ZONE_BREAKAGE = frozenset(

@@ -30,6 +30,27 @@ def ask(name: str, rrtype: str, cd: bool = False, timeout: float = 2.0) -> dns.m
     return dns.query.udp(q, RESOLVER_ADDRESS, port=DNS_PORT, timeout=timeout)
 
 
+def ask_header(name: str, rrtype: str, cd: bool = False, timeout: float = 3.0) -> tuple[int, bool]:
+    """(rcode, AD) of one DO query, from the header only.
+
+    dnspython refuses to parse some deliberately malformed answers of the world (a TLSA
+    digest of the wrong length), so this reads just the header.
+    """
+    q = dns.message.make_query(name, rrtype, want_dnssec=True)
+    if cd:
+        q.flags |= dns.flags.CD
+    wire = q.to_wire()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(wire, (RESOLVER_ADDRESS, DNS_PORT))
+        while True:
+            data, _ = s.recvfrom(65535)
+            if data[:2] == wire[:2]:
+                break
+    flags = int.from_bytes(data[2:4], "big")
+    return flags & 0xF, bool(flags & dns.flags.AD)
+
+
 def _dns_ready(secure: str, bogus: str) -> str:
     try:
         r = ask(secure, "MX")
