@@ -54,8 +54,8 @@ Decisions where the RFCs leave room (each is also commented at its rule):
   host's bogus address/TLSA records as 5.7.324 dnssec-invalid; a DANE-TA chain with
   an expired certificate 5.7.322, a wrong name 5.7.325, any other mismatch or TLS
   failure 5.7.323, no STARTTLS (or STARTTLS refused) 5.7.321. Hosts that cannot be
-  reached at all get 4.4.317 ("cannot connect to remote server"), which is not a
-  DANE code.
+  reached at all get 4.4.316 (Exchange Online's "Connection refused" deferral, seen
+  in its message traces as "450 4.4.316"), which is not a DANE code.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ CODE_CERT_EXPIRED = "5.7.322"
 CODE_TLSA_INVALID = "5.7.323"
 CODE_DNSSEC_INVALID = "5.7.324"
 CODE_HOST_MISMATCH = "5.7.325"
-CODE_UNREACHABLE = "4.4.317"
+CODE_UNREACHABLE = "4.4.316"
 
 # Failure kinds of a TLSA mismatch.
 FAIL_EXPIRED = "expired"
