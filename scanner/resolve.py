@@ -56,7 +56,8 @@ slot); ``qps`` caps the rate of questions sent, UDP and TCP, with a token bucket
 (GCRA: each send reserves the next free instant on trio's clock; up to ``qps_burst``
 may go back to back).
 
-Record presentation (``DnsLookup.records``): dnspython's presentation form, except
+Record presentation (``DnsLookup.records``, sorted: resolvers rotate RRset order, and
+scans must compare over time): dnspython's presentation form, except
 that domain names inside MX / CNAME / NS / PTR / SRV rdata are lower-cased (absolute,
 with their trailing dot: a null MX is ``"0 ."``) and TLSA association data is one
 unbroken lower-case hex string (``"3 1 1 ab12..."``, as ``model.TlsaRecord.presentation``).
@@ -625,8 +626,9 @@ class Resolver:
                 )
             edes.extend(result.ede)
             if result.rcode not in ANSWERED:
+                # The RCODE says it all; ``error`` carries transport detail only (model).
                 cd_rcode: str | None = None
-                error = _where(current, qname) + "; ".join(log)
+                error = ""
                 if result.rcode == "SERVFAIL":
                     # Bogus (validation failed) vs error (the resolver could not get an
                     # answer at all): only the CD retry tells them apart. Its EDEs are not
@@ -635,7 +637,7 @@ class Resolver:
                     cd_result, cd_log = await self._exchange(current, rdtype, cd=True, pin=pin)
                     cd_rcode = cd_result.rcode if isinstance(cd_result, Reply) else cd_result.kind
                     if isinstance(cd_result, _Failure):
-                        error += "; CD retry: " + "; ".join(cd_log)
+                        error = _where(current, qname) + "CD retry: " + "; ".join(cd_log)
                 return DnsLookup(
                     name=qname,
                     rrtype=rrtype,
@@ -649,7 +651,7 @@ class Resolver:
             ad = ad and result.ad
             walk = _walk_answer(result, current, rdtype, self.config.cname_hops - len(chain), seen)
             chain.extend(walk.names)
-            rrsigs.extend(walk.rrsigs)
+            rrsigs.extend(sorted(walk.rrsigs, key=_rrsig_order))
             done = (
                 walk.problem
                 or walk.rrset is not None
@@ -663,7 +665,7 @@ class Resolver:
                     rrtype=rrtype,
                     rcode=result.rcode,
                     ad=ad,
-                    records=walk.rrset.records if walk.rrset else (),
+                    records=tuple(sorted(walk.rrset.records)) if walk.rrset else (),
                     cname_chain=tuple(chain),
                     ttl=walk.rrset.ttl if walk.rrset else None,
                     ede=tuple(edes),
@@ -835,6 +837,10 @@ class Resolver:
                 return _Failure("MALFORMED", "TCP reply does not answer the question asked")
             return reply
         return _Failure("TIMEOUT", f"no reply within {self.config.timeout:g} s (TCP)")
+
+
+def _rrsig_order(sig: Rrsig) -> tuple[str, int, str, int, int]:
+    return (sig.covered, sig.algorithm, sig.signer, sig.expiration, sig.inception)
 
 
 def _matches(reply: Reply, qid: int, qname: str, rdtype: int) -> bool:
