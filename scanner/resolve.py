@@ -455,9 +455,14 @@ def _walk_answer(reply: Reply, start: str, rdtype: int, budget: int, seen: set[s
         current = target
         rrset = index.get((current, rdtype))
     covered = {dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rdtype)), "CNAME"}
-    owner_set = set(owners)
+    # In chain order, and sorted at each owner (resolvers rotate RRset order).
     sigs = tuple(
-        sig for owner, sig in reply.rrsigs if owner in owner_set and sig.covered in covered
+        sig
+        for owner in owners
+        for sig in sorted(
+            (sig for o, sig in reply.rrsigs if o == owner and sig.covered in covered),
+            key=_rrsig_order,
+        )
     )
     denied = any(
         current == soa or current.endswith("." + soa) or soa == "." for soa in reply.soa_owners
@@ -651,7 +656,7 @@ class Resolver:
             ad = ad and result.ad
             walk = _walk_answer(result, current, rdtype, self.config.cname_hops - len(chain), seen)
             chain.extend(walk.names)
-            rrsigs.extend(sorted(walk.rrsigs, key=_rrsig_order))
+            rrsigs.extend(walk.rrsigs)
             done = (
                 walk.problem
                 or walk.rrset is not None
