@@ -20,6 +20,7 @@ from scanner.world.info import (
     RESOLVER_ADDRESS,
     RESOLVER_ADDRESS6,
 )
+from scanner.world.netns import resolv_conf
 from scanner.world.zones import ZoneText
 
 __all__ = ["AUTH_ADDRESS", "nsd_conf", "unbound_conf", "write_all"]
@@ -115,11 +116,6 @@ def postfix_main_cf() -> str:
         "inet_protocols = all\n"
         "smtp_address_preference = ipv4\n"
     )
-
-
-def resolv_conf() -> str:
-    # trust-ad: glibc passes the AD bit to Postfix only with this option (glibc >= 2.31).
-    return f"nameserver {RESOLVER_ADDRESS}\noptions edns0 trust-ad attempts:2 timeout:5\n"
 
 
 def write_all(

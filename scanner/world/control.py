@@ -16,7 +16,6 @@ from pathlib import Path
 
 from scanner.world import daemons, netns
 from scanner.world.build import build, is_stale, load_info
-from scanner.world.configs import resolv_conf
 from scanner.world.info import AUTH_ADDRESS6, NETNS, RESOLVER_ADDRESS6, WorldInfo, world_dir
 from scanner.world.ready import wait_ready
 
@@ -88,7 +87,6 @@ def up(
         return info
     _stop_daemons(d)  # leftovers of a half-started world
     netns.ensure(_ipv6_addresses(info))
-    netns.write_resolv_conf(resolv_conf())
     (d / "unbound.log").unlink(missing_ok=True)
     for name in daemons.DAEMONS:
         daemons.start(name, d)

@@ -65,24 +65,30 @@ def state(name: str, directory: Path) -> ProcState:
 
 
 def start(name: str, directory: Path) -> int:
-    """Start one daemon inside the namespace; return its pid."""
+    """Start one daemon inside the namespace; return its pid.
+
+    A short-lived shell starts it in the background and reports its pid, so the daemon
+    is not our child: it outlives the caller (``world up`` returns) and nobody holds a
+    Popen object for it.
+    """
     (directory / "run").mkdir(exist_ok=True)
-    log = open(directory / f"{name}.stdout.log", "ab")  # noqa: SIM115 - handed to the child
     env = dict(os.environ)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    env["DANESCAN_DAEMON_LOG"] = str(directory / f"{name}.stdout.log")
     argv = argv_for(name, directory)
-    proc = subprocess.Popen(
-        argv if netns.inside() else netns.cmd(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    full = argv if netns.inside() else netns.cmd(argv)
+    res = subprocess.run(
+        ["sh", "-c", 'exec "$@" </dev/null >>"$DANESCAN_DAEMON_LOG" 2>&1 & echo $!', "sh", *full],
+        capture_output=True,
+        text=True,
         env=env,
         cwd=directory,
+        start_new_session=True,
+        check=True,
     )
-    log.close()
-    _pidfile(directory, name).write_text(f"{proc.pid}\n")
-    return proc.pid
+    pid = int(res.stdout.strip())
+    _pidfile(directory, name).write_text(f"{pid}\n")
+    return pid
 
 
 def stop(name: str, directory: Path, timeout: float = 5.0) -> bool:

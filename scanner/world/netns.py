@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from scanner.world.info import NETNS
+from scanner.world.info import NETNS, RESOLVER_ADDRESS
 
 NETNS_DIR = Path("/run/netns")
 ETC_NETNS = Path("/etc/netns")
@@ -45,8 +45,20 @@ def _run(argv: Sequence[str], stdin: str | None = None) -> None:
         raise RuntimeError(f"{' '.join(argv)}: {res.stderr.strip()}")
 
 
+def resolv_conf() -> str:
+    # trust-ad: glibc passes the AD bit to Postfix only with this option (glibc >= 2.31).
+    return f"nameserver {RESOLVER_ADDRESS}\noptions edns0 trust-ad attempts:2 timeout:5\n"
+
+
 def ensure(ipv6: Iterable[str] = (), name: str = NETNS) -> None:
-    """Create the namespace if needed, bring ``lo`` up, add the IPv6 addresses."""
+    """Create the namespace if needed, bring ``lo`` up, add the IPv6 addresses.
+
+    Also writes the namespace's resolv.conf (the world's resolver) before anything runs
+    inside: ``ip netns exec`` bind-mounts it only if it exists when a command starts.
+    """
+    path = ETC_NETNS / name / "resolv.conf"
+    if not path.exists() or path.read_text() != resolv_conf():
+        write_resolv_conf(resolv_conf(), name)
     if not exists(name):
         _run(["ip", "netns", "add", name])
     _run(["ip", "-n", name, "link", "set", "lo", "up"])
@@ -71,9 +83,6 @@ def exec_inside(argv: Sequence[str], name: str = NETNS) -> None:
     """Replace this process by ``argv`` running inside the namespace (never returns)."""
     if not argv:
         raise ValueError("no command")
-    if not exists(name):
-        ensure(name=name)
-    else:
-        _run(["ip", "-n", name, "link", "set", "lo", "up"])
+    ensure(name=name)
     full = list(argv) if inside(name) else cmd(argv, name)
     os.execvp(full[0], full)

@@ -116,6 +116,7 @@ async def _dialogue(
             nursery.cancel_scope.cancel()
         if early:
             await stream.send_all(b"521 5.5.1 Protocol error: talked before the greeting\r\n")
+            await _drain_until_close(stream, 1.0)  # read what it said: close with FIN, not RST
             return
     await stream.send_all(f"220 {host} ESMTP danescan world\r\n".encode())
     conn = Conn(stream)
