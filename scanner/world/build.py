@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
+from scanner.world import bench as bench_mod
 from scanner.world import configs
 from scanner.world.ca import HostCerts, WorldCA, make_host_certs, tlsa_data, write_chain
 from scanner.world.catalog import Catalog, HostSpec, TlsaSpec, load_catalog
@@ -115,16 +116,21 @@ def build(
     for s in catalog.scenarios:
         if s.exists and not s.spec.breaks("lame"):
             leaf_zones.append(leaf_zone(s.spec, s, addresses, tlsa))
+    bench_world = bench_mod.generate(directory, bench, ca, now) if bench > 0 else None
+    if bench_world is not None:
+        leaf_zones.extend(bench_world.zones)
     keys: dict[str, ZoneKey] = {}
     for z in leaf_zones:
         if z.signed:
             keys[z.name] = make_key(z.name, z.algorithm, z.denial)
     children: dict[str, list[Delegation]] = {t.name: [] for t in catalog.tlds}
-    for spec in catalog.zones():
-        tld = spec.zone.rsplit(".", 1)[-1]
-        key = keys.get(spec.zone)
-        ds = tuple(parent_ds(key, spec.breakage)) if key else ()
-        children[tld].append(Delegation(spec.zone, ds, lame=spec.breaks("lame")))
+    lame = [s.domain for s in catalog.scenarios if s.exists and s.spec.breaks("lame")]
+    for z in leaf_zones:
+        key = keys.get(z.name)
+        ds = tuple(parent_ds(key, z.breakage)) if key else ()
+        children[z.name.rsplit(".", 1)[-1]].append(Delegation(z.name, ds))
+    for name in lame:
+        children[name.rsplit(".", 1)[-1]].append(Delegation(name, (), lame=True))
     tld_zones = []
     for t in catalog.tlds:
         extra = ["a.root-servers.net. 3600 IN A 127.53.0.1"] if t.name == "net" else []
@@ -163,6 +169,11 @@ def build(
                 }
             )
 
+    if bench_world is not None:
+        listeners.extend(bench_world.listeners)
+        for name, (ips, zone) in bench_world.hosts.items():
+            hosts_info[name] = HostInfo(ips, [], "starttls", zone)
+
     # -- daemon configurations
     trust_anchor = f". 3600 IN DS {root_key.ds_text()}"
     configs.write_all(directory, all_zones, trust_anchor, listeners)
@@ -187,6 +198,8 @@ def build(
         postfix_config_dir=str(directory / "postfix"),
         ca_root=str(ca_root),
         smtp_listeners=len(listeners),
+        bench_domains=str(bench_world.domains_file) if bench_world else None,
+        bench_count=bench_world.count if bench_world else 0,
         extra={"build_seconds": f"{time.time() - started:.2f}"},
     )
     info.dump(directory / "world.json")

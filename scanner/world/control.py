@@ -82,7 +82,7 @@ def up(
         if running:
             _stop_daemons(d)
             running = False
-        info = build(d, catalog)
+        info = build(d, catalog, bench=info.bench_count if info else 0)
     if running:
         return info
     _stop_daemons(d)  # leftovers of a half-started world
