@@ -8,6 +8,7 @@ only on the world's loopback addresses.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,8 @@ def nsd_conf(
     return "\n".join(lines) + "\n"
 
 
-def unbound_conf(directory: Path) -> str:
+def unbound_conf(directory: Path, log_queries: bool = True) -> str:
+    """Unbound: validating with the private root; ``log_queries`` off for big benchmarks."""
     d = directory
     return f"""server:
     interface: {RESOLVER_ADDRESS}@{DNS_PORT}
@@ -69,7 +71,7 @@ def unbound_conf(directory: Path) -> str:
     logfile: "{d / "unbound.log"}"
     use-syslog: no
     log-time-ascii: yes
-    log-queries: yes
+    log-queries: {"yes" if log_queries else "no"}
     verbosity: 1
     num-threads: 1
     so-reuseport: no
@@ -135,7 +137,10 @@ def write_all(
     )
     # A lame server: serves no zone, so it answers REFUSED to everything, at once.
     (directory / "nsd-lame.conf").write_text(nsd_conf(directory, [], [LAME_ADDRESS], "nsd-lame"))
-    (directory / "unbound.conf").write_text(unbound_conf(directory))
+    # Benchmarks of a million domains would write gigabytes of query log: off with
+    # DANESCAN_WORLD_QUERY_LOG=0 at build time.
+    log_queries = os.environ.get("DANESCAN_WORLD_QUERY_LOG", "1") != "0"
+    (directory / "unbound.conf").write_text(unbound_conf(directory, log_queries))
     (directory / "root.hints").write_text(root_hints())
     (directory / "root.key").write_text(trust_anchor + "\n")
     (directory / "smtpd.json").write_text(json.dumps({"listeners": listeners}, indent=1) + "\n")
