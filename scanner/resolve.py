@@ -67,7 +67,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import random
+import re
 import secrets
 import socket
 from collections.abc import Sequence
@@ -454,7 +456,7 @@ def _walk_answer(reply: Reply, start: str, rdtype: int, budget: int, seen: set[s
         owners.append(target)
         current = target
         rrset = index.get((current, rdtype))
-    covered = {dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rdtype)), "CNAME"}
+    covered = {_type_text(rdtype), "CNAME"}
     # In chain order, and sorted at each owner (resolvers rotate RRset order).
     sigs = tuple(
         sig
@@ -590,12 +592,8 @@ class Resolver:
     async def _lookup(self, name: str, rrtype: str, pin: _Server | None) -> DnsLookup:
         if self._stack is None:
             raise RuntimeError("use the Resolver inside 'async with'")
-        try:
-            rdtype = int(dns.rdatatype.from_text(rrtype))
-            qname = canonical_name(dns.name.from_text(name))  # validates lengths and escapes
-        except dns.exception.DNSException as exc:
-            raise ValueError(f"cannot ask {name!r} {rrtype!r}: {exc}") from exc
-        rrtype = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rdtype))
+        rdtype, rrtype = _rrtype(rrtype)
+        qname = _qname(name)
         deadline = self.config.lookup_timeout
         if deadline is None:
             return await self._resolve(qname, rrtype, rdtype, pin)
@@ -842,6 +840,34 @@ class Resolver:
                 return _Failure("MALFORMED", "TCP reply does not answer the question asked")
             return reply
         return _Failure("TIMEOUT", f"no reply within {self.config.timeout:g} s (TCP)")
+
+
+@functools.lru_cache(maxsize=256)
+def _type_text(rdtype: int) -> str:
+    return dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rdtype))
+
+
+@functools.lru_cache(maxsize=256)
+def _rrtype(rrtype: str) -> tuple[int, str]:
+    """(code, canonical mnemonic) of an RR type; ``ValueError`` when unknown."""
+    try:
+        rdtype = int(dns.rdatatype.from_text(rrtype))
+    except dns.exception.DNSException as exc:
+        raise ValueError(f"unknown RR type {rrtype!r}") from exc
+    return rdtype, _type_text(rdtype)
+
+
+_PLAIN_NAME = re.compile(r"(?:[A-Za-z0-9_*-]{1,63}\.)*[A-Za-z0-9_*-]{1,63}\.?")
+
+
+def _qname(name: str) -> str:
+    """Canonical form of a question name; ``ValueError`` when dnspython rejects it."""
+    if len(name) < 254 and _PLAIN_NAME.fullmatch(name):
+        return name.lower().rstrip(".")  # the common case, without building a Name
+    try:
+        return canonical_name(dns.name.from_text(name))  # validates lengths and escapes
+    except dns.exception.DNSException as exc:
+        raise ValueError(f"cannot ask for {name!r}: {exc}") from exc
 
 
 def _rrsig_order(sig: Rrsig) -> tuple[str, int, str, int, int]:
