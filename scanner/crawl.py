@@ -126,7 +126,11 @@ class Scan:
         self.progress = ScanProgress()
         self.resolver = Resolver(
             ResolverConfig(
-                servers=config.resolvers, max_in_flight=config.dns_in_flight, qps=config.qps
+                servers=config.resolvers,
+                max_in_flight=config.dns_in_flight,
+                qps=config.qps,
+                # hand-written codec: 3-4x less client CPU, cross-checked against dnspython
+                fast_codec=True,
             )
         )
         self._done: set[str] = set()

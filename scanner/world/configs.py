@@ -48,6 +48,10 @@ def nsd_conf(
         "    verbosity: 1",
         "    hide-version: yes",
         "    tcp-count: 1000",
+        # Debian's NSD rate-limits similar answers (RRL, 200/s): a scan of one big zone
+        # then sees slipped NXDOMAINs turn into resolver SERVFAILs. A lab world must not.
+        "    rrl-ratelimit: 0",
+        "    rrl-whitelist-ratelimit: 0",
         "    reuseport: no",
         "remote-control:",
         "    control-enable: no",

@@ -27,3 +27,10 @@ def world_scan(
     out = tmp_path_factory.mktemp("scans") / "world-scan"
     danescan("scan", str(catalog_list), "--out", str(out), "--no-progress", *world_args(world))
     yield out
+
+
+@pytest.fixture(scope="session")
+def big_list(world: WorldInfo) -> Path:
+    """20,000 benchmark-world domains (a realistic mix sharing a few providers)."""
+    assert world.bench_domains is not None and world.bench_count >= 20_000
+    return Path(world.bench_domains)

@@ -1,0 +1,152 @@
+"""Interrupted scans: SIGKILL then --resume, a resolver dying mid-scan, once-per-scan lookups."""
+
+from __future__ import annotations
+
+import collections
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from scanner.world.info import WorldInfo
+from tests.e2e.helpers import danescan, world_args
+from tests.e2e.private_resolver import private_resolver
+
+pytestmark = [pytest.mark.world, pytest.mark.slow]
+
+# The judgement of a domain, and the observation tables at their grain.
+DOMAIN_COLS = "domain, rank, verdict, mail_outcome, error_code, fix, findings, mx_hosts"
+TABLE_KEYS = {
+    "domains": DOMAIN_COLS,
+    "domain_mx": "domain, preference, host, outcome, dane_applies, tlsa_base",
+    "findings": "domain, host, code, detail",
+    "hosts": "host, a_status, aaaa_status, addresses, tlsa_base, tlsa_status, tlsa_records",
+    "addresses": "host, address, probe_status, leaf_sha256",
+    "tlsa_records": "host, usage, selector, mtype, data_hex, usable",
+    "invalid_inputs": "line_no, raw, reason",
+}
+
+
+def _table(scan: Path, table: str, cols: str) -> collections.Counter[str]:
+    """The rows of a table as a multiset (so a doubled row is visible)."""
+    files = list((scan / table).glob("*.parquet"))
+    if not files:
+        return collections.Counter()
+    con = duckdb.connect()
+    rel = con.read_parquet([str(f) for f in files], union_by_name=True)
+    con.register("t", rel)
+    rows = con.sql(f"SELECT {cols} FROM t").arrow().read_all().to_pylist()
+    return collections.Counter(repr(sorted(r.items())) for r in rows)
+
+
+def _committed_domains(scan: Path) -> int:
+    files = list((scan / "domains").glob("part-*.parquet"))
+    if not files:
+        return 0
+    con = duckdb.connect()
+    (count,) = con.sql(
+        "SELECT count(*) FROM read_parquet($files)", params={"files": [str(f) for f in files]}
+    ).fetchone() or (0,)
+    return int(count)
+
+
+def _start_scan(input_path: Path, out: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "scanner", "scan", str(input_path), "--out", str(out), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(predicate: object, timeout: float, what: str) -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_sigkill_then_resume_gives_exactly_the_rows_of_an_uninterrupted_scan(
+    world: WorldInfo, big_list: Path, tmp_path: Path
+) -> None:
+    args = [*world_args(world), "--no-progress", "--checkpoint-domains", "1000"]
+    whole = tmp_path / "whole"
+    danescan("scan", str(big_list), "--out", str(whole), *args)
+
+    killed = tmp_path / "killed"
+    proc = _start_scan(big_list, killed, *args)
+    total = sum(1 for _ in big_list.open())
+    _wait_for(lambda: _committed_domains(killed) >= total // 4, 300, "a quarter of the scan")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = _committed_domains(killed)
+    assert 0 < done_before < total, "the kill must land mid-scan"
+
+    danescan("scan", str(big_list), "--out", str(killed), "--resume", *args)
+    for table, cols in TABLE_KEYS.items():
+        assert _table(killed, table, cols) == _table(whole, table, cols), table
+    assert not any((killed / "_staging").glob("*"))
+
+
+def test_a_resolver_dying_mid_scan_stops_resumably_without_dns_errors(
+    world: WorldInfo, big_list: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "scan"
+    with private_resolver(world, "127.53.0.54", tmp_path / "unbound") as resolver:
+        args = ["--resolver", "127.53.0.54", "--canary-secure", world.canary_secure]
+        args += ["--canary-bogus", world.canary_bogus, "--no-progress"]
+        args += ["--checkpoint-domains", "500"]
+        proc = _start_scan(big_list, out, *args)
+        _wait_for(lambda: _committed_domains(out) >= 1000, 300, "the first checkpoints")
+        resolver.stop()
+        _, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 3, stderr
+        assert "--resume" in stderr
+        stopped_at = _committed_domains(out)
+        assert stopped_at < sum(1 for _ in big_list.open())
+        # No burst of dns_error: the domains that timed out were held back, not written.
+        errors = _table(out, "domains", "domain, verdict")
+        assert sum(n for row, n in errors.items() if "dns_error" in row) <= 5
+
+        resolver.start()
+        resumed = danescan("scan", str(big_list), "--out", str(out), "--resume", *args)
+        assert resumed.returncode == 0
+    domains = _table(out, "domains", "domain")
+    assert max(domains.values()) == 1
+    expected = {line.strip() for line in big_list.open() if line.strip()}
+    assert sum(domains.values()) == len(expected)
+
+
+def test_each_shared_host_is_looked_up_once_per_scan(
+    world: WorldInfo, catalog_list: Path, tmp_path: Path
+) -> None:
+    with private_resolver(world, "127.53.0.55", tmp_path / "unbound") as resolver:
+        out = tmp_path / "scan"
+        args = ["--resolver", "127.53.0.55", "--canary-secure", world.canary_secure]
+        args += ["--canary-bogus", world.canary_bogus, "--no-progress"]
+        danescan("scan", str(catalog_list), "--out", str(out), *args)
+        queries = collections.Counter(resolver.queries())
+    con = duckdb.connect()
+    # Hosts whose TLSA answer was definite: a bogus or failing answer is retried by design
+    # (SERVFAIL, then CD), which is not a second lookup of the host.
+    shared = con.sql(
+        f"""SELECT m.host, count(DISTINCT m.domain) AS n
+            FROM read_parquet('{out}/domain_mx/*.parquet') m
+            JOIN read_parquet('{out}/hosts/*.parquet') h USING (host)
+            WHERE h.tlsa_status IN ('secure', 'insecure')
+              AND h.a_status IN ('secure', 'insecure')
+            GROUP BY m.host HAVING n > 1"""
+    ).fetchall()
+    assert shared, "the world must have MX hosts shared by several domains"
+    tlsa = {name: n for (name, rtype), n in queries.items() if rtype == "TLSA"}
+    for host, _ in shared:
+        asked = [n for name, n in tlsa.items() if name.endswith(f"._tcp.{host}")]
+        assert asked and all(n == 1 for n in asked), (host, asked)
+        assert queries[(host, "A")] == 1 and queries[(host, "AAAA")] == 1, host
