@@ -19,7 +19,14 @@ import click
 import trio
 
 from scanner import __version__
-from scanner.crawl import ResolverFailed, Scan, ScanConfig, ScanError, ScanProgress
+from scanner.crawl import (
+    ResolverFailed,
+    Scan,
+    ScanConfig,
+    ScanError,
+    ScanProgress,
+    raise_scan_error,
+)
 
 DEFAULT_CANARY_SECURE = "isc.org"
 DEFAULT_CANARY_BOGUS = "dnssec-failed.org"
@@ -196,10 +203,14 @@ def _summary(p: ScanProgress, scan_id: str, out: Path) -> str:
 
 
 async def _run_with_display(runner: Scan, live: bool) -> ScanProgress:
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(_display, runner.progress, live)
-        result = await runner.run()
-        nursery.cancel_scope.cancel()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_display, runner.progress, live)
+            result = await runner.run()
+            nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        raise_scan_error(group)
+        raise
     return result
 
 

@@ -250,10 +250,7 @@ class Scan:
             async with self.resolver:
                 await self._run()
         except BaseExceptionGroup as group:
-            # Nurseries wrap what their tasks raised; surface a ScanError or Ctrl-C as such.
-            for exc in _leaves(group):
-                if isinstance(exc, ScanError | KeyboardInterrupt):
-                    raise exc from None
+            raise_scan_error(group)
             raise
         return self.progress
 
@@ -437,6 +434,13 @@ def _timed_out(facts: DomainFacts) -> bool:
     for host in facts.hosts.values():
         lookups += [host.a, host.aaaa, *host.tlsa_lookups]
     return any(lk.rcode in ("TIMEOUT", "NETWORK_ERROR") for lk in lookups)
+
+
+def raise_scan_error(group: BaseExceptionGroup[BaseException]) -> None:
+    """Nurseries wrap what their tasks raised: surface a ScanError or Ctrl-C as itself."""
+    for exc in _leaves(group):
+        if isinstance(exc, ScanError | KeyboardInterrupt):
+            raise exc from None
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:

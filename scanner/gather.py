@@ -69,6 +69,8 @@ class Gatherer:
         self.mta_sts = mta_sts
         self.hosts: SharedWork[str, HostDns] = SharedWork(nursery, self._gather_host)
         self.zones: SharedWork[str, ZoneKeys] = SharedWork(nursery, self._gather_zone)
+        # TLSA RRsets by owner: a host CNAMEd to a provider's host shares its TLSA lookup.
+        self.tlsa: SharedWork[str, DnsLookup] = SharedWork(nursery, self._tlsa)
         self.probes: SharedWork[ProbeKey, SmtpProbe] = SharedWork(nursery, self._probe)
         self._probe_slots = trio.CapacityLimiter(probe_limit)
         self._destinations = DestinationLimiter(per_destination)
@@ -156,11 +158,14 @@ class Gatherer:
         lookups: list[DnsLookup] = []
         # RFC 7672 §2.2.2: candidates in order; stop at the first that is not a denial.
         for base in tlsa_base_candidates(name, a, aaaa):
-            lookup = await self.resolver.lookup(tlsa_owner(base), "TLSA")
+            lookup = await self.tlsa.get(tlsa_owner(base))
             lookups.append(lookup)
             if lookup.records or lookup.rcode not in ("NOERROR", "NXDOMAIN"):
                 break
         return HostDns(host=name, a=a, aaaa=aaaa, tlsa_lookups=tuple(lookups))
+
+    async def _tlsa(self, owner: str) -> DnsLookup:
+        return await self.resolver.lookup(owner, "TLSA")
 
     async def _gather_zone(self, zone: str) -> ZoneKeys:
         async with trio.open_nursery() as nursery:

@@ -48,10 +48,10 @@ def _committed_domains(scan: Path) -> int:
     if not files:
         return 0
     con = duckdb.connect()
-    (count,) = con.sql(
+    rows = con.sql(
         "SELECT count(*) FROM read_parquet($files)", params={"files": [str(f) for f in files]}
-    ).fetchone() or (0,)
-    return int(count)
+    ).fetchall()
+    return int(rows[0][0])
 
 
 def _start_scan(input_path: Path, out: Path, *args: str) -> subprocess.Popen[str]:
@@ -81,11 +81,13 @@ def test_sigkill_then_resume_gives_exactly_the_rows_of_an_uninterrupted_scan(
     danescan("scan", str(big_list), "--out", str(whole), *args)
 
     killed = tmp_path / "killed"
-    proc = _start_scan(big_list, killed, *args)
-    total = sum(1 for _ in big_list.open())
-    _wait_for(lambda: _committed_domains(killed) >= total // 4, 300, "a quarter of the scan")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    total = len(big_list.read_text().split())
+    with _start_scan(big_list, killed, *args) as proc:
+        try:
+            _wait_for(lambda: _committed_domains(killed) >= total // 4, 300, "a quarter")
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate()
     done_before = _committed_domains(killed)
     assert 0 < done_before < total, "the kill must land mid-scan"
 
@@ -103,14 +105,16 @@ def test_a_resolver_dying_mid_scan_stops_resumably_without_dns_errors(
         args = ["--resolver", "127.53.0.54", "--canary-secure", world.canary_secure]
         args += ["--canary-bogus", world.canary_bogus, "--no-progress"]
         args += ["--checkpoint-domains", "500"]
-        proc = _start_scan(big_list, out, *args)
-        _wait_for(lambda: _committed_domains(out) >= 1000, 300, "the first checkpoints")
-        resolver.stop()
-        _, stderr = proc.communicate(timeout=300)
+        with _start_scan(big_list, out, *args) as proc:
+            try:
+                _wait_for(lambda: _committed_domains(out) >= 1000, 300, "the first checkpoints")
+            finally:
+                resolver.stop()
+            _, stderr = proc.communicate(timeout=300)
         assert proc.returncode == 3, stderr
         assert "--resume" in stderr
         stopped_at = _committed_domains(out)
-        assert stopped_at < sum(1 for _ in big_list.open())
+        assert stopped_at < len(big_list.read_text().split())
         # No burst of dns_error: the domains that timed out were held back, not written.
         errors = _table(out, "domains", "domain, verdict")
         assert sum(n for row, n in errors.items() if "dns_error" in row) <= 5
@@ -120,7 +124,7 @@ def test_a_resolver_dying_mid_scan_stops_resumably_without_dns_errors(
         assert resumed.returncode == 0
     domains = _table(out, "domains", "domain")
     assert max(domains.values()) == 1
-    expected = {line.strip() for line in big_list.open() if line.strip()}
+    expected = set(big_list.read_text().split())
     assert sum(domains.values()) == len(expected)
 
 
