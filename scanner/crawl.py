@@ -36,7 +36,7 @@ from scanner import __version__, factjson, rows
 from scanner.blocklist import Blocklist
 from scanner.gather import Gatherer, ProbeKey
 from scanner.inputs import InputLine, read_input
-from scanner.model import DnsLookup, DomainFacts, DomainJudgement, HostDns, SmtpProbe, Verdict
+from scanner.model import DnsLookup, DomainFacts, DomainJudgement, HostDns, SmtpProbe
 from scanner.probe import ProbeConfig
 from scanner.resolve import Resolver, ResolverConfig, self_check
 from scanner.rules import RULES_VERSION, judge_domain
@@ -354,7 +354,8 @@ class Scan:
                 judgement = judge_domain(facts, now)
                 self.progress.in_flight -= 1
                 pending = _Pending(line, facts, judgement, now)
-                if judgement.verdict == Verdict.DNS_ERROR and _timed_out(facts):
+                # Any judgement resting on an unanswered question waits for a health check.
+                if _timed_out(facts):
                     self._suspects.append(pending)
                     await self._flush_suspects(force_check=False)
                 else:
@@ -429,11 +430,13 @@ class Scan:
 
 
 def _timed_out(facts: DomainFacts) -> bool:
-    """A dns_error caused by no answer at all (as opposed to SERVFAIL+CD SERVFAIL)."""
+    """Did our resolver leave a question unanswered (as opposed to answering SERVFAIL)?"""
     lookups = [facts.mx]
     for host in facts.hosts.values():
         lookups += [host.a, host.aaaa, *host.tlsa_lookups]
-    return any(lk.rcode in ("TIMEOUT", "NETWORK_ERROR") for lk in lookups)
+    # The CD retry counts too: a bogus answer whose CD retry found the resolver gone.
+    silent = ("TIMEOUT", "NETWORK_ERROR")
+    return any(lk.rcode in silent or lk.cd_rcode in silent for lk in lookups)
 
 
 def raise_scan_error(group: BaseExceptionGroup[BaseException]) -> None:
