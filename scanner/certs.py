@@ -257,7 +257,7 @@ def _verify_ta(chain: _Chain, depth: int, now: float) -> tuple[bool, str, str]:
     return True, OK, ""
 
 
-def _key_type(cert: x509.Certificate) -> str:
+def key_type(cert: x509.Certificate) -> str:
     try:
         key = cert.public_key()
     except (UnsupportedAlgorithm, ValueError):
@@ -275,7 +275,7 @@ def _key_type(cert: x509.Certificate) -> str:
     return "other"
 
 
-def _leaf_names(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def leaf_names(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         dns = tuple(n.lower().rstrip(".") for n in san.value.get_values_for_type(x509.DNSName))
@@ -329,13 +329,13 @@ def _evaluate(
     leaf = parsed.cert(0)
     if leaf is None:
         return ChainEvidence(records=records, leaf_parsed=False), parsed
-    dns, cns = _leaf_names(leaf)
+    dns, cns = leaf_names(leaf)
     evidence = ChainEvidence(
         records=records,
         leaf_parsed=True,
         leaf_dns_names=dns,
         leaf_cn=cns,
-        leaf_key_type=_key_type(leaf),
+        leaf_key_type=key_type(leaf),
         leaf_expired=_date_error(leaf, now) != OK,
     )
     return evidence, parsed

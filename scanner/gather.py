@@ -146,15 +146,7 @@ class Gatherer:
     # ----------------------------------------------------------------- shared work
 
     async def _gather_host(self, name: str) -> HostDns:
-        async with trio.open_nursery() as nursery:
-            got: dict[str, DnsLookup] = {}
-
-            async def ask(rrtype: str) -> None:
-                got[rrtype] = await self.resolver.lookup(name, rrtype)
-
-            nursery.start_soon(ask, "A")
-            nursery.start_soon(ask, "AAAA")
-        a, aaaa = got["A"], got["AAAA"]
+        a, aaaa = await self._ask_both(name, "A", "AAAA")
         lookups: list[DnsLookup] = []
         # RFC 7672 §2.2.2: candidates in order; stop at the first that is not a denial.
         for base in tlsa_base_candidates(name, a, aaaa):
@@ -168,15 +160,20 @@ class Gatherer:
         return await self.resolver.lookup(owner, "TLSA")
 
     async def _gather_zone(self, zone: str) -> ZoneKeys:
+        dnskey, ds = await self._ask_both(zone, "DNSKEY", "DS")
+        return ZoneKeys(zone=zone, dnskey=dnskey, ds=ds)
+
+    async def _ask_both(self, name: str, first: str, second: str) -> tuple[DnsLookup, DnsLookup]:
+        """Two questions about one name, asked concurrently."""
+        got: dict[str, DnsLookup] = {}
+
+        async def ask(rrtype: str) -> None:
+            got[rrtype] = await self.resolver.lookup(name, rrtype)
+
         async with trio.open_nursery() as nursery:
-            got: dict[str, DnsLookup] = {}
-
-            async def ask(rrtype: str) -> None:
-                got[rrtype] = await self.resolver.lookup(zone, rrtype)
-
-            nursery.start_soon(ask, "DNSKEY")
-            nursery.start_soon(ask, "DS")
-        return ZoneKeys(zone=zone, dnskey=got["DNSKEY"], ds=got["DS"])
+            nursery.start_soon(ask, first)
+            nursery.start_soon(ask, second)
+        return got[first], got[second]
 
     async def _probe(self, key: ProbeKey) -> SmtpProbe:
         assert self.probe_config is not None

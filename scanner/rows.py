@@ -12,9 +12,9 @@ import ipaddress
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from scanner import factjson
+from scanner.certs import key_type, leaf_names
 from scanner.dnssec import lookup_status
 from scanner.findings import CATALOGUE
 from scanner.inputs import InputLine
@@ -186,31 +186,6 @@ def tlsa_rows(host: HostDns) -> list[dict[str, Any]]:
     return rows
 
 
-def _key_type(cert: x509.Certificate) -> str:
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        return "rsa"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return "ecdsa"
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "ed25519"
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "ed448"
-    if isinstance(key, dsa.DSAPublicKey):
-        return "dsa"
-    return "other"
-
-
-def _leaf_names(cert: x509.Certificate) -> list[str]:
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        return [str(n) for n in san.value.get_values_for_type(x509.DNSName)]
-    except x509.ExtensionNotFound:
-        return [str(a.value) for a in cert.subject.get_attributes_for_oid(x509.OID_COMMON_NAME)]
-    except ValueError:
-        return []
-
-
 def address_row(host: str, probe: SmtpProbe) -> dict[str, Any]:
     primary = probe.primary
     leaf_der = primary.chain[0] if primary is not None and primary.chain else None
@@ -241,11 +216,12 @@ def address_row(host: str, probe: SmtpProbe) -> dict[str, Any]:
             cert = x509.load_der_x509_certificate(hs.chain[0])
         except ValueError:
             continue
-        key_types.append(_key_type(cert))
+        key_types.append(key_type(cert))
         if hs is primary:
+            sans, cns = leaf_names(cert)
             row["leaf_key_type"] = key_types[-1]
             row["leaf_not_after"] = cert.not_valid_after_utc
-            row["leaf_names"] = _leaf_names(cert)
+            row["leaf_names"] = list(sans or cns)  # the CN counts only without DNS SANs
     row["key_types"] = sorted(set(key_types))
     return row
 

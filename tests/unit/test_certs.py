@@ -208,12 +208,12 @@ def test_other_key_types(monkeypatch: pytest.MonkeyPatch) -> None:
                 raise self.key
             return self.key
 
-    assert certs._key_type(Fake(ed448.Ed448PrivateKey.generate().public_key())) == "ed448"  # type: ignore[arg-type]
+    assert certs.key_type(Fake(ed448.Ed448PrivateKey.generate().public_key())) == "ed448"  # type: ignore[arg-type]
     dsa_key = dsa.generate_private_key(1024).public_key()
-    assert certs._key_type(Fake(dsa_key)) == "dsa"  # type: ignore[arg-type]
+    assert certs.key_type(Fake(dsa_key)) == "dsa"  # type: ignore[arg-type]
     x_key = x25519.X25519PrivateKey.generate().public_key()
-    assert certs._key_type(Fake(x_key)) == "other"  # type: ignore[arg-type]
-    assert certs._key_type(Fake(UnsupportedAlgorithm("x"))) == "other"  # type: ignore[arg-type]
+    assert certs.key_type(Fake(x_key)) == "other"  # type: ignore[arg-type]
+    assert certs.key_type(Fake(UnsupportedAlgorithm("x"))) == "other"  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- odd input
@@ -273,7 +273,7 @@ def test_malformed_san_extension_is_tolerated(monkeypatch: pytest.MonkeyPatch) -
         extensions = Exts()
         subject = leaf().cert.subject
 
-    dns, cns = certs._leaf_names(FakeCert())  # type: ignore[arg-type]
+    dns, cns = certs.leaf_names(FakeCert())  # type: ignore[arg-type]
     assert dns == () and cns == ("mx.example.com",)
 
 
