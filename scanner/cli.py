@@ -175,7 +175,6 @@ def scan(
         blocklist=blocklist,
         checkpoint_domains=max(1, checkpoint_domains),
         mta_sts=not no_mta_sts,
-        argv=sys.argv[1:],
     )
     live = sys.stderr.isatty() if progress is None else progress
     runner = Scan(config)
@@ -289,8 +288,6 @@ def _check_text(r: dict[str, Any]) -> str:
     lines = [f"{mark} {r['domain']}: {r['verdict']}, {r['mail_outcome']}"]
     if r.get("error_code"):
         lines.append(f"     a DANE-enforcing sender reports {r['error_code']}")
-    if r.get("reason"):
-        lines.append(f"     {r['reason']}")
     for h in r.get("hosts", []):
         lines.append(
             f"     MX {h['preference']} {h['host']}: {h['outcome']} {h['detail']}".rstrip()

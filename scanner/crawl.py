@@ -25,7 +25,7 @@ import logging
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -75,8 +75,6 @@ class ScanConfig:
     checkpoint_seconds: float = 30.0
     domain_timeout: float = 600.0
     mta_sts: bool = True
-    progress: Callable[[ScanProgress], None] | None = None
-    argv: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from scanner.model import (
 )
 from scanner.probe import DestinationLimiter, ProbeConfig, probe_address
 from scanner.resolve import Resolver
-from scanner.rules import parse_mx
+from scanner.rules import deciding_tlsa, parse_mx, tlsa_lookup_decides
 from scanner.shared import SharedWork
 from scanner.tlsa import tlsa_base_candidates, tlsa_base_of, tlsa_owner
 
@@ -43,10 +43,8 @@ class ProbeKey:
 
 def tlsa_base(host: HostDns) -> str:
     """The SNI to present: the base domain where TLSA was found, else the host name."""
-    for lookup in reversed(host.tlsa_lookups):
-        if lookup.records:
-            return tlsa_base_of(lookup.name)
-    return host.host
+    decided = deciding_tlsa(host.tlsa_lookups)
+    return tlsa_base_of(decided.name) if decided is not None and decided.records else host.host
 
 
 class Gatherer:
@@ -148,11 +146,11 @@ class Gatherer:
     async def _gather_host(self, name: str) -> HostDns:
         a, aaaa = await self._ask_both(name, "A", "AAAA")
         lookups: list[DnsLookup] = []
-        # RFC 7672 §2.2.2: candidates in order; stop at the first that is not a denial.
+        # RFC 7672 §2.2.2: candidates in order, stopping where the rules stop.
         for base in tlsa_base_candidates(name, a, aaaa):
             lookup = await self.tlsa.get(tlsa_owner(base))
             lookups.append(lookup)
-            if lookup.records or lookup.rcode not in ("NOERROR", "NXDOMAIN"):
+            if tlsa_lookup_decides(lookup):
                 break
         return HostDns(host=name, a=a, aaaa=aaaa, tlsa_lookups=tuple(lookups))
 

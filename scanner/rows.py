@@ -18,7 +18,8 @@ from scanner.certs import key_type, leaf_names
 from scanner.dnssec import lookup_status
 from scanner.findings import CATALOGUE
 from scanner.inputs import InputLine
-from scanner.model import DomainFacts, DomainJudgement, HostDns, SmtpProbe
+from scanner.model import DnsLookup, DomainFacts, DomainJudgement, HostDns, SmtpProbe
+from scanner.rules import deciding_tlsa
 from scanner.tlsa import is_usable, parse_tlsa, tlsa_base_of
 
 
@@ -121,12 +122,10 @@ def finding_rows(judgement: DomainJudgement) -> list[dict[str, Any]]:
     return rows
 
 
-def _tlsa_found(host: HostDns) -> tuple[str | None, Any]:
-    """The TLSA lookup that decided (the last one asked) and its base domain."""
-    if not host.tlsa_lookups:
-        return None, None
-    last = host.tlsa_lookups[-1]
-    return tlsa_base_of(last.name), last
+def _tlsa_found(host: HostDns) -> tuple[str | None, DnsLookup | None]:
+    """The TLSA lookup that decided (as the rules pick it) and its base domain."""
+    decided = deciding_tlsa(host.tlsa_lookups)
+    return (tlsa_base_of(decided.name), decided) if decided is not None else (None, None)
 
 
 def host_row(host: HostDns) -> dict[str, Any]:

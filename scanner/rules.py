@@ -220,15 +220,20 @@ def _worst_status(lookups: Iterable[DnsLookup]) -> DnssecStatus:
     return DnssecStatus.SECURE
 
 
-def _deciding_tlsa(lookups: Sequence[DnsLookup]) -> DnsLookup | None:
+def deciding_tlsa(lookups: Sequence[DnsLookup]) -> DnsLookup | None:
     """RFC 7672 §2.2.2: try the candidates in order; a denial moves on to the next."""
     decided: DnsLookup | None = None
     for lookup in lookups:
         decided = lookup
-        status = lookup_status(lookup)
-        if status in _FAILED_DNS or lookup.records:
+        if tlsa_lookup_decides(lookup):
             break
     return decided
+
+
+def tlsa_lookup_decides(lookup: DnsLookup) -> bool:
+    """Records, or a failed lookup, end the candidate walk; only a secure or insecure
+    denial (NXDOMAIN / NODATA) moves on to the next candidate base domain."""
+    return bool(lookup.records) or lookup_status(lookup) in _FAILED_DNS
 
 
 def _parse_records(lookup: DnsLookup | None) -> tuple[tuple[TlsaRecord, ...], int]:
@@ -334,7 +339,7 @@ def assess_host(
         (dns.a.rcode == "NOERROR" and dns.a.records)
         or (dns.aaaa.rcode == "NOERROR" and dns.aaaa.records)
     )
-    tlsa_lookup = _deciding_tlsa(dns.tlsa_lookups)
+    tlsa_lookup = deciding_tlsa(dns.tlsa_lookups)
     tlsa_status = None if tlsa_lookup is None else lookup_status(tlsa_lookup)
     tlsa_base = None if tlsa_lookup is None else tlsa_base_of(tlsa_lookup.name)
     records, unparsable = _parse_records(tlsa_lookup)
