@@ -16,6 +16,7 @@ from scanner.findings import CATALOGUE
 from scanner.gather import Gatherer
 from scanner.model import DomainJudgement, MailOutcome
 from scanner.names import InvalidName, normalize_domain
+from scanner.policyfetch import PolicyFetchConfig, trust_context
 from scanner.probe import ProbeConfig
 from scanner.resolve import Resolver, ResolverConfig, self_check
 from scanner.rules import judge_domain
@@ -93,7 +94,8 @@ async def _judge_all(
     results: dict[str, dict[str, Any]],
 ) -> None:
     async with trio.open_nursery() as nursery:
-        gatherer = Gatherer(nursery, resolver, config)
+        fetch = PolicyFetchConfig(context=trust_context())
+        gatherer = Gatherer(nursery, resolver, config, policy_fetch=fetch)
 
         async def one(domain: str) -> None:
             facts = await gatherer.domain(domain)

@@ -135,6 +135,12 @@ def main(verbose: int) -> None:
     help="Write a checkpoint after this many domains.",
 )
 @click.option("--no-mta-sts", is_flag=True, help="Skip MTA-STS / TLS-RPT lookups.")
+@click.option(
+    "--mta-sts-ca",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="PEM roots trusted for MTA-STS policy hosts (default: the system's, SSL_CERT_FILE).",
+)
 @click.option("--progress/--no-progress", default=None, help="Live display (default: on a tty).")
 def scan(
     input_path: str,
@@ -154,6 +160,7 @@ def scan(
     smtp_port: int,
     checkpoint_domains: int,
     no_mta_sts: bool,
+    mta_sts_ca: str | None,
     progress: bool | None,
 ) -> None:
     """Scan the domains in INPUT (a list, CSV or Tranco file; - for stdin) into --out."""
@@ -175,6 +182,7 @@ def scan(
         blocklist=blocklist,
         checkpoint_domains=max(1, checkpoint_domains),
         mta_sts=not no_mta_sts,
+        mta_sts_cafile=mta_sts_ca,
     )
     live = sys.stderr.isatty() if progress is None else progress
     runner = Scan(config)

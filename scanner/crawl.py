@@ -37,6 +37,7 @@ from scanner.blocklist import Blocklist
 from scanner.gather import Gatherer, ProbeKey
 from scanner.inputs import InputLine, read_input
 from scanner.model import DnsLookup, DomainFacts, DomainJudgement, HostDns, SmtpProbe
+from scanner.policyfetch import PolicyFetchConfig, trust_context
 from scanner.probe import ProbeConfig
 from scanner.resolve import Resolver, ResolverConfig, self_check
 from scanner.rules import RULES_VERSION, judge_domain
@@ -75,6 +76,7 @@ class ScanConfig:
     checkpoint_seconds: float = 30.0
     domain_timeout: float = 600.0
     mta_sts: bool = True
+    mta_sts_cafile: str | None = None  # PEM roots for policy hosts; None: the system's
 
 
 @dataclass
@@ -273,6 +275,9 @@ class Scan:
                     per_destination=self.config.per_destination,
                     blocklist=blocklist,
                     mta_sts=self.config.mta_sts,
+                    policy_fetch=PolicyFetchConfig(
+                        context=trust_context(self.config.mta_sts_cafile)
+                    ),
                 )
                 self._preload(gatherer)
                 await self._pipeline(gatherer)

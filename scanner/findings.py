@@ -14,12 +14,13 @@ returns the findings of one domain, sorted and without duplicates.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from scanner.certs import name_matches, names_match
+from scanner.certs import names_match
 from scanner.model import DnsLookup, DnssecStatus, DomainFacts, Finding, HostOutcome
+from scanner.mtasts import has_tlsrpt, mx_covered, sts_record
 from scanner.names import is_hostname
 from scanner.tlsa import SELECTOR_CERT, USAGE_DANE_EE, unusable_reason
 
@@ -402,10 +403,6 @@ def _host_findings(
         yield from _probe_findings(h, domain, mx_secure)
 
 
-def _covered(host: str, patterns: Iterable[str]) -> bool:
-    return any(name_matches(p, host) for p in patterns)
-
-
 def _mta_sts_findings(
     facts: DomainFacts, hosts: Sequence[HostAssessment], mx_secure: bool
 ) -> Iterator[Finding]:
@@ -413,20 +410,21 @@ def _mta_sts_findings(
     if sts is None:
         return
     txt = sts.sts_txt
-    published = txt is not None and any(r.lstrip('"').startswith("v=STSv1") for r in txt.records)
-    if published and not sts.policy_fetched:
+    published = txt is not None and sts_record(txt.records) is not None
+    # An empty policy_error: the fetch was not attempted (a DNS-only scan).
+    if published and not sts.policy_fetched and sts.policy_error:
         yield _f("mta_sts_policy_error", detail=sts.policy_error)
     if sts.policy_fetched and sts.mode == "testing":
         yield _f("mta_sts_testing")
     if sts.policy_fetched and sts.mode in ("enforce", "testing"):
         for h in hosts:
-            if not _covered(h.host, sts.mx_patterns):
+            if not mx_covered(sts.mx_patterns, h.host):
                 yield _f("mta_sts_mx_mismatch", h.host)
     rpt = sts.tlsrpt_txt
     if (
         mx_secure
         and any(h.dane_applies for h in hosts)
-        and not (rpt is not None and any("v=TLSRPTv1" in r for r in rpt.records))
+        and not (rpt is not None and has_tlsrpt(rpt.records))
     ):
         yield _f("tlsrpt_missing")
 

@@ -7,7 +7,7 @@ and never judges. Host lookups, zone-key lookups and address probes go through
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import trio
 
@@ -23,6 +23,8 @@ from scanner.model import (
     SmtpProbe,
     ZoneKeys,
 )
+from scanner.mtasts import read_response, sts_record
+from scanner.policyfetch import PolicyFetchConfig, fetch_policy
 from scanner.probe import DestinationLimiter, ProbeConfig, probe_address
 from scanner.resolve import Resolver
 from scanner.rules import deciding_tlsa, parse_mx, tlsa_lookup_decides
@@ -30,6 +32,7 @@ from scanner.shared import SharedWork
 from scanner.tlsa import tlsa_base_candidates, tlsa_base_of, tlsa_owner
 
 MAX_ADDRESSES = 32
+MAX_POLICY_ADDRESSES = 2  # addresses of mta-sts.<domain> tried before giving up
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +63,16 @@ class Gatherer:
         per_destination: int = 1,
         blocklist: Blocklist | None = None,
         mta_sts: bool = True,
+        policy_fetch: PolicyFetchConfig | None = None,
+        policy_limit: int = 32,
     ) -> None:
         self.resolver = resolver
         self.probe_config = probe_config
         self.blocklist = blocklist
         self.mta_sts = mta_sts
+        # MTA-STS policies are fetched only when servers may be contacted (not DNS-only).
+        self.policy_fetch = policy_fetch if probe_config is not None else None
+        self._policy_slots = trio.CapacityLimiter(policy_limit)
         self.hosts: SharedWork[str, HostDns] = SharedWork(nursery, self._gather_host)
         self.zones: SharedWork[str, ZoneKeys] = SharedWork(nursery, self._gather_zone)
         # TLSA RRsets by owner: a host CNAMEd to a provider's host shares its TLSA lookup.
@@ -139,7 +147,49 @@ class Gatherer:
 
             nursery.start_soon(txt, "sts", f"_mta-sts.{domain}")
             nursery.start_soon(txt, "rpt", f"_smtp._tls.{domain}")
-        extras["sts"] = MtaSts(sts_txt=found["sts"], tlsrpt_txt=found["rpt"])
+        sts = MtaSts(sts_txt=found["sts"], tlsrpt_txt=found["rpt"])
+        record = sts_record(found["sts"].records)
+        if isinstance(record, str):
+            sts = replace(sts, policy_error=record)
+        elif record is not None:
+            sts = replace(sts, policy_id=record.id)
+            if self.policy_fetch is not None:
+                sts = await self._policy(domain, sts, self.policy_fetch)
+        extras["sts"] = sts
+
+    async def _policy(self, domain: str, sts: MtaSts, config: PolicyFetchConfig) -> MtaSts:
+        """Resolve ``mta-sts.<domain>`` and fetch its policy from the first address that answers."""
+        host = f"mta-sts.{domain}"
+        a, aaaa = await self._ask_both(host, "A", "AAAA")
+        addresses = [*a.records, *aaaa.records][:MAX_POLICY_ADDRESSES]
+        if not addresses:
+            return replace(sts, policy_error=f"{host} has no address ({a.rcode}/{aaaa.rcode})")
+        if self.blocklist is not None and self.blocklist.blocks_domain(domain):
+            return replace(sts, policy_error="blocklisted (opt-out)")
+        error = ""
+        for address in addresses:
+            if self.blocklist is not None and self.blocklist.blocks_address(address):
+                error = "blocklisted (opt-out)"
+                continue
+            async with self._policy_slots, self._destinations.slot(address):
+                response = await fetch_policy(host, address, config)
+            if response.error:
+                error = f"{address}: {response.error}"
+                continue
+            got = read_response(
+                response.status, response.content_type, response.body, response.location
+            )
+            if isinstance(got, str):
+                return replace(sts, policy_address=address, policy_error=got)
+            return replace(
+                sts,
+                policy_address=address,
+                policy_fetched=True,
+                mode=got.mode,
+                mx_patterns=got.mx,
+                max_age=got.max_age,
+            )
+        return replace(sts, policy_address=addresses[-1], policy_error=error)
 
     # ----------------------------------------------------------------- shared work
 

@@ -229,8 +229,10 @@ class MtaSts:
     """MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) facts of a domain."""
 
     sts_txt: DnsLookup | None = None
-    policy_fetched: bool = False
-    policy_error: str = ""
+    policy_id: str = ""  # the TXT record's id
+    policy_address: str = ""  # where the policy was fetched from (or tried last)
+    policy_fetched: bool = False  # a valid policy came back
+    policy_error: str = ""  # why not; "" also when no fetch was attempted (DNS-only scan)
     mode: str = ""  # enforce | testing | none | "" (no policy)
     mx_patterns: tuple[str, ...] = ()
     max_age: int | None = None

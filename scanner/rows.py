@@ -19,6 +19,7 @@ from scanner.dnssec import lookup_status
 from scanner.findings import CATALOGUE
 from scanner.inputs import InputLine
 from scanner.model import DnsLookup, DomainFacts, DomainJudgement, HostDns, SmtpProbe
+from scanner.mtasts import mx_covered, tlsrpt_rua
 from scanner.rules import deciding_tlsa
 from scanner.tlsa import is_usable, parse_tlsa, tlsa_base_of
 
@@ -35,18 +36,10 @@ def domain_row(
     null_mx = mx.records == ("0 .",)
     zone = mx.rrsigs[0].signer if mx.rrsigs else None
     sts = facts.mta_sts
-    tlsrpt_rua = ""
-    if sts is not None and sts.tlsrpt_txt is not None:
-        for txt in sts.tlsrpt_txt.records:
-            text = txt.strip('"').replace('" "', "")
-            if text.startswith("v=TLSRPTv1"):
-                for part in text.split(";"):
-                    key, _, value = part.strip().partition("=")
-                    if key == "rua":
-                        tlsrpt_rua = value
+    rua = tlsrpt_rua(sts.tlsrpt_txt.records) if sts and sts.tlsrpt_txt else ""
     covers: bool | None = None
     if sts is not None and sts.mode:
-        covers = all(_sts_covers(sts.mx_patterns, h) for h in hosts) if hosts else False
+        covers = all(mx_covered(sts.mx_patterns, h) for h in hosts) if hosts else False
     stored = {"mx": factjson.to_plain(mx), "implicit_mx": facts.implicit_mx}
     stored["hosts"] = list(facts.hosts)
     stored["zone_keys"] = factjson.to_plain(facts.zone_keys)
@@ -69,22 +62,13 @@ def domain_row(
         "zone": zone,
         "mta_sts_mode": sts.mode if sts is not None else "",
         "mta_sts_covers_mx": covers,
-        "tlsrpt_rua": tlsrpt_rua,
+        "mta_sts_id": sts.policy_id if sts is not None else "",
+        "mta_sts_error": sts.policy_error if sts is not None else "",
+        "tlsrpt_rua": rua,
         "rules_version": judgement.rules_version,
         "scanned_at": _ts(scanned_at),
         "facts": factjson.dumps(stored),
     }
-
-
-def _sts_covers(patterns: tuple[str, ...], host: str) -> bool:
-    """RFC 8461 §4.1: an ``mx`` pattern matches exactly, or ``*.`` matches one label."""
-    for pattern in patterns:
-        p = pattern.lower().rstrip(".")
-        if p == host:
-            return True
-        if p.startswith("*.") and host.partition(".")[2] == p[2:]:
-            return True
-    return False
 
 
 def domain_mx_rows(judgement: DomainJudgement) -> list[dict[str, Any]]:

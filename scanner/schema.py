@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: domains.mta_sts_id, mta_sts_error
 
 _str = pa.string()
 _bool = pa.bool_()
@@ -64,6 +64,8 @@ TABLES: dict[str, pa.Schema] = {
             ("zone", _str),  # signer of the MX RRset (zone apex), when signed
             ("mta_sts_mode", _str),  # enforce | testing | none | "" (absent)
             ("mta_sts_covers_mx", _bool),
+            ("mta_sts_id", _str),  # id of the _mta-sts TXT record; "" when none
+            ("mta_sts_error", _str),  # why no policy was read ("" when read or not tried)
             ("tlsrpt_rua", _str),
             ("rules_version", _str),
             ("scanned_at", _ts),

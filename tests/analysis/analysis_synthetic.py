@@ -312,6 +312,8 @@ def build_rows(
                 "zone": domain if p.mx_status == "secure" else None,
                 "mta_sts_mode": "",
                 "mta_sts_covers_mx": None,
+                "mta_sts_id": "",
+                "mta_sts_error": "",
                 "tlsrpt_rua": "",
                 "rules_version": "1",
                 "scanned_at": start + dt.timedelta(seconds=n),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-PURE = ["names", "tlsa", "certs", "rules", "findings", "dnssec"]
-BANNED_MODULES = {"trio", "socket", "ssl", "time", "asyncio", "httpx", "dns"}
+PURE = ["names", "tlsa", "certs", "rules", "findings", "dnssec", "mtasts"]
+BANNED_MODULES = {"trio", "socket", "ssl", "time", "asyncio", "httpx", "h11", "dns"}
 ROOT = Path(__file__).resolve().parents[2] / "scanner"
 
 
