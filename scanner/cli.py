@@ -141,6 +141,13 @@ def main(verbose: int) -> None:
     default=None,
     help="PEM roots trusted for MTA-STS policy hosts (default: the system's, SSL_CERT_FILE).",
 )
+@click.option(
+    "--resident",
+    default=50_000,
+    show_default=True,
+    help="Finished host/probe/TLSA/zone results kept in memory per kind; older ones spill "
+    "to a scratch file in --out (bounded memory on huge scans).",
+)
 @click.option("--progress/--no-progress", default=None, help="Live display (default: on a tty).")
 def scan(
     input_path: str,
@@ -161,6 +168,7 @@ def scan(
     checkpoint_domains: int,
     no_mta_sts: bool,
     mta_sts_ca: str | None,
+    resident: int,
     progress: bool | None,
 ) -> None:
     """Scan the domains in INPUT (a list, CSV or Tranco file; - for stdin) into --out."""
@@ -183,6 +191,7 @@ def scan(
         checkpoint_domains=max(1, checkpoint_domains),
         mta_sts=not no_mta_sts,
         mta_sts_cafile=mta_sts_ca,
+        resident=max(1, resident),
     )
     live = sys.stderr.isatty() if progress is None else progress
     runner = Scan(config)

@@ -25,11 +25,12 @@ import logging
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import pyarrow as pa
 import trio
 
 from scanner import __version__, factjson, rows
@@ -42,6 +43,7 @@ from scanner.probe import ProbeConfig
 from scanner.resolve import Resolver, ResolverConfig, self_check
 from scanner.rules import RULES_VERSION, judge_domain
 from scanner.schema import SCHEMA_VERSION
+from scanner.shared import SpillStore
 from scanner.sink import ScanSink, read_column_values, read_state, recover, write_state
 
 log = logging.getLogger("danescan.scan")
@@ -53,6 +55,9 @@ class ScanError(Exception):
 
 class ResolverFailed(ScanError):
     """The resolver stopped validating or answering mid-scan; the dataset is resumable."""
+
+
+SPILL_FILE = "_spill.sqlite"  # scratch: shared results evicted from memory (shared.py)
 
 
 @dataclass
@@ -77,6 +82,7 @@ class ScanConfig:
     domain_timeout: float = 600.0
     mta_sts: bool = True
     mta_sts_cafile: str | None = None  # PEM roots for policy hosts; None: the system's
+    resident: int = 50_000  # finished shared results per kind kept in memory; more spill
 
 
 @dataclass
@@ -185,23 +191,18 @@ class Scan:
         log.info("resuming %s: %d domains already done", self.scan_id, len(self._done))
 
     def _preload(self, gatherer: Gatherer) -> None:
+        """Seed the shared memos with what the interrupted run found (spilling as needed)."""
         if not self.config.resume:
             return
-        for host, text in zip(
-            self._hosts_facts.column("host").to_pylist(),
-            self._hosts_facts.column("facts").to_pylist(),
-            strict=True,
-        ):
+        for host, text in _pairs(self._hosts_facts):
             gatherer.hosts.preload(host, factjson.loads(HostDns, text))
             self._hosts_written.add(host)
-        for host, text in zip(
-            self._probe_facts.column("host").to_pylist(),
-            self._probe_facts.column("facts").to_pylist(),
-            strict=True,
-        ):
+        for host, text in _pairs(self._probe_facts):
             probe = factjson.loads(SmtpProbe, text)
             gatherer.probes.preload(ProbeKey(host, probe.address, probe.sni), probe)
             self._probes_written.add((host, probe.address))
+        # The Arrow tables are no longer needed; let them go before the scan grows.
+        self._hosts_facts = self._probe_facts = pa.table({"host": [], "facts": []})
 
     def _save_state(self, status: str) -> None:
         self.status = status
@@ -265,6 +266,7 @@ class Scan:
             else None
         )
         blocklist = Blocklist.from_file(self.config.blocklist) if self.config.blocklist else None
+        spill = SpillStore(self.config.out / SPILL_FILE)
         try:
             async with trio.open_nursery() as scan_nursery:
                 gatherer = Gatherer(
@@ -278,6 +280,8 @@ class Scan:
                     policy_fetch=PolicyFetchConfig(
                         context=trust_context(self.config.mta_sts_cafile)
                     ),
+                    spill_store=spill,
+                    resident=self.config.resident,
                 )
                 self._preload(gatherer)
                 await self._pipeline(gatherer)
@@ -290,6 +294,8 @@ class Scan:
                 self._save_state("resolver_failed" if failed else "interrupted")
                 self.sink.write_scan_row(self._scan_row(None))
             raise
+        finally:
+            spill.close()
         await self._checkpoint(final=True)
         self._save_state("complete")
         self.sink.write_scan_row(self._scan_row(time.time()))
@@ -457,3 +463,11 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
         else:
             found.append(exc)
     return found
+
+
+def _pairs(table: pa.Table) -> Iterator[tuple[str, str]]:
+    """(host, facts) rows, converted to Python a batch at a time."""
+    for batch in table.to_batches(max_chunksize=10_000):
+        yield from zip(
+            batch.column("host").to_pylist(), batch.column("facts").to_pylist(), strict=True
+        )

@@ -7,10 +7,12 @@ and never judges. Host lookups, zone-key lookups and address probes go through
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import trio
 
+from scanner import factjson
 from scanner.blocklist import Blocklist
 from scanner.dnssec import lookup_status
 from scanner.model import (
@@ -28,7 +30,7 @@ from scanner.policyfetch import PolicyFetchConfig, fetch_policy
 from scanner.probe import DestinationLimiter, ProbeConfig, probe_address
 from scanner.resolve import Resolver
 from scanner.rules import deciding_tlsa, parse_mx, tlsa_lookup_decides
-from scanner.shared import SharedWork
+from scanner.shared import K, SharedWork, Spill, SpillStore, V
 from scanner.tlsa import tlsa_base_candidates, tlsa_base_of, tlsa_owner
 
 MAX_ADDRESSES = 32
@@ -42,6 +44,9 @@ class ProbeKey:
     host: str
     address: str
     sni: str
+
+    def text(self) -> str:
+        return f"{self.host} {self.address} {self.sni}"
 
 
 def tlsa_base(host: HostDns) -> str:
@@ -65,6 +70,8 @@ class Gatherer:
         mta_sts: bool = True,
         policy_fetch: PolicyFetchConfig | None = None,
         policy_limit: int = 32,
+        spill_store: SpillStore | None = None,
+        resident: int = 50_000,
     ) -> None:
         self.resolver = resolver
         self.probe_config = probe_config
@@ -73,11 +80,32 @@ class Gatherer:
         # MTA-STS policies are fetched only when servers may be contacted (not DNS-only).
         self.policy_fetch = policy_fetch if probe_config is not None else None
         self._policy_slots = trio.CapacityLimiter(policy_limit)
-        self.hosts: SharedWork[str, HostDns] = SharedWork(nursery, self._gather_host)
-        self.zones: SharedWork[str, ZoneKeys] = SharedWork(nursery, self._gather_zone)
+
+        def spill(memo: str, tp: type[V], key_text: Callable[[K], str]) -> Spill[K, V] | None:
+            if spill_store is None:
+                return None
+            return Spill(
+                spill_store,
+                memo,
+                key_text,
+                lambda v: factjson.dumps(v).encode(),
+                lambda b: factjson.loads(tp, b.decode()),
+                resident,
+            )
+
+        self.hosts: SharedWork[str, HostDns] = SharedWork(
+            nursery, self._gather_host, spill("hosts", HostDns, str)
+        )
+        self.zones: SharedWork[str, ZoneKeys] = SharedWork(
+            nursery, self._gather_zone, spill("zones", ZoneKeys, str)
+        )
         # TLSA RRsets by owner: a host CNAMEd to a provider's host shares its TLSA lookup.
-        self.tlsa: SharedWork[str, DnsLookup] = SharedWork(nursery, self._tlsa)
-        self.probes: SharedWork[ProbeKey, SmtpProbe] = SharedWork(nursery, self._probe)
+        self.tlsa: SharedWork[str, DnsLookup] = SharedWork(
+            nursery, self._tlsa, spill("tlsa", DnsLookup, str)
+        )
+        self.probes: SharedWork[ProbeKey, SmtpProbe] = SharedWork(
+            nursery, self._probe, spill("probes", SmtpProbe, ProbeKey.text)
+        )
         self._probe_slots = trio.CapacityLimiter(probe_limit)
         self._destinations = DestinationLimiter(per_destination)
 
