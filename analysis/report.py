@@ -307,6 +307,7 @@ def build(con: duckdb.DuckDBPyConnection, title: str = "DANE for SMTP adoption r
         "host_outcomes": queries.run(con, "host_outcomes", scan=latest),
         "tlsa_parameters": queries.run(con, "tlsa_parameters", scan=latest),
         "dnssec_algorithms": queries.run(con, "dnssec_algorithms", scan=latest),
+        "mta_sts": queries.run(con, "mta_sts", scan=latest),
         "trend": queries.run(con, "trend"),
     }
     if len(scan_ids) > 1:
@@ -608,6 +609,33 @@ def build(con: duckdb.DuckDBPyConnection, title: str = "DANE for SMTP adoption r
                     "DNSSEC algorithms and DS digest types (counts: domains with a "
                     "DNSSEC-secure MX RRset; zones)",
                     ("kind", "number", "name", "weak", "domains", "pct_of_signed_domains", "zones"),
+                )
+            ],
+        )
+    )
+
+    sts = q["mta_sts"]
+    sections.append(
+        Section(
+            "mta_sts",
+            "MTA-STS and TLS-RPT next to DANE",
+            "domains that accept mail",
+            "MTA-STS (RFC 8461) is the PKIX alternative to DANE; senders that support both "
+            "prefer DANE. policy_error: a _mta-sts record is published but no valid policy "
+            "could be fetched over HTTPS. mx_not_covered: the policy's mx patterns miss an "
+            "MX host.",
+            tables=[
+                Table(
+                    sts,
+                    "MTA-STS state by DANE group (counts: domains that accept mail)",
+                    (
+                        "mta_sts",
+                        "dane",
+                        "domains",
+                        "pct_of_mail_domains",
+                        "with_tlsrpt",
+                        "mx_not_covered",
+                    ),
                 )
             ],
         )

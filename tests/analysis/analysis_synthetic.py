@@ -282,6 +282,20 @@ def _facts(profile: Profile, domain: str) -> str:
     )
 
 
+def _mta_sts(n: int, hosts: list[str]) -> Row:
+    """A deterministic MTA-STS / TLS-RPT story per domain: enforce, testing, a policy
+    that cannot be read, none, or nothing published; TLS-RPT on every third domain."""
+    kind = n % 5 if hosts else 4
+    mode = {0: "enforce", 1: "testing", 3: "none"}.get(kind, "")
+    return {
+        "mta_sts_mode": mode,
+        "mta_sts_covers_mx": (n % 2 == 0) if mode else None,
+        "mta_sts_id": "" if kind == 4 else f"id{n}",
+        "mta_sts_error": "HTTP 404" if kind == 2 else "",
+        "tlsrpt_rua": f"mailto:rpt@d{n}.example" if n % 3 == 0 else "",
+    }
+
+
 def build_rows(
     scan_id: str, start: dt.datetime, profiles: dict[str, str], rank0: int = 1
 ) -> dict[str, list[Row]]:
@@ -310,11 +324,7 @@ def build_rows(
                 "mx_hosts": [h for h, _, _ in hosts],
                 "findings": sorted({c for c, _, _ in p.findings}),
                 "zone": domain if p.mx_status == "secure" else None,
-                "mta_sts_mode": "",
-                "mta_sts_covers_mx": None,
-                "mta_sts_id": "",
-                "mta_sts_error": "",
-                "tlsrpt_rua": "",
+                **_mta_sts(n, [h for h, _, _ in hosts]),
                 "rules_version": "1",
                 "scanned_at": start + dt.timedelta(seconds=n),
                 "facts": _facts(p, domain),
@@ -451,12 +461,17 @@ def write_table(
         pq.write_table(pa.table(data, schema=schema), out / f"part-{i:06d}.parquet")
 
 
+# Columns the older scan's files lack (read back as NULL).
+OLD_SCHEMA_MISSING = ("tlsrpt_rua", "mta_sts_id", "mta_sts_error")
+
+
 def write_synthetic(root: Path) -> SyntheticScans:
     """Two scans side by side under ``root``; the older one was written by an older schema.
 
     Scan 1 lacks ``invalid_inputs`` files entirely and its ``domains`` files lack the
-    ``tlsrpt_rua`` column (as if written before it was added); its findings are split
-    over two part files, and an ``.inprogress`` file lies next to them (never read).
+    :data:`OLD_SCHEMA_MISSING` columns (as if written before they were added); its
+    findings are split over two part files, and an ``.inprogress`` file lies next to
+    them (never read).
     """
     profiles = {SCAN_IDS[0]: SCAN1_PROFILES, SCAN_IDS[1]: SCAN2_PROFILES}
     synth = SyntheticScans(root, SCAN_IDS, profiles)
@@ -465,12 +480,14 @@ def write_synthetic(root: Path) -> SyntheticScans:
         first = scan_id == SCAN_IDS[0]
         if first:
             rows["invalid_inputs"] = []
+            for row in rows["domains"]:  # what a reader of the older files sees
+                row.update(dict.fromkeys(OLD_SCHEMA_MISSING, None))
         synth.rows[scan_id] = rows
         scan_dir = root / scan_id
         for table, table_rows in rows.items():
             if first and table == "invalid_inputs":
                 continue
-            drop = ("tlsrpt_rua",) if first and table == "domains" else ()
+            drop = OLD_SCHEMA_MISSING if first and table == "domains" else ()
             write_table(
                 scan_dir, table, table_rows, parts=2 if table == "findings" else 1, drop=drop
             )

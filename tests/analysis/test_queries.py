@@ -379,3 +379,30 @@ def test_header_parsing_requires_question_and_counts() -> None:
         "-- param top = 5: how many\nSELECT $top::INTEGER",
     )
     assert q.question == "q more" and q.params[0].default == 5
+
+
+def test_mta_sts(con: duckdb.DuckDBPyConnection, synthetic: SyntheticScans) -> None:
+    working = {"dane_valid", "dane_degraded", "dane_partial"}
+    failing = {"dane_broken", "dane_unusable", "dnssec_bogus"}
+    for scan in SCAN_IDS:
+        want: Counter[tuple[str, str]] = Counter()
+        rpt: Counter[tuple[str, str]] = Counter()
+        uncovered: Counter[tuple[str, str]] = Counter()
+        for d in synthetic.table(scan, "domains"):
+            if d["verdict"] in ("nxdomain", "no_mail", "dns_error"):
+                continue
+            sts = d["mta_sts_mode"] or ("policy_error" if d["mta_sts_error"] else "absent")
+            v = d["verdict"]
+            dane = "dane_working" if v in working else "dane_failing" if v in failing else "no_dane"
+            want[sts, dane] += 1
+            rpt[sts, dane] += bool(d["tlsrpt_rua"])
+            uncovered[sts, dane] += d["mta_sts_covers_mx"] is False
+        got = queries.run(con, "mta_sts", scan=scan).records()
+        assert {(r["mta_sts"], r["dane"]): r["domains"] for r in got} == want
+        assert {(r["mta_sts"], r["dane"]): r["with_tlsrpt"] for r in got} == rpt
+        assert {(r["mta_sts"], r["dane"]): r["mx_not_covered"] for r in got} == uncovered
+        states = {"enforce", "testing", "absent"} | ({"policy_error"} if scan == B else set())
+        assert {r["mta_sts"] for r in got} >= states  # the older scan has no mta_sts_error
+        total = sum(want.values())
+        for r in got:  # DuckDB rounds half away from zero, Python to even: 0.01 apart at most
+            assert abs(r["pct_of_mail_domains"] - 100.0 * r["domains"] / total) <= 0.005 + 1e-9
