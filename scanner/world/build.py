@@ -1,9 +1,10 @@
 """``build``: from the catalog to a state directory a world can run from.
 
-Writes the CA and per-host certificates, the zone keys, the signed zones, the
-NSD, Unbound and SMTP-server configurations, a ``main.cf`` for posttls-finger,
-the trust anchor and root hints, and finally ``world.json`` (written last: its
-presence means the build is complete).
+Writes the CA (and ``ca/roots.pem``, the trust roots of PKIX clients inside the
+world), per-host certificates, the MTA-STS policy hosts' certificates, the zone
+keys, the signed zones, the NSD, Unbound, SMTP- and HTTPS-server configurations,
+a ``main.cf`` for posttls-finger, the trust anchor and root hints, and finally
+``world.json`` (written last: its presence means the build is complete).
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from cryptography.hazmat.primitives import serialization
 
 from scanner.world import bench as bench_mod
 from scanner.world import configs
-from scanner.world.ca import HostCerts, WorldCA, make_host_certs, tlsa_data, write_chain
+from scanner.world.ca import (
+    HostCerts,
+    WorldCA,
+    make_host_certs,
+    make_web_chain,
+    tlsa_data,
+    write_chain,
+)
 from scanner.world.catalog import Catalog, HostSpec, TlsaSpec, load_catalog
 from scanner.world.info import (
     NETNS,
@@ -26,6 +34,7 @@ from scanner.world.info import (
     RESOLVER_ADDRESS6,
     HostInfo,
     WorldInfo,
+    ca_roots_path,
 )
 from scanner.world.signing import (
     ZoneKey,
@@ -40,6 +49,7 @@ from scanner.world.zones import (
     Delegation,
     ZoneText,
     allocate_addresses,
+    allocate_policy_addresses,
     leaf_zone,
     parent_zone,
 )
@@ -97,6 +107,11 @@ def build(
     certs_dir = directory / "certs"
     ca_root = certs_dir / "ca-root.pem"
     ca_root.write_bytes(ca.root.public_bytes(serialization.Encoding.PEM))
+    # Not under certs/ (deleted above): a running `world exec` may hold this path.
+    roots = ca_roots_path(directory)
+    roots.parent.mkdir(exist_ok=True)
+    roots.with_suffix(".tmp").write_bytes(ca.root.public_bytes(serialization.Encoding.PEM))
+    roots.with_suffix(".tmp").replace(roots)
     host_certs: dict[str, HostCerts] = {}
     for name, host in catalog.hosts().items():
         if not host.cname:
@@ -110,12 +125,13 @@ def build(
 
     # -- zones
     addresses = allocate_addresses(catalog)
+    policy_addresses = allocate_policy_addresses(catalog)
     leaf_zones: list[ZoneText] = []
     for p in catalog.providers:
         leaf_zones.append(leaf_zone(p.spec, None, addresses, tlsa))
     for s in catalog.scenarios:
         if s.exists and not s.spec.breaks("lame"):
-            leaf_zones.append(leaf_zone(s.spec, s, addresses, tlsa))
+            leaf_zones.append(leaf_zone(s.spec, s, addresses, tlsa, policy_addresses))
     bench_world = bench_mod.generate(directory, bench, ca, now) if bench > 0 else None
     if bench_world is not None:
         leaf_zones.extend(bench_world.zones)
@@ -174,9 +190,14 @@ def build(
         for name, (ips, zone) in bench_world.hosts.items():
             hosts_info[name] = HostInfo(ips, [], "starttls", zone)
 
+    # -- MTA-STS policy hosts (HTTPS)
+    policy_listeners, policy_hosts = _policy_listeners(
+        catalog, policy_addresses, ca, certs_dir, now
+    )
+
     # -- daemon configurations
     trust_anchor = f". 3600 IN DS {root_key.ds_text()}"
-    configs.write_all(directory, all_zones, trust_anchor, listeners)
+    configs.write_all(directory, all_zones, trust_anchor, listeners, policy_listeners)
 
     info = WorldInfo(
         dir=str(directory),
@@ -198,12 +219,52 @@ def build(
         postfix_config_dir=str(directory / "postfix"),
         ca_root=str(ca_root),
         smtp_listeners=len(listeners),
+        ca_roots=str(roots),
+        policy_hosts=policy_hosts,
+        policy_listeners=len(policy_listeners),
         bench_domains=str(bench_world.domains_file) if bench_world else None,
         bench_count=bench_world.count if bench_world else 0,
         extra={"build_seconds": f"{time.time() - started:.2f}"},
     )
     info.dump(directory / "world.json")
     return info
+
+
+def _policy_listeners(
+    catalog: Catalog,
+    policy_addresses: dict[str, str],
+    ca: WorldCA,
+    certs_dir: Path,
+    now: dt.datetime,
+) -> tuple[list[dict[str, object]], dict[str, str]]:
+    """policyd's listeners (one per served policy) and {policy host: address}."""
+    listeners: list[dict[str, object]] = []
+    hosts: dict[str, str] = {}
+    for s in catalog.scenarios:
+        sts = s.mta_sts
+        if sts is None:
+            continue
+        address = policy_addresses[s.domain]
+        if sts.has_address:
+            hosts[s.policy_host] = address
+        if not sts.listens:
+            continue
+        # "bad-cert": a good world-CA certificate, for another name of the domain.
+        name = f"www.{s.domain}" if sts.serve == "bad-cert" else s.policy_host
+        chain = make_web_chain(name, sts.serve == "self-signed", ca, now)
+        crt, key = write_chain(certs_dir, f"{s.policy_host}.https", chain)
+        listeners.append(
+            {
+                "domain": s.domain,
+                "host": s.policy_host,
+                "address": address,
+                "serve": sts.serve,
+                "cert": str(crt),
+                "key": str(key),
+                "policy": sts.policy_text(),
+            }
+        )
+    return listeners, hosts
 
 
 def load_info(directory: Path) -> WorldInfo | None:

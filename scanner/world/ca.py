@@ -2,8 +2,10 @@
 
 Everything is made with ``cryptography`` at build time, relative to the build time
 ``now`` (so "valid" certificates stay valid and "expired" ones stay expired whenever
-the world is rebuilt). ``tlsa_data`` turns a symbolic TLSA spec of the catalog
-(``"3 1 1 leaf"``, ``"2 0 1 int"``, ...) into the association data for one host.
+the world is rebuilt). The root is also the one trust root of PKIX clients inside the
+world (the MTA-STS policy hosts' certificates chain to it). ``tlsa_data`` turns a
+symbolic TLSA spec of the catalog (``"3 1 1 leaf"``, ``"2 0 1 int"``, ...) into the
+association data for one host.
 """
 
 from __future__ import annotations
@@ -205,6 +207,15 @@ def make_host_certs(host_name: str, spec: CertSpec, ca: WorldCA, now: dt.datetim
     other_key = new_key("ecdsa")
     other = _leaf(names, other_key, CertSpec(), ca, now)
     return HostCerts(tuple(chains), other, new_key("ecdsa"))
+
+
+def make_web_chain(name: str, self_signed: bool, ca: WorldCA, now: dt.datetime) -> Chain:
+    """An HTTPS server chain (ECDSA) naming ``name``: world-CA leaf + intermediate, or a
+    self-signed leaf. The MTA-STS policy hosts use these (RFC 8461 §3.3: PKIX-valid)."""
+    spec = CertSpec(issuer="self" if self_signed else "ca")
+    key = new_key("ecdsa")
+    leaf = _leaf((name,), key, spec, ca, now)
+    return Chain((leaf,) if self_signed else (leaf, ca.inter), key, "ecdsa")
 
 
 def _der(cert: x509.Certificate) -> bytes:

@@ -3,13 +3,16 @@
 The catalog is the single human-readable description of the local world: the TLD
 zones of the private root, the shared mail providers, and one scenario per domain
 with its DNS set-up, its MX hosts (SMTP behaviour, certificate, TLSA records) and
-the expected judgement (``verdict``, ``mail_outcome``) per DESIGN §4. This module
-turns the TOML into frozen dataclasses and rejects typos early (unknown keys,
-unknown behaviours, verdict names that are not in ``scanner.model``).
+the expected judgement (``verdict``, ``mail_outcome``) per DESIGN §4, plus its
+MTA-STS policy (RFC 8461) and TLS-RPT record (RFC 8460) with what a scan must
+report of them. This module turns the TOML into frozen dataclasses and rejects
+typos early (unknown keys, unknown behaviours, verdict names that are not in
+``scanner.model``, expectations that contradict the set-up).
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +48,29 @@ TLSA_REFS = frozenset({"leaf", "leaf:rsa", "leaf:ecdsa", "int", "root", "other",
 ZONE_BREAKAGE = frozenset(
     {"expired-sigs", "expiring-sigs", "ds-mismatch", "no-ds", "sha1-ds", "bogus-sig", "lame"}
 )
+
+
+# How the world's HTTPS server (policyd) answers for a domain's MTA-STS policy.
+MTA_STS_SERVE = frozenset(
+    {
+        "ok",  # 200, text/plain, the policy
+        "not-found",  # 404
+        "bad-cert",  # a world-CA certificate for another name (www.<domain>)
+        "self-signed",  # a self-signed certificate for the right name
+        "no-host",  # no address record for mta-sts.<domain>
+        "refused",  # an address record, but nothing listens on port 443
+        "redirect",  # 301 to another URL (RFC 8461 §3.3: senders must not follow)
+        "wrong-type",  # 200 with the policy, but Content-Type text/html
+        "garbage",  # 200 text/plain, a body without the version line
+        "huge",  # 200 text/plain, the policy padded to more than 64 KiB
+    }
+)
+MTA_STS_MODES = frozenset({"enforce", "testing", "none"})
+MTA_STS_DEFAULT_TXT = "v=STSv1; id=20261123T000000;"
+MTA_STS_DEFAULT_MAX_AGE = 604_800
+MTA_STS_MAX_AGE_LIMIT = 31_557_600  # RFC 8461 §3.2: max_age up to one year
+_STS_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
+_LDH_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
 
 
 class CatalogError(ValueError):
@@ -139,6 +165,42 @@ class ZoneSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class MtaStsSpec:
+    """A domain's MTA-STS set-up: the policy, how it is served, the ``_mta-sts`` TXT."""
+
+    mode: str  # enforce | testing | none
+    mx: tuple[str, ...]  # the policy's mx patterns ("*.example.net" allowed)
+    max_age: int = MTA_STS_DEFAULT_MAX_AGE
+    serve: str = "ok"  # see MTA_STS_SERVE
+    txt: str = MTA_STS_DEFAULT_TXT  # "" = no _mta-sts TXT record
+
+    @property
+    def published(self) -> bool:
+        """A sender looks for a policy only after a valid STSv1 TXT record (RFC 8461 §3.1:
+        ``v=STSv1`` first, an ``id`` of 1-32 letters and digits)."""
+        fields = [f.strip() for f in self.txt.split(";") if f.strip()]
+        if not fields or fields[0] != "v=STSv1":
+            return False
+        ids = [f.removeprefix("id=") for f in fields if f.startswith("id=")]
+        return len(ids) == 1 and bool(_STS_ID.match(ids[0]))
+
+    @property
+    def has_address(self) -> bool:
+        return self.serve != "no-host"
+
+    @property
+    def listens(self) -> bool:
+        return self.serve not in ("no-host", "refused")
+
+    def policy_text(self) -> str:
+        """The policy body of RFC 8461 §3.2: CRLF-separated ``key: value`` lines."""
+        lines = ["version: STSv1", f"mode: {self.mode}"]
+        lines += [f"mx: {m}" for m in self.mx]
+        lines.append(f"max_age: {self.max_age}")
+        return "".join(line + "\r\n" for line in lines)
+
+
+@dataclass(frozen=True, slots=True)
 class Provider:
     """A shared mail provider zone whose hosts serve many scenario domains."""
 
@@ -162,6 +224,15 @@ class Scenario:
     posttls: str = ""  # expected posttls-finger category; "" = derived from mail_outcome
     posttls_exception: str = ""  # why posttls-finger legitimately differs from RFC 7672
     rfc_note: str = ""  # where an expectation was decided, and why
+    mta_sts: MtaStsSpec | None = None
+    tlsrpt: str = ""  # the rua of a _smtp._tls TXT record; "" = none published
+    mta_sts_mode: str = ""  # expected domains.mta_sts_mode ("" = no usable policy)
+    tlsrpt_rua: str = ""  # expected domains.tlsrpt_rua
+
+    @property
+    def policy_host(self) -> str:
+        """The host serving the MTA-STS policy (RFC 8461 §3.3)."""
+        return f"mta-sts.{self.domain}"
 
     @property
     def domain(self) -> str:
@@ -297,6 +368,87 @@ def _mx(where: str, raw: list[str]) -> tuple[tuple[int, str], ...]:
     return tuple(out)
 
 
+def _pattern(where: str, raw: object) -> str:
+    """An MTA-STS mx pattern (RFC 8461 §4.1): a host name, or ``*.`` and a host name."""
+    if not isinstance(raw, str):
+        raise CatalogError(f"{where}: mx pattern {raw!r} is not a string")
+    text = raw.strip().lower().rstrip(".")
+    if not _LDH_NAME.match(text.removeprefix("*.")):
+        raise CatalogError(f"{where}: bad mx pattern {raw!r}")
+    return text
+
+
+def _mta_sts(where: str, raw: object, mx: tuple[tuple[int, str], ...]) -> MtaStsSpec:
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: want a table")
+    _check_keys(where, raw, {"mode", "mx", "max_age", "serve", "txt"})
+    if "mode" not in raw:
+        raise CatalogError(f"{where}: 'mode' is required")
+    mode = _choice(where + ".mode", raw["mode"], MTA_STS_MODES)
+    if "mx" in raw:
+        if not isinstance(raw["mx"], list):
+            raise CatalogError(f"{where}.mx: want a list of patterns")
+        patterns = tuple(_pattern(where + ".mx", p) for p in raw["mx"])
+    else:
+        patterns = tuple(h for _, h in mx if h != ".")
+    if mode != "none" and not patterns:
+        raise CatalogError(f"{where}: mode {mode} needs at least one mx pattern (RFC 8461 §3.2)")
+    max_age = raw.get("max_age", MTA_STS_DEFAULT_MAX_AGE)
+    if isinstance(max_age, bool) or not isinstance(max_age, int):
+        raise CatalogError(f"{where}.max_age: {max_age!r} is not an integer")
+    if not 0 <= max_age <= MTA_STS_MAX_AGE_LIMIT:
+        raise CatalogError(f"{where}.max_age: {max_age} outside 0..{MTA_STS_MAX_AGE_LIMIT}")
+    txt = raw.get("txt", MTA_STS_DEFAULT_TXT)
+    if not isinstance(txt, str) or not txt.isascii() or '"' in txt or "\\" in txt:
+        raise CatalogError(f"{where}.txt: want ASCII without quotes or backslashes")
+    return MtaStsSpec(
+        mode=mode,
+        mx=patterns,
+        max_age=max_age,
+        serve=_choice(where + ".serve", raw.get("serve", "ok"), MTA_STS_SERVE),
+        txt=txt,
+    )
+
+
+def _tlsrpt(where: str, raw: object) -> str:
+    """A TLS-RPT rua value (RFC 8460 §3): ``mailto:`` or ``https:`` URIs, comma-separated."""
+    if not isinstance(raw, str) or not raw.isascii() or any(c in raw for c in '"\\;'):
+        raise CatalogError(f"{where}: want an ASCII rua without quotes, backslashes or ';'")
+    for uri in raw.split(","):
+        if not uri.strip().startswith(("mailto:", "https:")):
+            raise CatalogError(f"{where}: rua URI {uri!r} is neither mailto: nor https:")
+    return raw
+
+
+def _sts_expectations(where: str, sc: dict[str, Any], sts: MtaStsSpec | None) -> tuple[str, str]:
+    """The expected ``mta_sts_mode`` and ``tlsrpt_rua``, checked against the set-up.
+
+    Each must be written out where its record is published (an expectation is a
+    statement, not a default). The mode is the policy's only when the TXT record is
+    published and the policy is served correctly (RFC 8461 §3.1-§3.3); else "".
+    """
+    if sts is not None and "mta_sts_mode" not in sc:
+        raise CatalogError(f"{where}: a scenario with mta_sts must say mta_sts_mode")
+    if sc.get("tlsrpt") and "tlsrpt_rua" not in sc:
+        raise CatalogError(f"{where}: a scenario with tlsrpt must say tlsrpt_rua")
+    mode = sc.get("mta_sts_mode", "")
+    rua = sc.get("tlsrpt_rua", "")
+    if not isinstance(mode, str) or not isinstance(rua, str):
+        raise CatalogError(f"{where}: mta_sts_mode and tlsrpt_rua are strings")
+    if mode:
+        _choice(where + ".mta_sts_mode", mode, MTA_STS_MODES)
+    usable = sts is not None and sts.published and sts.serve == "ok"
+    want = sts.mode if sts is not None and usable else ""
+    if mode != want:
+        raise CatalogError(
+            f"{where}: mta_sts_mode {mode!r} contradicts the set-up (served "
+            f"{sts.serve if sts else 'nothing'!r}, TXT {sts.txt if sts else ''!r}): want {want!r}"
+        )
+    if rua != sc.get("tlsrpt", ""):
+        raise CatalogError(f"{where}: tlsrpt_rua {rua!r} is not the published rua")
+    return mode, rua
+
+
 def load_catalog(path: Path | str | None = None) -> Catalog:
     """Read and validate the scenario catalog (default ``data/scenarios.toml``)."""
     p = Path(path) if path is not None else default_catalog_path()
@@ -339,6 +491,10 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
                 "posttls",
                 "posttls_exception",
                 "rfc_note",
+                "mta_sts",
+                "tlsrpt",
+                "mta_sts_mode",
+                "tlsrpt_rua",
             },
         )
         try:
@@ -354,6 +510,10 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
         posttls = sc.get("posttls", "")
         if posttls:
             _choice(where + ".posttls", posttls, POSTTLS)
+        mx = _mx(where, sc.get("mx", []))
+        sts = _mta_sts(where + ".mta_sts", sc["mta_sts"], mx) if "mta_sts" in sc else None
+        tlsrpt = _tlsrpt(where + ".tlsrpt", sc["tlsrpt"]) if "tlsrpt" in sc else ""
+        mode, rua = _sts_expectations(where, sc, sts)
         scenarios.append(
             Scenario(
                 spec=_zone(where, _norm(sc["domain"]), sc),
@@ -361,13 +521,17 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
                 verdict=verdict,
                 mail_outcome=outcome,
                 exists=bool(sc.get("exists", True)),
-                mx=_mx(where, sc.get("mx", [])),
+                mx=mx,
                 host_outcomes=host_outcomes,
                 findings=tuple(sc.get("findings", [])),
                 expected_no_probe=no_probe,
                 posttls=posttls,
                 posttls_exception=sc.get("posttls_exception", "").strip(),
                 rfc_note=sc.get("rfc_note", "").strip(),
+                mta_sts=sts,
+                tlsrpt=tlsrpt,
+                mta_sts_mode=mode,
+                tlsrpt_rua=rua,
             )
         )
     cat = Catalog(
@@ -396,6 +560,10 @@ def _validate(cat: Catalog) -> None:
         for _, h in s.mx:
             if h != "." and h not in hosts and s.exists:
                 raise CatalogError(f"{s.domain}: MX host {h} is defined nowhere")
+        if (s.mta_sts is not None or s.tlsrpt) and (not s.exists or s.spec.breaks("lame")):
+            raise CatalogError(f"{s.domain}: MTA-STS/TLS-RPT records need a served zone")
+        if s.mta_sts is not None and s.policy_host in hosts:
+            raise CatalogError(f"{s.domain}: {s.policy_host} is also an MX host")
     names = {s.domain for s in cat.scenarios}
     for canary in (cat.canary_secure, cat.canary_bogus):
         if canary not in names:

@@ -15,7 +15,7 @@ import click
 
 from scanner.world import control, netns
 from scanner.world.build import build as build_world
-from scanner.world.info import world_dir
+from scanner.world.info import ca_roots_path, world_dir
 
 
 def _dir(value: str | None) -> Path:
@@ -113,5 +113,11 @@ def status(directory: str | None, as_json: bool) -> None:
 @world.command(name="exec", context_settings={"ignore_unknown_options": True})
 @click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_(argv: tuple[str, ...]) -> None:
-    """Run a command inside the world's namespace: danescan world exec -- CMD ARGS."""
-    netns.exec_inside(list(argv))
+    """Run a command inside the world's namespace: danescan world exec -- CMD ARGS.
+
+    SSL_CERT_FILE (OpenSSL, so Python's ssl default context) and CURL_CA_BUNDLE (curl,
+    which has its own bundle path) name the world CA root: PKIX clients inside trust the
+    world's HTTPS servers and nothing else.
+    """
+    roots = str(ca_roots_path(world_dir()))
+    netns.exec_inside(list(argv), env={"SSL_CERT_FILE": roots, "CURL_CA_BUNDLE": roots})

@@ -1,4 +1,5 @@
-"""Configuration files of the world's daemons: NSD, Unbound, the SMTP server, posttls-finger.
+"""Configuration files of the world's daemons: NSD, Unbound, the SMTP and HTTPS servers,
+posttls-finger.
 
 Everything points into the state directory (pid files, logs, zone files), runs as
 root without chroot (it runs inside the private network namespace), and listens
@@ -17,6 +18,7 @@ from scanner.world.info import (
     AUTH_ADDRESS,
     AUTH_ADDRESS6,
     DNS_PORT,
+    HTTPS_PORT,
     LAME_ADDRESS,
     RESOLVER_ADDRESS,
     RESOLVER_ADDRESS6,
@@ -129,6 +131,7 @@ def write_all(
     zones: list[ZoneText],
     trust_anchor: str,
     listeners: list[dict[str, Any]],
+    policy_listeners: list[dict[str, Any]] | None = None,
 ) -> None:
     for sub in ("run", "nsd", "nsd-lame"):
         (directory / sub).mkdir(exist_ok=True)
@@ -148,5 +151,8 @@ def write_all(
     (directory / "root.hints").write_text(root_hints())
     (directory / "root.key").write_text(trust_anchor + "\n")
     (directory / "smtpd.json").write_text(json.dumps({"listeners": listeners}, indent=1) + "\n")
+    (directory / "policyd.json").write_text(
+        json.dumps({"port": HTTPS_PORT, "listeners": policy_listeners or []}, indent=1) + "\n"
+    )
     (directory / "postfix" / "main.cf").write_text(postfix_main_cf())
     (directory / "resolv.conf").write_text(resolv_conf())

@@ -1,8 +1,9 @@
 """``up``, ``down``, ``status``: the life cycle of a running world.
 
 ``up`` builds when needed (no build, a build older than a day, or a catalog newer
-than the build), prepares the namespace, starts NSD, Unbound and the SMTP server
-and returns once the resolver validates the canaries and SMTP greets. ``down``
+than the build), prepares the namespace, starts NSD, Unbound, the SMTP server and
+the MTA-STS policy server, and returns once the resolver validates the canaries,
+SMTP greets and HTTPS accepts. ``down``
 stops every process it started and deletes the namespace.
 """
 
@@ -43,7 +44,9 @@ class Status:
             out.append(
                 f"resolver {self.info.resolver}, auth {self.info.auth}, "
                 f"{len(self.info.domains)} scenario domains, "
-                f"{self.info.smtp_listeners} SMTP listeners, built {time.ctime(self.info.built_at)}"
+                f"{self.info.smtp_listeners} SMTP listeners, "
+                f"{self.info.policy_listeners} HTTPS policy listeners, "
+                f"built {time.ctime(self.info.built_at)}"
             )
         out.append("world is UP" if self.up else "world is DOWN")
         return out

@@ -1,4 +1,4 @@
-"""Starting, checking and stopping the world's processes (NSD, Unbound, the SMTP server).
+"""Starting, checking and stopping the world's processes (NSD, Unbound, SMTP and HTTPS servers).
 
 Each process is started inside the namespace with ``ip netns exec`` (which execs,
 so the pid we get is the daemon's), in the foreground of its own session, and
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from scanner.world import netns
 
-DAEMONS = ("nsd", "nsd-lame", "unbound", "smtpd")
+DAEMONS = ("nsd", "nsd-lame", "unbound", "smtpd", "policyd")
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,8 @@ def argv_for(name: str, directory: Path) -> list[str]:
         return ["nsd", "-d", "-c", str(directory / f"{name}.conf")]
     if name == "unbound":
         return ["unbound", "-d", "-c", str(directory / "unbound.conf")]
-    if name == "smtpd":
-        return [sys.executable, "-m", "scanner.world.smtpd", str(directory / "smtpd.json")]
+    if name in ("smtpd", "policyd"):
+        return [sys.executable, "-m", f"scanner.world.{name}", str(directory / f"{name}.json")]
     raise ValueError(name)
 
 

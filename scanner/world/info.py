@@ -19,6 +19,8 @@ RESOLVER_ADDRESS = "127.53.0.53"  # Unbound, validating with the private root's 
 RESOLVER_ADDRESS6 = "fd53::53"
 DNS_PORT = 53
 SMTP_PORT = 25
+POLICY_NET = "127.44"  # MTA-STS policy hosts (policyd, HTTPS): 127.44.x.y port 443
+HTTPS_PORT = 443
 
 
 def repo_root() -> Path:
@@ -29,6 +31,15 @@ def world_dir() -> Path:
     """State directory: ``$DANESCAN_WORLD_DIR`` or ``<repo>/work/world``."""
     env = os.environ.get("DANESCAN_WORLD_DIR")
     return Path(env).resolve() if env else repo_root() / "work" / "world"
+
+
+def ca_roots_path(directory: Path) -> Path:
+    """The PEM file of the trust roots of PKIX clients inside the world (the world CA root).
+
+    ``world exec`` exports it as ``SSL_CERT_FILE`` (honoured by OpenSSL's default verify
+    paths, so by Python's ``ssl.create_default_context()``).
+    """
+    return directory / "ca" / "roots.pem"
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,10 @@ class WorldInfo:
     bench_domains: str | None = None
     bench_count: int = 0
     smtp_listeners: int = 0
+    ca_roots: str = ""  # PKIX trust roots inside the world (SSL_CERT_FILE under world exec)
+    # MTA-STS policy hosts with an address record: {"mta-sts.<domain>": ipv4}
+    policy_hosts: dict[str, str] = field(default_factory=dict)
+    policy_listeners: int = 0  # HTTPS listeners of policyd
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from scanner.world.info import NETNS, RESOLVER_ADDRESS
@@ -79,10 +79,15 @@ def delete(name: str = NETNS) -> None:
     shutil.rmtree(ETC_NETNS / name, ignore_errors=True)
 
 
-def exec_inside(argv: Sequence[str], name: str = NETNS) -> None:
-    """Replace this process by ``argv`` running inside the namespace (never returns)."""
+def exec_inside(
+    argv: Sequence[str], name: str = NETNS, env: Mapping[str, str] | None = None
+) -> None:
+    """Replace this process by ``argv`` running inside the namespace (never returns).
+
+    ``env``: variables to set for it (on top of this process's environment).
+    """
     if not argv:
         raise ValueError("no command")
     ensure(name=name)
     full = list(argv) if inside(name) else cmd(argv, name)
-    os.execvp(full[0], full)
+    os.execvpe(full[0], full, {**os.environ, **(env or {})})

@@ -1,7 +1,8 @@
 """Readiness check of a running world, run inside the namespace.
 
 The world is ready when the resolver answers the secure canary's MX with AD, the
-bogus canary with SERVFAIL, and the first SMTP listener greets. Run as
+bogus canary with SERVFAIL, the first SMTP listener greets and the first HTTPS
+(MTA-STS policy) listener accepts connections. Run as
 ``python -m scanner.world.ready <dir> [timeout]`` (exit 0 when ready) when the
 caller is outside the namespace.
 """
@@ -19,7 +20,7 @@ import dns.message
 import dns.query
 import dns.rcode
 
-from scanner.world.info import DNS_PORT, RESOLVER_ADDRESS
+from scanner.world.info import DNS_PORT, HTTPS_PORT, RESOLVER_ADDRESS
 
 
 def ask(name: str, rrtype: str, cd: bool = False, timeout: float = 2.0) -> dns.message.Message:
@@ -77,17 +78,29 @@ def _smtp_ready(address: str) -> str:
         return f"smtp {address}: {exc}"
 
 
+def _https_ready(address: str) -> str:
+    try:
+        with socket.create_connection((address, HTTPS_PORT), timeout=2):
+            return ""
+    except OSError as exc:
+        return f"https {address}: {exc}"
+
+
 def wait_ready(directory: Path, timeout: float = 30.0) -> str:
     """Poll until ready; return "" on success or the last problem seen."""
     info = json.loads((directory / "world.json").read_text())
     smtp = json.loads((directory / "smtpd.json").read_text())["listeners"]
     first = next((lst["address"] for lst in smtp if lst["behaviour"] == "starttls"), "")
+    https = json.loads((directory / "policyd.json").read_text())["listeners"]
+    first_https = https[0]["address"] if https else ""
     deadline = time.monotonic() + timeout
     problem = "not checked"
     while time.monotonic() < deadline:
         problem = _dns_ready(info["canary_secure"], info["canary_bogus"])
         if not problem and first:
             problem = _smtp_ready(first)
+        if not problem and first_https:
+            problem = _https_ready(first_https)
         if not problem:
             return ""
         time.sleep(0.2)

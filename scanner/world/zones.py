@@ -2,8 +2,11 @@
 
 Pure functions over the catalog: addresses of the MX hosts are allocated here
 (127.25.x.y and fd25::n, in catalog order, so they are stable across rebuilds of
-the same catalog), delegations and glue point at the one authoritative server
-(``info.AUTH_ADDRESS``) or, for a lame delegation, at an address nobody serves.
+the same catalog), and those of the MTA-STS policy hosts (``mta-sts.<domain>``,
+127.44.x.y, one per scenario with a policy, also in catalog order); delegations
+and glue point at the one authoritative server (``info.AUTH_ADDRESS``) or, for a
+lame delegation, at an address nobody serves. A scenario's zone also carries its
+``_mta-sts`` TXT (RFC 8461 §3.1) and ``_smtp._tls`` TXT (RFC 8460 §3) records.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from scanner.world.catalog import Catalog, HostSpec, Scenario, TlsaSpec, ZoneSpec
-from scanner.world.info import AUTH_ADDRESS, LAME_ADDRESS
+from scanner.world.info import AUTH_ADDRESS, LAME_ADDRESS, POLICY_NET
 
 SOA_TIMERS = "1 1800 900 604800 300"
 LEAF_TTL = 300
@@ -63,6 +66,43 @@ def allocate_addresses(catalog: Catalog) -> dict[str, Addresses]:
     return out
 
 
+def allocate_policy_addresses(catalog: Catalog) -> dict[str, str]:
+    """Give every scenario with an MTA-STS policy an HTTPS address: {domain: ipv4}.
+
+    Also the ones whose host has no address record or no listener (``no-host``,
+    ``refused``), so that changing a scenario's behaviour moves no other address.
+    """
+    out: dict[str, str] = {}
+    n = 0
+    for s in catalog.scenarios:
+        if s.mta_sts is not None:
+            n += 1
+            out[s.domain] = f"{POLICY_NET}.{n // 250}.{n % 250 + 1}"
+    return out
+
+
+def txt_rdata(text: str) -> str:
+    """TXT rdata in zone-file syntax: quoted strings of at most 255 bytes each."""
+    raw = text.encode()
+    chunks = [raw[i : i + 255] for i in range(0, len(raw), 255)] or [b""]
+    return " ".join('"' + c.decode() + '"' for c in chunks)
+
+
+def mail_policy_records(scenario: Scenario, policy_address: str | None) -> list[str]:
+    """MTA-STS TXT and policy-host address, TLS-RPT TXT (absolute owner names)."""
+    origin = fqdn(scenario.domain)
+    out = []
+    sts = scenario.mta_sts
+    if sts is not None:
+        if sts.txt:
+            out.append(f"_mta-sts.{origin} IN TXT {txt_rdata(sts.txt)}")
+        if sts.has_address and policy_address:
+            out.append(f"{fqdn(scenario.policy_host)} IN A {policy_address}")
+    if scenario.tlsrpt:
+        out.append(f"_smtp._tls.{origin} IN TXT {txt_rdata('v=TLSRPTv1; rua=' + scenario.tlsrpt)}")
+    return out
+
+
 TlsaResolver = Callable[[HostSpec, TlsaSpec], bytes]
 
 
@@ -71,6 +111,7 @@ def leaf_zone(
     scenario: Scenario | None,
     addresses: dict[str, Addresses],
     tlsa: TlsaResolver,
+    policy_addresses: dict[str, str] | None = None,
 ) -> ZoneText:
     origin = fqdn(spec.zone)
     z = ZoneText(
@@ -89,6 +130,7 @@ def leaf_zone(
     if scenario is not None:
         for pref, host in scenario.mx:
             z.records.append(f"{origin} IN MX {pref} {fqdn(host)}")
+        z.records += mail_policy_records(scenario, (policy_addresses or {}).get(scenario.domain))
     for h in spec.hosts:
         name = fqdn(h.name)
         if h.cname:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -185,3 +186,38 @@ def test_configs_stay_on_the_world_addresses(built: WorldInfo) -> None:
     for h in built.hosts.values():
         assert all(a.startswith("127.25.") for a in h.ipv4)
         assert all(a.startswith("fd25::") for a in h.ipv6)
+
+
+def test_mta_sts_policy_hosts(built: WorldInfo) -> None:
+    d = Path(built.dir)
+    config = json.loads((d / "policyd.json").read_text())
+    assert config["port"] == 443
+    listeners = {lst["domain"]: lst for lst in config["listeners"]}
+    assert len(listeners) == built.policy_listeners
+    assert all(lst["address"].startswith("127.44.") for lst in listeners.values())
+    assert "sts-no-host.se" not in listeners and "sts-refused.nl" not in listeners
+    assert "mta-sts.sts-no-host.se" not in built.policy_hosts
+    assert "mta-sts.sts-refused.nl" in built.policy_hosts
+    assert Path(built.ca_roots).read_bytes() == Path(built.ca_root).read_bytes()
+
+    def chain(domain: str) -> list[x509.Certificate]:
+        return x509.load_pem_x509_certificates(Path(listeners[domain]["cert"]).read_bytes())
+
+    def names(cert: x509.Certificate) -> list[str]:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        return san.get_values_for_type(x509.DNSName)
+
+    leaf, inter = chain("sts-enforce.com")
+    assert names(leaf) == ["mta-sts.sts-enforce.com"]
+    assert "intermediate CA" in inter.subject.rfc4514_string()
+    leaf.verify_directly_issued_by(inter)
+    root = x509.load_pem_x509_certificate(Path(built.ca_roots).read_bytes())
+    inter.verify_directly_issued_by(root)
+    bad, _ = chain("sts-bad-cert.net")
+    assert names(bad) == ["www.sts-bad-cert.net"]
+    (self_signed,) = chain("sts-self-signed.org")
+    assert names(self_signed) == ["mta-sts.sts-self-signed.org"]
+    self_signed.verify_directly_issued_by(self_signed)
+    assert listeners["sts-enforce.com"]["policy"].startswith("version: STSv1\r\nmode: enforce\r\n")
+    zone = (d / "zones" / "sts-no-host.se.zone").read_text()
+    assert "_mta-sts.sts-no-host.se. IN TXT" in zone and "mta-sts.sts-no-host.se. IN A" not in zone

@@ -103,3 +103,135 @@ def test_typos_are_rejected(tmp_path: Path) -> None:
     bad.write_text('[tld.com]\n[[scenario]]\ndomain = "x.com"\nsmpt = "tarpit"\n')
     with pytest.raises(CatalogError):
         load_catalog(bad)
+
+
+# --------------------------------------------------------------------------- MTA-STS, TLS-RPT
+
+_BASE = """
+[world]
+canary_secure = "x.com"
+canary_bogus = "x.com"
+[tld.com]
+[[scenario]]
+domain = "x.com"
+description = "x"
+mx = ["10 mx1.x.com", "20 mx2.x.com"]
+verdict = "dnssec_no_dane"
+mail_outcome = "deliver_opportunistic"
+[[scenario.host]]
+name = "mx1.x.com"
+[[scenario.host]]
+name = "mx2.x.com"
+"""
+
+
+def _load(tmp_path: Path, extra: str, scenario_keys: str = "") -> Catalog:
+    path = tmp_path / "sts.toml"
+    # scenario keys go before the host tables; the sub-table after them
+    head, _, hosts = _BASE.partition("[[scenario.host]]")
+    path.write_text(head + scenario_keys + "\n[[scenario.host]]" + hosts + extra)
+    return load_catalog(path)
+
+
+def test_mta_sts_defaults_and_tlsrpt(tmp_path: Path) -> None:
+    cat = _load(
+        tmp_path,
+        '[scenario.mta_sts]\nmode = "enforce"\n',
+        'mta_sts_mode = "enforce"\ntlsrpt = "mailto:r@x.com"\ntlsrpt_rua = "mailto:r@x.com"\n',
+    )
+    s = cat.scenario("x.com")
+    assert s.mta_sts is not None
+    assert s.mta_sts.mx == ("mx1.x.com", "mx2.x.com")  # the MX hosts
+    assert (s.mta_sts.max_age, s.mta_sts.serve) == (604800, "ok")
+    assert s.mta_sts.txt == "v=STSv1; id=20261123T000000;"
+    assert (s.tlsrpt, s.tlsrpt_rua, s.mta_sts_mode) == (
+        "mailto:r@x.com",
+        "mailto:r@x.com",
+        "enforce",
+    )
+    assert s.policy_host == "mta-sts.x.com"
+    assert s.mta_sts.policy_text() == (
+        "version: STSv1\r\nmode: enforce\r\nmx: mx1.x.com\r\nmx: mx2.x.com\r\nmax_age: 604800\r\n"
+    )
+
+
+def test_mta_sts_inline_table_with_every_key(tmp_path: Path) -> None:
+    cat = _load(
+        tmp_path,
+        "",
+        'mta_sts_mode = ""\nmta_sts = { mode = "testing", mx = ["*.X.com."], max_age = 86400, '
+        'serve = "huge", txt = "v=STSv1; id=1;" }\n',
+    )
+    sts = cat.scenario("x.com").mta_sts
+    assert sts is not None
+    assert (sts.mode, sts.mx, sts.max_age, sts.serve) == ("testing", ("*.x.com",), 86400, "huge")
+    assert sts.published and sts.listens and sts.has_address
+
+
+def test_without_mta_sts_nothing_is_expected(tmp_path: Path) -> None:
+    s = _load(tmp_path, "").scenario("x.com")
+    assert (s.mta_sts, s.tlsrpt, s.mta_sts_mode, s.tlsrpt_rua) == (None, "", "", "")
+
+
+@pytest.mark.parametrize(
+    ("table", "keys"),
+    [
+        ('mode = "enforce"\nsreve = "ok"', 'mta_sts_mode = "enforce"'),  # unknown key
+        ('mode = "enforced"', 'mta_sts_mode = ""'),
+        ('mode = "enforce"\nserve = "404"', 'mta_sts_mode = ""'),
+        ('serve = "ok"', 'mta_sts_mode = ""'),  # mode is required
+        ('mode = "enforce"\nmx = []', 'mta_sts_mode = "enforce"'),  # enforce needs mx
+        ('mode = "enforce"\nmx = ["mx1..x.com"]', 'mta_sts_mode = "enforce"'),
+        ('mode = "enforce"\nmx = ["a.*.x.com"]', 'mta_sts_mode = "enforce"'),
+        ('mode = "enforce"\nmx = "mx1.x.com"', 'mta_sts_mode = "enforce"'),
+        ('mode = "enforce"\nmax_age = 31557601', 'mta_sts_mode = "enforce"'),
+        ('mode = "enforce"\nmax_age = true', 'mta_sts_mode = "enforce"'),
+        ('mode = "enforce"\ntxt = "v=STSv1; id=\\"1\\";"', 'mta_sts_mode = "enforce"'),
+        ('mode = "enforce"', ""),  # the expectation must be written out
+        ('mode = "enforce"', 'mta_sts_mode = "testing"'),  # not the policy's mode
+        ('mode = "enforce"\nserve = "not-found"', 'mta_sts_mode = "enforce"'),  # not fetchable
+        ('mode = "enforce"\ntxt = ""', 'mta_sts_mode = "enforce"'),  # never looked for
+        ('mode = "enforce"\ntxt = "v=STSv2;"', 'mta_sts_mode = "enforce"'),
+        ('mode = "enforce"\ntxt = "v=STSv1;"', 'mta_sts_mode = "enforce"'),  # no id
+        ('mode = "enforce"\ntxt = "v=STSv1; id=a-b;"', 'mta_sts_mode = "enforce"'),
+        ('mode = "enforce"', 'mta_sts_mode = "enforce"\ntlsrpt = "mailto:a@x.com"'),
+        (
+            'mode = "enforce"',
+            'mta_sts_mode = "enforce"\ntlsrpt = "ftp://x"\ntlsrpt_rua = "ftp://x"',
+        ),
+        (
+            'mode = "enforce"',
+            'mta_sts_mode = "enforce"\ntlsrpt = "mailto:a"\ntlsrpt_rua = "mailto:b"',
+        ),
+        ('mode = "enforce"', 'mta_sts_mode = "enforce"\ntlsrpt_rua = "mailto:b"'),
+        ('mode = "enforce"', 'mta_sts_mode = "enforces"'),
+    ],
+)
+def test_mta_sts_mistakes_are_rejected(tmp_path: Path, table: str, keys: str) -> None:
+    with pytest.raises(CatalogError):
+        _load(tmp_path, f"[scenario.mta_sts]\n{table}\n", keys + "\n")
+
+
+def test_mta_sts_needs_a_served_zone_and_its_own_host_name(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="served zone"):
+        _load(
+            tmp_path,
+            "",
+            'exists = false\ntlsrpt = "mailto:a@x.com"\ntlsrpt_rua = "mailto:a@x.com"\n',
+        )
+    with pytest.raises(CatalogError, match="also an MX host"):
+        _load(
+            tmp_path,
+            '[[scenario.host]]\nname = "mta-sts.x.com"\n[scenario.mta_sts]\nmode = "none"\n',
+            'mta_sts_mode = "none"\n',
+        )
+
+
+def test_mode_none_needs_no_mx_patterns(tmp_path: Path) -> None:
+    sts = (
+        _load(tmp_path, '[scenario.mta_sts]\nmode = "none"\nmx = []\n', 'mta_sts_mode = "none"\n')
+        .scenario("x.com")
+        .mta_sts
+    )
+    assert sts is not None and sts.mx == ()
+    assert sts.policy_text() == "version: STSv1\r\nmode: none\r\nmax_age: 604800\r\n"
