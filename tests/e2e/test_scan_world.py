@@ -104,12 +104,46 @@ def test_no_probe_scan_says_unverified_where_dane_applies(
     danescan("scan", str(catalog_list), "--out", str(out), "--no-probe", *world_args(world))
     got = {r["domain"]: r["verdict"] for r in _rows(out, "domains")}
     assert _rows(out, "addresses") == []
+    # DNS only: no HTTPS either, so no MTA-STS mode, and no fetch failure is claimed
+    # where the TXT record is valid (the records themselves are still read).
+    rows = {r["domain"]: r for r in _rows(out, "domains")}
+    assert {r["mta_sts_mode"] for r in rows.values()} == {""}
+    published = [sc.domain for sc in catalog.scenarios if sc.mta_sts and sc.mta_sts.published]
+    assert published
+    for domain in published:
+        assert rows[domain]["mta_sts_id"] and not rows[domain]["mta_sts_error"], domain
+        assert "mta_sts_policy_error" not in rows[domain]["findings"], domain
     checked = 0
     for sc in catalog.scenarios:
         if sc.expected_no_probe is not None:
             assert got[sc.domain] == sc.expected_no_probe.value, sc.domain
             checked += 1
     assert checked >= 3
+
+
+def test_mta_sts_and_tlsrpt_of_the_catalog(world: WorldInfo, world_scan: Path) -> None:
+    """Policies fetched over HTTPS from the world's policy server (RFC 8461 §3.3), PKIX
+    against the world CA; every way of serving one wrong ends as a policy error."""
+    catalog = load_catalog(world.catalog)
+    got = {r["domain"]: r for r in _rows(world_scan, "domains")}
+    wrong, served_wrong = [], 0
+    for sc in catalog.scenarios:
+        row = got[sc.domain]
+        if (row["mta_sts_mode"], row["tlsrpt_rua"]) != (sc.mta_sts_mode, sc.tlsrpt_rua):
+            wrong.append(
+                f"{sc.domain}: got mode {row['mta_sts_mode']!r} rua {row['tlsrpt_rua']!r} "
+                f"({row['mta_sts_error']}), catalog says {sc.mta_sts_mode!r} {sc.tlsrpt_rua!r}"
+            )
+        sts = sc.mta_sts
+        if sts is not None and sts.published and sts.serve != "ok":
+            served_wrong += 1
+            if not row["mta_sts_error"] or "mta_sts_policy_error" not in row["findings"]:
+                wrong.append(f"{sc.domain}: served {sts.serve!r} but no policy error recorded")
+        if sts is not None and sts.published:
+            assert row["mta_sts_id"], sc.domain
+    assert not wrong, "\n".join(wrong)
+    assert served_wrong >= 5
+    assert {sc.mta_sts_mode for sc in catalog.scenarios} >= {"enforce", "testing", "none"}
 
 
 def test_a_non_validating_resolver_is_refused(
