@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import enum
+import json
+from typing import Any
+
 from scanner import factjson
 from scanner.model import (
     DnsLookup,
@@ -55,6 +61,25 @@ def test_domain_facts_round_trip() -> None:
     )
     text = factjson.dumps(facts)
     assert factjson.loads(DomainFacts, text) == facts
+    assert factjson.to_plain(facts) == _reference_plain(facts)
+    plain = json.loads(text)
+    assert plain["probes"]["mx.example"][0]["status"] == "ok"  # enum by value
+    assert plain["probes"]["mx.example"][0]["handshakes"][0]["chain"] == ["MIIA", "AP8="]
+
+
+def _reference_plain(value: Any) -> Any:
+    """The obvious generic conversion, against which the cached fast path is checked."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _reference_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, tuple | list):
+        return [_reference_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _reference_plain(v) for k, v in value.items()}
+    return value
 
 
 def test_missing_fields_take_defaults() -> None:
