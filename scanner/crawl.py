@@ -40,7 +40,7 @@ from scanner.inputs import InputLine, read_input
 from scanner.model import DnsLookup, DomainFacts, DomainJudgement, HostDns, SmtpProbe
 from scanner.policyfetch import PolicyFetchConfig, trust_context
 from scanner.probe import ProbeConfig
-from scanner.resolve import Resolver, ResolverConfig, self_check
+from scanner.resolve import Resolver, ResolverConfig, self_check, trust_anchor
 from scanner.rules import RULES_VERSION, judge_domain
 from scanner.schema import SCHEMA_VERSION
 from scanner.shared import SpillStore
@@ -142,6 +142,7 @@ class Scan:
         self._done: set[str] = set()
         self._seen: set[str] = set()
         self._invalid_done: set[int] = set()
+        self._trust_anchor: str | None = None
         self._hosts_written: set[str] = set()
         self._probes_written: set[tuple[str, str]] = set()
         self._suspects: list[_Pending] = []
@@ -228,7 +229,7 @@ class Scan:
             "finished_at": _timestamp(finished),
             "status": self.status,
             "resolvers": [f"{h}:{p}" for h, p in c.resolvers],
-            "trust_anchor": None,
+            "trust_anchor": self._trust_anchor,
             "software_version": __version__,
             "rules_version": RULES_VERSION,
             "schema_version": SCHEMA_VERSION,
@@ -260,6 +261,7 @@ class Scan:
         if not check.ok:
             self._save_state("resolver_refused")
             raise ScanError(check.message)
+        self._trust_anchor = await trust_anchor(self.resolver)
         probe_config = (
             ProbeConfig(port=self.config.smtp_port, ehlo_name=self.config.ehlo_name)
             if self.config.probe

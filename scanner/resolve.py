@@ -75,8 +75,9 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Literal, Protocol, Self, cast
 
+import dns.dnssec
 import dns.edns
 import dns.exception
 import dns.flags
@@ -90,6 +91,7 @@ import dns.rdtypes.ANY.RRSIG
 import dns.rrset
 import trio
 import trio.lowlevel
+from dns.rdtypes.ANY.DNSKEY import DNSKEY
 
 from scanner.model import DnsLookup, Ede, Rrsig
 
@@ -944,6 +946,24 @@ async def self_check(
         f"{canary_bogus} {bogus_type} is bogus (SERVFAIL, answered with CD)"
     )
     return SelfCheck(True, message, tuple(secure_results), tuple(bogus_results))
+
+
+async def trust_anchor(resolver: Resolver) -> str:
+    """What the scan's DNSSEC results are anchored to, as the resolver shows it.
+
+    A resolver's configured trust anchor cannot be asked for; what can be seen is the
+    root DNSKEY RRset it validates (AD). Its key-signing keys (SEP flag) are the keys
+    that anchor: "root KSK 20326" on today's internet, the world's own key locally.
+    """
+    got = await resolver.lookup(".", "DNSKEY")
+    if not got.ad:
+        return f"root DNSKEY not validated ({got.rcode})"
+    keys = [
+        cast(DNSKEY, dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DNSKEY, text))
+        for text in got.records
+    ]
+    tags = sorted(dns.dnssec.key_id(k) for k in keys if k.flags & 1)  # SEP: key-signing keys
+    return "root KSK " + " ".join(str(t) for t in tags)
 
 
 def _secure_problem(label: str, got: DnsLookup) -> list[str]:

@@ -11,7 +11,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-NETNS = "danescan"
+# The namespace's name; another name (DANESCAN_NETNS) runs a second, independent world
+# next to the first (same addresses, other namespace): the lifecycle test does.
+NETNS = os.environ.get("DANESCAN_NETNS", "danescan")
 AUTH_ADDRESS = "127.53.0.1"  # NSD: the root, every TLD, every zone
 AUTH_ADDRESS6 = "fd53::1"
 LAME_ADDRESS = "127.53.0.99"  # a second NSD serving no zone: REFUSED to everything

@@ -146,6 +146,15 @@ def test_mta_sts_and_tlsrpt_of_the_catalog(world: WorldInfo, world_scan: Path) -
     assert {sc.mta_sts_mode for sc in catalog.scenarios} >= {"enforce", "testing", "none"}
 
 
+def test_scan_metadata_names_the_trust_anchor(world: WorldInfo, world_scan: Path) -> None:
+    """scans.trust_anchor: the key tag of the root KSK the resolver validated, which must
+    be the key of the world's trust anchor (the DS written into Unbound's root.key)."""
+    (row,) = _rows(world_scan, "scans")
+    ds_key_tag = world.trust_anchor.split("DS", 1)[1].split()[0]
+    assert row["trust_anchor"] == f"root KSK {ds_key_tag}"
+    assert row["status"] == "complete"
+
+
 def test_a_non_validating_resolver_is_refused(
     world: WorldInfo, catalog_list: Path, tmp_path: Path
 ) -> None:
