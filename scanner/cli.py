@@ -312,7 +312,10 @@ def _check_text(r: dict[str, Any]) -> str:
     if r.get("fix"):
         lines.append(f"     fix: {r['fix']}")
     for f in r.get("findings", []):
-        lines.append(f"     finding {f['code']}: {f['text']}")
+        where = f" [{f['host']}]" if f.get("host") else ""
+        lines.append(f"     finding {f['code']}{where}: {f['text']}")
+        if f.get("detail"):
+            lines.append(f"       ({f['detail']})")
     return "\n".join(lines)
 
 

@@ -219,8 +219,10 @@ _SPECS = (
         "mta_sts_policy_error",
         "warning",
         "RFC 8461 §3.3",
-        "An MTA-STS TXT record is published but the policy could not be fetched.",
-        "Serve the policy at https://mta-sts.<domain>/.well-known/mta-sts.txt.",
+        "An MTA-STS TXT record is published but no valid policy could be read over HTTPS "
+        "(the detail says why: TLS, HTTP status, media type, size or syntax).",
+        "Serve the policy as text/plain at https://mta-sts.<domain>/.well-known/mta-sts.txt "
+        "with a publicly trusted certificate for mta-sts.<domain>, or remove the TXT record.",
     ),
     FindingSpec(
         "mta_sts_mx_mismatch",
