@@ -166,3 +166,31 @@ def test_world_report_renders(world_report: tuple[Path, Path, report.Report]) ->
     assert page.count('<img class="chart"') >= 6
     assert page.count('<table class="data">') >= 8
     assert built.latest in md_path.read_text()
+
+
+def test_mta_sts_table_equals_the_catalog(
+    world_report: tuple[Path, Path, report.Report], scanned: list[Scenario]
+) -> None:
+    """MTA-STS state x DANE group, counted from the catalog's set-up and expectations."""
+    working = {"dane_valid", "dane_degraded", "dane_partial"}
+    failing = {"dane_broken", "dane_unusable", "dnssec_bogus"}
+    expected: Counter[tuple[str, str]] = Counter()
+    with_rpt: Counter[tuple[str, str]] = Counter()
+    for sc in scanned:
+        if sc.verdict.value in NO_MAIL:
+            continue
+        sts = sc.mta_sts
+        if sc.mta_sts_mode:
+            state = sc.mta_sts_mode
+        elif sts is not None and sts.published:  # a valid TXT record, a policy not served
+            state = "policy_error"
+        else:
+            state = "absent"
+        v = sc.verdict.value
+        dane = "dane_working" if v in working else "dane_failing" if v in failing else "no_dane"
+        expected[state, dane] += 1
+        with_rpt[state, dane] += bool(sc.tlsrpt_rua)
+    got = world_report[2].data["mta_sts"].records()
+    assert {(r["mta_sts"], r["dane"]): r["domains"] for r in got} == expected
+    assert {(r["mta_sts"], r["dane"]): r["with_tlsrpt"] for r in got} == with_rpt
+    assert {"enforce", "testing", "none", "policy_error"} <= {s for s, _ in expected}
