@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbclient import NotebookClient
 
 from analysis import report
 from scanner.world.catalog import Catalog, Scenario, load_catalog
@@ -194,3 +196,27 @@ def test_mta_sts_table_equals_the_catalog(
     assert {(r["mta_sts"], r["dane"]): r["domains"] for r in got} == expected
     assert {(r["mta_sts"], r["dane"]): r["with_tlsrpt"] for r in got} == with_rpt
     assert {"enforce", "testing", "none", "policy_error"} <= {s for s, _ in expected}
+
+
+def test_adoption_notebook_runs_on_the_world_scan(
+    world_scan: Path, scanned: list[Scenario], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notebook (nbclient) over the local world's scan: runs clean, and its funnel's
+    first stage is every scanned domain, its verdict table the catalog's counts."""
+    notebooks = Path(__file__).resolve().parents[2] / "notebooks"
+    monkeypatch.setenv("DANESCAN_SCAN_DIR", str(world_scan))
+    nb = nbformat.read(notebooks / "adoption_overview.ipynb", as_version=4)
+    NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        allow_errors=False,
+        resources={"metadata": {"path": str(notebooks)}},
+    ).execute()
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert not any(o.get("output_type") == "error" for o in outputs)
+    html = "\n".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
+    assert "1 scan(s)" in "\n".join(str(o.get("text", "")) for o in outputs) + html
+    for verdict, n in Counter(sc.verdict.value for sc in scanned).items():
+        assert f"<td>{verdict}</td>" in html and f"<td>{n}</td>" in html, verdict
+    assert any("image/png" in o.get("data", {}) for o in outputs)
