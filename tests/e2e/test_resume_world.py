@@ -103,7 +103,9 @@ def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_dataset(
 ) -> None:
     subset = tmp_path / "subset.txt"
     subset.write_text("\n".join(big_list.read_text().split()[:6000]) + "\n")
+    # --resident 200: shared results spill to disk, and the resume preloads past it too.
     args = [*world_args(world), "--no-progress", "--checkpoint-domains", "500"]
+    args += ["--resident", "200"]
     whole = tmp_path / "whole"
     danescan("scan", str(subset), "--out", str(whole), *args)
 
