@@ -47,8 +47,10 @@ def world() -> None:
 @click.option(
     "--bench",
     type=int,
-    default=0,
-    help="Also generate a benchmark world of N domains (e.g. 1000000).",
+    default=control.DEFAULT_BENCH,
+    show_default=True,
+    help="Benchmark domains to generate next to the scenarios (e.g. 1000000; 0: none). "
+    "The tests need at least the default.",
 )
 def build(directory: str | None, catalog: Path | None, bench: int) -> None:
     """Build keys, signed zones, certificates and configurations."""
