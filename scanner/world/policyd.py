@@ -15,17 +15,14 @@ then the connection is closed.
 from __future__ import annotations
 
 import contextlib
-import json
-import resource
-import socket
 import ssl
-import sys
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import trio
+
+from scanner.world.serving import listener, run_daemon
 
 WELL_KNOWN = "/.well-known/mta-sts.txt"
 MOVED = "/moved/mta-sts.txt"  # where "redirect" points (and serves the policy)
@@ -163,25 +160,16 @@ async def serve(config: dict[str, Any]) -> None:
     port = int(config.get("port", 443))
     async with trio.open_nursery() as nursery:
         for lst in config["listeners"]:
-            sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            await sock.bind((lst["address"], port))
-            sock.listen(1024)
+            listening = await listener(lst["address"], port, backlog=1024)
             ctx = _context(lst["cert"], lst["key"])
-            nursery.start_soon(
-                trio.serve_listeners, partial(handle, lst, ctx), [trio.SocketListener(sock)]
-            )
+            nursery.start_soon(trio.serve_listeners, partial(handle, lst, ctx), [listening])
         # Stay up without listeners too: `world status` counts a dead daemon as down.
         nursery.start_soon(trio.sleep_forever)
         print(f"policyd: {len(config['listeners'])} listeners up", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = argv if argv is not None else sys.argv[1:]
-    config = json.loads(Path(args[0]).read_text())
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    trio.run(serve, config)
+    run_daemon(serve, argv)
 
 
 if __name__ == "__main__":

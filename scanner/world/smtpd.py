@@ -12,15 +12,13 @@ slow multi-line banner that drops early talkers, a chain well over 100 KiB, a
 from __future__ import annotations
 
 import json
-import resource
-import socket
 import ssl
-import sys
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import trio
+
+from scanner.world.serving import listener, run_daemon
 
 LINE_MAX = 4096
 IDLE = 120.0  # seconds a client may stay silent
@@ -166,13 +164,6 @@ async def _dialogue(
             await conn.send("500 5.5.2 Command unrecognized\r\n")
 
 
-def _socket(address: str) -> trio.socket.SocketType:
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = trio.socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    return sock
-
-
 async def serve(config: dict[str, Any]) -> None:
     port = int(config.get("port", 25))
     contexts: dict[str, ssl.SSLContext] = {}
@@ -184,20 +175,13 @@ async def serve(config: dict[str, Any]) -> None:
                 if key not in contexts:
                     contexts[key] = _context(lst["certs"])
                 ctx = contexts[key]
-            sock = _socket(lst["address"])
-            await sock.bind((lst["address"], port))
-            sock.listen(4096)
-            listener = trio.SocketListener(sock)
-            nursery.start_soon(trio.serve_listeners, partial(handle, lst, ctx), [listener])
+            listening = await listener(lst["address"], port, backlog=4096)
+            nursery.start_soon(trio.serve_listeners, partial(handle, lst, ctx), [listening])
         print(f"smtpd: {len(config['listeners'])} listeners up", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = argv if argv is not None else sys.argv[1:]
-    config = json.loads(Path(args[0]).read_text())
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    trio.run(serve, config)
+    run_daemon(serve, argv)
 
 
 if __name__ == "__main__":
