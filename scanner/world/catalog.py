@@ -43,6 +43,16 @@ DENIALS = frozenset({"nsec", "nsec3"})
 ALGORITHMS = frozenset({"ecdsa", "rsasha256", "rsasha1"})
 DNSSEC_MODES = frozenset({"signed", "unsigned"})
 POSTTLS = frozenset({"verified", "trusted", "untrusted", "plaintext", "fail", "nomail"})
+# What posttls-finger makes of a domain when the scenario says nothing else: the RFC 7672
+# mail outcome in Postfix's words (the header of data/scenarios.toml explains).
+POSTTLS_BY_MAIL_OUTCOME = {
+    MailOutcome.DELIVER_AUTHENTICATED: "verified",
+    MailOutcome.DELIVER_UNAUTHENTICATED_TLS: "untrusted",
+    MailOutcome.DELIVER_OPPORTUNISTIC: "untrusted",
+    MailOutcome.DEFER_OR_BOUNCE: "fail",
+    MailOutcome.UNKNOWN: "fail",
+    MailOutcome.NO_MAIL: "nomail",
+}
 TLSA_REFS = frozenset({"leaf", "leaf:rsa", "leaf:ecdsa", "int", "root", "other", "next", "short"})
 # Breakage kinds; ``bogus-sig`` takes "OWNER TYPE" arguments.
 ZONE_BREAKAGE = frozenset(
@@ -228,6 +238,16 @@ class Scenario:
     tlsrpt: str = ""  # the rua of a _smtp._tls TXT record; "" = none published
     mta_sts_mode: str = ""  # expected domains.mta_sts_mode ("" = no usable policy)
     tlsrpt_rua: str = ""  # expected domains.tlsrpt_rua
+
+    @property
+    def rfc_posttls(self) -> str:
+        """The posttls-finger category that follows from the RFC 7672 mail outcome."""
+        return POSTTLS_BY_MAIL_OUTCOME[self.mail_outcome]
+
+    @property
+    def expected_posttls(self) -> str:
+        """What posttls-finger must say: the scenario's own ``posttls``, else the RFC's."""
+        return self.posttls or self.rfc_posttls
 
     @property
     def policy_host(self) -> str:

@@ -79,16 +79,8 @@ def test_providers_are_shared(catalog: Catalog) -> None:
 
 
 def test_posttls_differences_are_documented(catalog: Catalog) -> None:
-    default = {
-        MailOutcome.DELIVER_AUTHENTICATED: "verified",
-        MailOutcome.DELIVER_UNAUTHENTICATED_TLS: "untrusted",
-        MailOutcome.DELIVER_OPPORTUNISTIC: "untrusted",
-        MailOutcome.DEFER_OR_BOUNCE: "fail",
-        MailOutcome.UNKNOWN: "fail",
-        MailOutcome.NO_MAIL: "nomail",
-    }
     for s in catalog.scenarios:
-        if s.posttls and s.posttls != default[s.mail_outcome]:
+        if s.posttls and s.posttls != s.rfc_posttls:
             assert s.posttls_exception, f"{s.domain}: posttls differs without explanation"
 
 

@@ -15,24 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from scanner.model import MailOutcome
-from scanner.world.catalog import Scenario, load_catalog
+from scanner.world.catalog import load_catalog
 from scanner.world.info import WorldInfo
 
 pytestmark = pytest.mark.world
-
-DEFAULT = {
-    MailOutcome.DELIVER_AUTHENTICATED: "verified",
-    MailOutcome.DELIVER_UNAUTHENTICATED_TLS: "untrusted",
-    MailOutcome.DELIVER_OPPORTUNISTIC: "untrusted",
-    MailOutcome.DEFER_OR_BOUNCE: "fail",
-    MailOutcome.UNKNOWN: "fail",
-    MailOutcome.NO_MAIL: "nomail",
-}
-
-
-def expected(s: Scenario) -> str:
-    return s.posttls or DEFAULT[s.mail_outcome]
 
 
 def categorize(out: str) -> str:
@@ -111,10 +97,10 @@ def test_posttls_finger_agrees_with_the_catalog(world: WorldInfo) -> None:
     wrong = []
     for s, out in zip(catalog.scenarios, outs, strict=True):
         got = categorize(out)
-        if got != expected(s):
+        if got != s.expected_posttls:
             lines = [ln for ln in out.splitlines() if "dns_" not in ln and "lookup" not in ln]
             wrong.append(
-                f"{s.domain}: posttls-finger {got}, catalog {expected(s)}\n  "
+                f"{s.domain}: posttls-finger {got}, catalog {s.expected_posttls}\n  "
                 + "\n  ".join(lines[-6:])
             )
     assert not wrong, "\n".join(wrong)
@@ -124,7 +110,7 @@ def test_documented_exceptions_really_differ_from_rfc_7672() -> None:
     """An exception is only documented where Postfix and the RFC expectation part ways."""
     for s in load_catalog().scenarios:
         if s.posttls_exception:
-            assert s.posttls and s.posttls != DEFAULT[s.mail_outcome], s.domain
+            assert s.posttls and s.posttls != s.rfc_posttls, s.domain
 
 
 def test_categorize_examples() -> None:
