@@ -35,6 +35,7 @@ from scanner.tlsa import tlsa_base_candidates, tlsa_base_of, tlsa_owner
 
 MAX_ADDRESSES = 32
 MAX_POLICY_ADDRESSES = 2  # addresses of mta-sts.<domain> tried before giving up
+BLOCKED = "blocklisted (opt-out)"  # the error of a server the opt-out list spares
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,11 +194,11 @@ class Gatherer:
         if not addresses:
             return replace(sts, policy_error=f"{host} has no address ({a.rcode}/{aaaa.rcode})")
         if self.blocklist is not None and self.blocklist.blocks_domain(domain):
-            return replace(sts, policy_error="blocklisted (opt-out)")
+            return replace(sts, policy_error=BLOCKED)
         error = ""
         for address in addresses:
-            if self.blocklist is not None and self.blocklist.blocks_address(address):
-                error = "blocklisted (opt-out)"
+            if self._blocked(domain, address):
+                error = BLOCKED
                 continue
             async with self._policy_slots, self._destinations.slot(address):
                 response = await fetch_policy(host, address, config)
@@ -251,17 +252,20 @@ class Gatherer:
             nursery.start_soon(ask, second)
         return got[first], got[second]
 
+    def _blocked(self, host: str, address: str) -> bool:
+        """The opt-out list covers this server: its address, or the host name's domain."""
+        bl = self.blocklist
+        return bl is not None and (bl.blocks_address(address) or bl.blocks_domain(host))
+
     async def _probe(self, key: ProbeKey) -> SmtpProbe:
         assert self.probe_config is not None
-        if self.blocklist is not None and (
-            self.blocklist.blocks_address(key.address) or self.blocklist.blocks_domain(key.host)
-        ):
+        if self._blocked(key.host, key.address):
             return SmtpProbe(
                 host=key.host,
                 address=key.address,
                 sni=key.sni,
                 status=ProbeStatus.SKIPPED,
-                error="blocklisted (opt-out)",
+                error=BLOCKED,
             )
         async with self._probe_slots, self._destinations.slot(key.address):
             return await probe_address(key.host, key.address, key.sni, self.probe_config)
