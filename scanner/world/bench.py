@@ -81,6 +81,22 @@ def _zone(name: str, signed: bool, breakage: tuple[str, ...] = ()) -> ZoneText:
     return z
 
 
+def _starttls_listeners(
+    host: str, addresses: tuple[str, ...], certs: HostCerts, certs_dir: Path
+) -> list[dict[str, Any]]:
+    """smtpd listeners for a normal STARTTLS host on each of its addresses."""
+    files = [write_chain(certs_dir, host, chain) for chain in certs.chains]
+    return [
+        {
+            "host": host,
+            "address": address,
+            "behaviour": "starttls",
+            "certs": [[str(c), str(k)] for c, k in files],
+        }
+        for address in addresses
+    ]
+
+
 def _pick(rng: random.Random) -> tuple[str, str]:
     x = rng.random()
     for cat, share, verdict in CATEGORIES:
@@ -111,27 +127,9 @@ def generate(
         z = plain if host.endswith(PLAIN) else mail
         z.records += [f"{host}. IN A {ip}" for ip in ips]
         z.records += [f"_25._tcp.{host}. IN TLSA {tlsa(host, s)}" for s in specs]
-        files = [write_chain(certs_dir, host, ch) for ch in certs[host].chains]
         bw.hosts[host] = (list(ips), z.name)
-        for ip in ips:
-            bw.listeners.append(
-                {
-                    "host": host,
-                    "address": ip,
-                    "behaviour": "starttls",
-                    "certs": [[str(c), str(k)] for c, k in files],
-                }
-            )
-    pool_files = [write_chain(certs_dir, POOL_HOST, ch) for ch in certs[POOL_HOST].chains]
-    for ip in POOL:
-        bw.listeners.append(
-            {
-                "host": POOL_HOST,
-                "address": ip,
-                "behaviour": "starttls",
-                "certs": [[str(c), str(k)] for c, k in pool_files],
-            }
-        )
+        bw.listeners += _starttls_listeners(host, ips, certs[host], certs_dir)
+    bw.listeners += _starttls_listeners(POOL_HOST, POOL, certs[POOL_HOST], certs_dir)
     pool_tlsa = tlsa(POOL_HOST, "3 1 1 leaf")
     dane = (f"10 mx1.dane.{MAIL}.", f"20 mx2.dane.{MAIL}.")
     nodane = (f"10 mx1.nodane.{MAIL}.", f"20 mx2.nodane.{MAIL}.")
