@@ -16,15 +16,12 @@ ratio of the scan's query rate to dnsperf's.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import duckdb
+from benchlib import dnsperf_qps, run_measured, scan_argv, scan_counts
 
 from scanner.world.info import WorldInfo, world_dir
 
@@ -42,40 +39,15 @@ def inside(argv: list[str]) -> list[str]:
 
 def dnsperf_cold(world: WorldInfo, domains: list[str], work: Path) -> float:
     restart_world()
-    queries = work / "queries.txt"
-    queries.write_text("".join(f"{d} MX\n" for d in domains))
-    out = subprocess.run(
-        inside(["dnsperf", "-s", world.resolver6, "-d", str(queries), "-n", "1", "-q", "500"]),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    m = re.search(r"Queries per second:\s+([\d.]+)", out)
-    assert m, out
-    return float(m.group(1))
+    return dnsperf_qps(world.resolver6, domains, work, prefix=inside([]))
 
 
 def scan_cold(world: WorldInfo, listing: Path, out: Path, extra: list[str]) -> dict[str, float]:
     restart_world()
-    started = time.monotonic()
-    argv = [sys.executable, "-m", "scanner", "scan", str(listing), "--out", str(out)]
-    argv += ["--resolver", world.resolver_spec, "--no-progress", *extra]
-    proc = subprocess.Popen(inside(argv), stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, "scan failed"
-    elapsed = time.monotonic() - started
-    row = (
-        duckdb.connect()
-        .execute(f"SELECT domains_scanned, queries FROM read_parquet('{out}/scans/*.parquet')")
-        .fetchall()[0]
-    )
-    return {
-        "elapsed": elapsed,
-        "domains": float(row[0]),
-        "queries": float(row[1]),
-        # ru_maxrss of the exec'd chain: `world exec` replaces itself by the scan (execvp)
-        "rss_mib": usage.ru_maxrss / 1024,
-    }
+    argv = inside(scan_argv(world, listing, out, *extra))
+    elapsed, rss = run_measured(argv, out.with_suffix(".log"))
+    domains, queries = scan_counts(out)
+    return {"elapsed": elapsed, "domains": domains, "queries": queries, "rss_mib": rss}
 
 
 def main() -> None:

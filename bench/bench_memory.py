@@ -15,14 +15,11 @@ lives, never what it is).
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import duckdb
+from benchlib import run_measured, scan_argv
 
 from scanner.world.info import WorldInfo, world_dir
 
@@ -30,29 +27,9 @@ UNBOUNDED = 10**9
 
 
 def scan(world: WorldInfo, domains: Path, out: Path, resident: int) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of one scan subprocess (its own rusage, from wait4)."""
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scanner",
-            "scan",
-            str(domains),
-            "--out",
-            str(out),
-            "--resolver",
-            world.resolver_spec,
-            "--resident",
-            str(resident),
-            "--no-progress",
-        ],
-        stderr=subprocess.DEVNULL,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode == 0, f"scan failed: exit {proc.returncode}"
-    return time.monotonic() - started, usage.ru_maxrss / 1024
+    """(wall seconds, peak RSS MiB) of one scan subprocess."""
+    argv = scan_argv(world, domains, out, "--resident", str(resident))
+    return run_measured(argv, out.with_suffix(".log"))
 
 
 def outcomes(out: Path) -> set[tuple[str, str, str, str]]:

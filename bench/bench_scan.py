@@ -14,58 +14,19 @@ query rate over dnsperf's (how close the scanner comes to saturating the resolve
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-import duckdb
+from benchlib import dnsperf_qps, run_measured, scan_argv, scan_counts
 
 from scanner.world.info import WorldInfo, world_dir
 
 
-def dnsperf_qps(resolver: str, domains: list[str], workdir: Path) -> float:
-    queries = workdir / "queries.txt"
-    queries.write_text("".join(f"{d} MX\n" for d in domains))
-    out = subprocess.run(
-        ["dnsperf", "-s", resolver, "-d", str(queries), "-n", "1", "-q", "500", "-D"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    m = re.search(r"Queries per second:\s+([\d.]+)", out)
-    assert m, out
-    return float(m.group(1))
-
-
 def scan(world: WorldInfo, domains: Path, out: Path, *extra: str) -> tuple[float, int, int]:
-    started = time.monotonic()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scanner",
-            "scan",
-            str(domains),
-            "--out",
-            str(out),
-            "--resolver",
-            world.resolver_spec,
-            "--no-progress",
-            *extra,
-        ],
-        check=True,
-        capture_output=True,
-    )
-    elapsed = time.monotonic() - started
-    con = duckdb.connect()
-    row = con.sql(
-        f"SELECT domains_scanned, queries FROM read_parquet('{out}/scans/*.parquet')"
-    ).fetchall()[0]
-    return elapsed, int(row[0]), int(row[1])
+    elapsed, _ = run_measured(scan_argv(world, domains, out, *extra), out.with_suffix(".log"))
+    scanned, queries = scan_counts(out)
+    return elapsed, scanned, queries
 
 
 def main() -> None:
