@@ -1,37 +1,69 @@
 """The commands that read scans: ``report``, ``sql``, ``diff`` and ``queries``.
 
+What must live here: the click commands and what is particular to the command
+line — ``KEY=VALUE`` and ``@FILE`` parameters, output formats, and how an error
+for the user ends a command (:func:`user_errors`). The work is done by
+``analysis.db``, ``analysis.queries`` and ``analysis.report``, which raise
+``scanner.errors.DanescanError`` subclasses for the user's mistakes; nothing here
+maps an error type to an exit status of its own.
+
 They are plain click commands; ``scanner.cli`` attaches them to the ``danescan``
 group (``main.add_command(cmd)`` for each of :data:`COMMANDS`). A SCAN argument is a
 scan directory or a directory holding scan directories (``analysis.db``).
 
-Exit status: 0 on success, 2 on usage errors (unknown query, bad parameter, no
-scan found), as click does for its own usage errors.
+Exit status: 0 on success; 2 on usage errors (unknown query, bad parameter, no
+scan found, scans that cannot be read, SQL that DuckDB refuses), as click does for
+its own usage errors.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import click
-import duckdb
 
 from analysis import db, queries
-from analysis.queries import QueryError, QueryResult, jsonable
+from analysis.queries import QueryResult, jsonable
+from analysis.tables import text_table
+from scanner.errors import DanescanError
 
-__all__ = ["COMMANDS", "diff", "list_queries", "report", "sql"]
+__all__ = ["COMMANDS", "ParamFileError", "diff", "list_queries", "report", "sql", "user_errors"]
 
 FORMATS = ("table", "csv", "json")
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-def _connect(scans: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
-    try:
-        return db.connect(scans)
-    except db.NoScanError as exc:
-        raise click.UsageError(str(exc)) from exc
+
+class ParamFileError(DanescanError):
+    """The file of a ``--param KEY=@FILE`` cannot be read."""
+
+
+def user_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
+    """End a command on a :class:`DanescanError`: ``danescan: MESSAGE``, its exit status.
+
+    Every command of :data:`COMMANDS` goes through this one function. It stands in
+    for the ``danescan`` group's own handler, which ``scanner.cli`` does not have
+    yet: click would print a traceback and exit 1 for an exception it does not
+    know. Once the group catches ``DanescanError`` itself, this can go.
+    """
+
+    @functools.wraps(command)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return command(*args, **kwargs)
+        except DanescanError as exc:
+            click.echo(f"danescan: {exc}", err=True)
+            raise SystemExit(exc.exit_code) from exc
+
+    return run
 
 
 def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -44,10 +76,9 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
             # A file of values, one a line (a partner list): joined with commas.
             try:
                 lines = Path(value[1:]).read_text(encoding="utf-8").splitlines()
-            except OSError as exc:
-                raise click.BadParameter(
-                    f"{value[1:]}: {exc.strerror}", param_hint="--param"
-                ) from exc
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                raise ParamFileError(f"--param {key}: {value[1:]}: {reason}") from exc
             value = ",".join(
                 s.split("#", 1)[0].strip() for s in lines if s.split("#", 1)[0].strip()
             )
@@ -78,8 +109,6 @@ def format_result(result: QueryResult, fmt: str) -> str:
             json.dumps({k: jsonable(v) for k, v in rec.items()}, ensure_ascii=False)
             for rec in result.records()
         )
-    from analysis.report import text_table
-
     return text_table(result)
 
 
@@ -104,6 +133,7 @@ def format_result(result: QueryResult, fmt: str) -> str:
     show_default=True,
     help="json = one JSON object per line.",
 )
+@user_errors
 def sql(args: tuple[str, ...], adhoc: str | None, param_pairs: tuple[str, ...], fmt: str) -> None:
     """Run a named query (see `danescan queries`) or ad-hoc SQL against scans.
 
@@ -116,24 +146,17 @@ def sql(args: tuple[str, ...], adhoc: str | None, param_pairs: tuple[str, ...], 
         if len(args) < 2:
             raise click.UsageError("give a query NAME and at least one SCAN (or --query SQL)")
         name, scans = args[0], args[1:]
-        try:
-            query = queries.load(name)
-            query.bind(params)  # unknown parameters: a usage error before any work
-        except QueryError as exc:
-            raise click.UsageError(str(exc)) from exc
-        con = _connect(scans)
+        query = queries.load(name)
+        query.bind(params)  # unknown parameters: an error before any work
+        con = db.connect(scans)
         try:
             result = queries.run(con, query, **params)
-        except duckdb.Error as exc:
-            raise click.ClickException(f"query {name}: {exc}") from exc
         finally:
             con.close()
     else:
-        con = _connect(args)
+        con = db.connect(args)
         try:
             result = queries.run_sql(con, adhoc, params or None)
-        except duckdb.Error as exc:
-            raise click.UsageError(f"SQL: {exc}") from exc
         finally:
             con.close()
     out = format_result(result, fmt)
@@ -143,6 +166,7 @@ def sql(args: tuple[str, ...], adhoc: str | None, param_pairs: tuple[str, ...], 
 
 @click.command("queries")
 @click.option("--verbose", "-v", is_flag=True, help="Also the counting rules and parameters.")
+@user_errors
 def list_queries(verbose: bool) -> None:
     """List the named queries: name, question, what they count."""
     for q in queries.all_queries():
@@ -166,14 +190,14 @@ def list_queries(verbose: bool) -> None:
     help="The HTML file; the Markdown goes beside it (FILE.md, charts in FILE_charts/).",
 )
 @click.option("--title", default="DANE for SMTP adoption report", show_default=True)
+@user_errors
 def report(scans: tuple[str, ...], out: Path, title: str) -> None:
     """Write an adoption report (self-contained HTML, and Markdown) for one or more scans."""
+    # Here, not at the top: matplotlib takes half a second to import, and every
+    # danescan command imports this module (scanner.cli attaches COMMANDS).
     from analysis.report import write_report
 
-    try:
-        html_path, md_path, built = write_report(scans, out, title)
-    except db.NoScanError as exc:
-        raise click.UsageError(str(exc)) from exc
+    html_path, md_path, built = write_report(scans, out, title)
     click.echo(f"{html_path}\n{md_path}")
     click.echo(f"report: {len(built.scan_ids)} scan(s), details for {built.latest}", err=True)
 
@@ -185,19 +209,20 @@ def report(scans: tuple[str, ...], out: Path, title: str) -> None:
 @click.option(
     "--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
 )
+@user_errors
 def diff(scans: tuple[str, ...], scan_a: str | None, scan_b: str | None, fmt: str) -> None:
     """What changed between two scans: newly broken, newly valid, provider, verdict.
 
     Give the two scan directories (or a directory holding them); counts are domains.
     """
-    con = _connect(scans)
+    con = db.connect(scans)
     try:
         ids = db.scan_ids(con)
         for given in (scan_a, scan_b):
             if given is not None and given not in ids:
-                raise click.UsageError(f"no scan {given!r} here; scans: {', '.join(ids)}")
+                raise db.NoScanError(f"no scan {given!r} here; scans: {', '.join(ids)}")
         if len(ids) < 2 and (scan_a is None or scan_b is None):
-            raise click.UsageError(f"diff needs two scans; found {len(ids)}: {', '.join(ids)}")
+            raise db.NoScanError(f"diff needs two scans; found {len(ids)}: {', '.join(ids)}")
         result = queries.run(con, "diff", scan_a=scan_a, scan_b=scan_b)
         a = scan_a or ids[-2]
         b = scan_b or ids[-1]

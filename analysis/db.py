@@ -1,5 +1,11 @@
 """DuckDB over danescan scan directories: one view per table of ``scanner.schema``.
 
+What must live here: finding scan directories, opening the connection every query
+runs on, and the helpers (views, functions) that queries may use, so that no query
+and no caller reads Parquet files itself. Failing to find or read the scans is
+:class:`NoScanError` or :class:`ScanReadError` from here, never a bare DuckDB or
+OS error.
+
 A *scan directory* holds one sub-directory per table (``domains/``, ``scans/``, ...),
 each with ``part-NNNNNN.parquet`` files (``scanner.schema``). :func:`connect` accepts
 scan directories and parent directories holding many of them, and opens an
@@ -25,8 +31,9 @@ Helpers made available to queries:
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,10 +42,13 @@ import duckdb.func
 import pyarrow as pa
 from publicsuffixlist import PublicSuffixList
 
+from scanner.errors import DanescanError
 from scanner.schema import TABLES
 
 __all__ = [
     "TABLES",
+    "NoScanError",
+    "ScanReadError",
     "ScanSet",
     "connect",
     "find_scan_dirs",
@@ -46,8 +56,26 @@ __all__ = [
 ]
 
 
-class NoScanError(ValueError):
-    """The paths given hold no scan directory."""
+class NoScanError(DanescanError, ValueError):
+    """The paths given hold no scan directory, or not the scans asked for."""
+
+
+class ScanReadError(DanescanError):
+    """A scan directory was found but its files cannot be read (permissions, a
+    damaged Parquet file)."""
+
+
+@contextlib.contextmanager
+def _reading_scans() -> Iterator[None]:
+    """Turn DuckDB's and the OS's errors in reading scan files into :class:`ScanReadError`."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        first_line = next(iter(str(exc).strip().splitlines()), type(exc).__name__)
+        raise ScanReadError(f"cannot read the scans: {first_line}") from exc
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        raise ScanReadError(f"cannot read the scans: {where}{exc.strerror or exc}") from exc
 
 
 def is_scan_dir(path: Path) -> bool:
@@ -210,15 +238,20 @@ def connect_with_files(
     paths: Iterable[str | Path],
 ) -> tuple[duckdb.DuckDBPyConnection, ScanSet]:
     """Like :func:`connect`, also telling which scan directories and files were read."""
-    scan_dirs = find_scan_dirs(list(paths))
-    con = duckdb.connect(":memory:")
-    scan_set = _create_views(con, scan_dirs)
-    _create_helpers(con)
+    with _reading_scans():
+        scan_dirs = find_scan_dirs(list(paths))
+        con = duckdb.connect(":memory:")
+        try:
+            scan_set = _create_views(con, scan_dirs)
+            _create_helpers(con)
+        except BaseException:
+            con.close()
+            raise
     return con, scan_set
 
 
 def scan_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Scan ids in time order, oldest first."""
-    return [
-        str(r[0]) for r in con.execute("SELECT scan_id FROM scan_order ORDER BY scan_no").fetchall()
-    ]
+    with _reading_scans():
+        rows = con.execute("SELECT scan_id FROM scan_order ORDER BY scan_no").fetchall()
+    return [str(r[0]) for r in rows]

@@ -1,251 +1,69 @@
-"""The adoption report: named queries turned into tables and charts, as HTML and Markdown.
+"""The adoption report: one small function per section, assembled and rendered.
 
-:func:`build` runs the named queries (``analysis.queries``) over a connection and
-collects sections; :func:`render_html` makes one self-contained page (inline CSS,
-charts as base64 PNG from matplotlib's Agg backend, nothing fetched when viewed);
-:func:`render_markdown` makes the same tables in Markdown, with the charts as PNG
-files in a directory beside it. :func:`write_report` does all of it for
-``danescan report``.
+What must live here: what the report says — its sections, in order
+(:data:`SECTIONS`), each a function from the shared :class:`ReportContext` to a
+:class:`Section` (heading, what it counts, a sentence, charts, tables), or to
+``None`` when it does not apply — and the two renderings of the sections, HTML and
+Markdown. The numbers come from named queries (``analysis.queries``), which a
+section runs through the context so that :attr:`Report.data` keeps every full
+result; tables are drawn by ``analysis.tables`` and charts by ``analysis.charts``,
+so a section only chooses the query, the columns, the chart and the words.
 
-Detail sections describe the most recent scan given; the trend and the diff
-sections appear when several scans are given. Every table and chart says what it
+:func:`build` runs the sections over a connection; :func:`render_html` makes one
+self-contained page (inline CSS, charts as base64 PNG data: URIs, nothing fetched
+when viewed); :func:`render_markdown` makes the same tables in Markdown, with the
+charts as PNG files in a directory beside it. :func:`write_report` does all of it
+for ``danescan report``.
+
+Detail sections describe the most recent scan given; the trend chart and the diff
+section appear when several scans are given. Every table and chart says what it
 counts — domains, MX hosts, TLSA RRsets or TLSA records — and column headers name
 the grain, so that no statistic silently mixes them.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import html
-import io
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: no display, no GUI toolkit
-
-import matplotlib.pyplot as plt
 
 from analysis import db, queries
-from analysis.queries import QueryResult
+from analysis.charts import VERDICT_COLOURS, Chart, hbar, lines, stacked
+from analysis.queries import ParamValue, QueryResult
+from analysis.tables import cell, header, html_table, markdown_table
+from scanner.errors import DanescanError
 
 __all__ = [
-    "Chart",
+    "SECTIONS",
     "Report",
+    "ReportContext",
+    "ReportWriteError",
     "Section",
+    "Table",
     "build",
-    "html_table",
-    "markdown_table",
     "render_html",
     "render_markdown",
     "report_paths",
-    "text_table",
     "write_report",
 ]
 
-# Stable colours per verdict, from good (green) to bad (red), neutral greys last.
-VERDICT_COLOURS: dict[str, str] = {
-    "dane_valid": "#1a9850",
-    "dane_degraded": "#91cf60",
-    "dane_partial": "#d9ef8b",
-    "dane_unusable": "#fee08b",
-    "dane_broken": "#d73027",
-    "dnssec_bogus": "#a50026",
-    "dnssec_no_dane": "#4575b4",
-    "insecure": "#abd9e9",
-    "unverified": "#e0e0e0",
-    "no_mail": "#bababa",
-    "nxdomain": "#878787",
-    "dns_error": "#4d4d4d",
-}
 
-_HEADERS = {
-    "mx_hosts": "MX hosts",
-    "mx_hosts_with_tlsa": "MX hosts with TLSA",
-    "tlsa_rrsets": "TLSA RRsets",
-    "tlsa_records": "TLSA records",
-    "pct_of_rrsets": "% of TLSA RRsets",
-    "pct_of_domains": "% of domains",
-    "pct_of_domains_scanned": "% of domains scanned",
-    "pct_of_tld": "% of the TLD's domains",
-    "pct_of_signed_domains": "% of signed-MX domains",
-    "pct_dane_valid": "% dane_valid",
-    "tld_domains": "domains in TLD",
-    "domain_mx_pairs": "(domain, MX host) pairs",
-}
+class ReportWriteError(DanescanError):
+    """The report's files cannot be written where ``--out`` says."""
 
 
-def header(column: str) -> str:
-    """Display name of a column: the grain spelled out (``mx_hosts`` → ``MX hosts``)."""
-    if column in _HEADERS:
-        return _HEADERS[column]
-    if column.startswith("pct_"):
-        return "% " + column[4:].replace("_", " ")
-    return column.replace("_", " ")
-
-
-def cell(value: Any) -> str:
-    """Text of one value in a table."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    if isinstance(value, list | tuple):
-        return ", ".join(cell(v) for v in value)
-    return str(value)
-
-
-def _shown(result: QueryResult, columns: Sequence[str] | None) -> tuple[list[str], list[list[str]]]:
-    cols = list(columns) if columns is not None else list(result.columns)
-    idx = [result.columns.index(c) for c in cols]
-    return cols, [[cell(row[i]) for i in idx] for row in result.rows]
-
-
-def html_table(result: QueryResult, columns: Sequence[str] | None = None, caption: str = "") -> str:
-    """An HTML ``<table>`` of a query result (values escaped)."""
-    cols, rows = _shown(result, columns)
-    out = ['<table class="data">']
-    if caption:
-        out.append(f"<caption>{html.escape(caption)}</caption>")
-    out.append("<thead><tr>")
-    out.extend(f'<th scope="col">{html.escape(header(c))}</th>' for c in cols)
-    out.append("</tr></thead><tbody>")
-    for row in rows:
-        out.append("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>")
-    if not rows:
-        out.append(f'<tr><td colspan="{len(cols)}"><em>no rows</em></td></tr>')
-    out.append("</tbody></table>")
-    return "".join(out)
-
-
-def markdown_table(result: QueryResult, columns: Sequence[str] | None = None) -> str:
-    """A GitHub-flavoured Markdown table of a query result."""
-    cols, rows = _shown(result, columns)
-
-    def esc(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    lines = [
-        "| " + " | ".join(esc(header(c)) for c in cols) + " |",
-        "|" + "|".join("---" for _ in cols) + "|",
-    ]
-    lines.extend("| " + " | ".join(esc(v) for v in row) + " |" for row in rows)
-    if not rows:
-        lines.append("| " + " | ".join(["*no rows*"] + [""] * (len(cols) - 1)) + " |")
-    return "\n".join(lines)
-
-
-def text_table(result: QueryResult, columns: Sequence[str] | None = None) -> str:
-    """A fixed-width plain-text table (the shell's ``--format table``)."""
-    cols, rows = _shown(result, columns)
-    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines.extend(
-        "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    )
-    return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- charts
-
-
-@dataclass(frozen=True)
-class Chart:
-    """One chart: a PNG and the text that says what it shows and counts."""
-
-    name: str  # file-name stem
-    title: str
-    png: bytes
-
-    def data_uri(self) -> str:
-        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
-
-
-def _png(fig: Any) -> bytes:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _hbar(
-    name: str,
-    title: str,
-    labels: list[str],
-    values: list[float],
-    xlabel: str,
-    colours: list[str] | None = None,
-) -> Chart:
-    fig, ax = plt.subplots(figsize=(8, 0.45 * max(len(labels), 2) + 1.2))
-    positions = list(range(len(labels)))
-    bars = ax.barh(positions, values, color=colours or "#4575b4")
-    ax.set_yticks(positions, labels)
-    ax.invert_yaxis()
-    ax.set_xlabel(xlabel)
-    ax.set_title(title, fontsize=11)
-    ax.bar_label(bars, labels=[f"{v:g}" for v in values], padding=3, fontsize=8)
-    ax.margins(x=0.12)
-    return Chart(name, title, _png(fig))
-
-
-def _stacked(
-    name: str,
-    title: str,
-    categories: list[str],
-    series: dict[str, list[float]],
-    xlabel: str,
-    colours: dict[str, str],
-) -> Chart:
-    fig, ax = plt.subplots(figsize=(9, 0.45 * max(len(categories), 2) + 1.8))
-    positions = list(range(len(categories)))
-    left = [0.0] * len(categories)
-    for label, values in series.items():
-        ax.barh(positions, values, left=left, label=label, color=colours.get(label, "#999999"))
-        left = [a + b for a, b in zip(left, values, strict=True)]
-    ax.set_yticks(positions, categories)
-    ax.invert_yaxis()
-    ax.set_xlabel(xlabel)
-    ax.set_title(title, fontsize=11)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return Chart(name, title, _png(fig))
-
-
-def _trend_chart(trend: QueryResult) -> Chart:
-    title = "Trend across scans (% of domains scanned)"
-    fig, ax = plt.subplots(figsize=(8, 4))
-    labels = [cell(s) for s in trend.column("scan_id")]
-    x = list(range(len(labels)))
-    for column, colour in (
-        ("pct_signed_mx", "#4575b4"),
-        ("pct_dane_valid", "#1a9850"),
-        ("pct_defer_or_bounce", "#d73027"),
-    ):
-        ax.plot(x, trend.column(column), marker="o", label=header(column), color=colour)
-    ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel("% of domains scanned")
-    ax.set_title(title, fontsize=11)
-    ax.legend(fontsize=8)
-    ax.set_ylim(bottom=0)
-    return Chart("trend", title, _png(fig))
-
-
-# ----------------------------------------------------------------------------- sections
+# ----------------------------------------------------------------------------- model
 
 
 @dataclass(frozen=True)
 class Table:
+    """A query result shown as a table: which columns, under which caption."""
+
     result: QueryResult
     caption: str
     columns: tuple[str, ...] | None = None
@@ -275,9 +93,94 @@ class Report:
     data: dict[str, QueryResult]
 
 
+@dataclass
+class ReportContext:
+    """What every section reads: the connection, the scans in time order, the results."""
+
+    con: duckdb.DuckDBPyConnection
+    scan_ids: list[str]
+    data: dict[str, QueryResult] = field(default_factory=dict)
+
+    @property
+    def latest(self) -> str:
+        """The scan the detail sections describe: the most recent."""
+        return self.scan_ids[-1]
+
+    def run(self, name: str, **params: ParamValue) -> QueryResult:
+        """Run a named query and keep its full result (``Report.data[name]``)."""
+        result = queries.run(self.con, name, **params)
+        self.data[name] = result
+        return result
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def _scans(ctx: ReportContext) -> Section:
+    meta = ctx.run("scan_metadata")
+    return Section(
+        "scans",
+        "Scans",
+        "scans (one row per scan)",
+        f"{len(ctx.scan_ids)} scan(s); detail sections describe the most recent, {ctx.latest}.",
+        tables=[
+            Table(
+                meta,
+                "Scan metadata: what was scanned, when, how (one row per scan)",
+                (
+                    "scan_id",
+                    "started_at",
+                    "finished_at",
+                    "status",
+                    "input",
+                    "resolvers",
+                    "software_version",
+                    "rules_version",
+                    "schema_version",
+                    "probing",
+                    "domains_input",
+                    "domains_scanned",
+                    "domains_invalid",
+                    "mx_hosts",
+                    "addresses",
+                ),
+            )
+        ],
+    )
+
+
+def _funnel(ctx: ReportContext) -> Section:
+    funnel = ctx.run("funnel", scan=ctx.latest)
+    return Section(
+        "funnel",
+        "Adoption funnel",
+        "domains",
+        "Each stage is a subset of the one before: accept mail (MX or implicit MX found), "
+        "signed MX (DNSSEC-secure MX RRset), TLSA published (DANE applies to at least one "
+        "MX host), DANE valid (every MX host authenticates).",
+        charts=[
+            hbar(
+                "funnel",
+                f"Adoption funnel, {ctx.latest} (domains)",
+                funnel.column("stage"),
+                funnel.column("domains"),
+                "domains",
+            )
+        ],
+        tables=[
+            Table(
+                funnel,
+                "Adoption funnel (counts: domains)",
+                ("stage", "domains", "pct_of_domains_scanned"),
+            )
+        ],
+    )
+
+
 def _pivot(
     result: QueryResult, row_key: str, col_key: str, value: str
 ) -> tuple[list[str], dict[str, list[float]]]:
+    """Long rows to one series per ``col_key`` value, verdicts in their colour order."""
     rows: list[str] = []
     for r in result.column(row_key):
         if r not in rows:
@@ -290,363 +193,283 @@ def _pivot(
     return rows, series
 
 
-def build(con: duckdb.DuckDBPyConnection, title: str = "DANE for SMTP adoption report") -> Report:
-    """Run the named queries and assemble the report's sections (no files written)."""
-    scan_ids = db.scan_ids(con)
-    if not scan_ids:
-        raise db.NoScanError("the scans given hold no domains and no scans rows")
-    latest = scan_ids[-1]
-    q = {
-        "scan_metadata": queries.run(con, "scan_metadata"),
-        "funnel": queries.run(con, "funnel", scan=latest),
-        "verdict_shares": queries.run(con, "verdict_shares", scan=latest),
-        "mail_outcome_shares": queries.run(con, "mail_outcome_shares", scan=latest),
-        "verdict_by_tld": queries.run(con, "verdict_by_tld", scan=latest, top=15),
-        "verdict_by_provider": queries.run(con, "verdict_by_provider", scan=latest, top=15),
-        "findings_breakdown": queries.run(con, "findings_breakdown", scan=latest),
-        "host_outcomes": queries.run(con, "host_outcomes", scan=latest),
-        "tlsa_parameters": queries.run(con, "tlsa_parameters", scan=latest),
-        "dnssec_algorithms": queries.run(con, "dnssec_algorithms", scan=latest),
-        "mta_sts": queries.run(con, "mta_sts", scan=latest),
-        "trend": queries.run(con, "trend"),
-    }
-    if len(scan_ids) > 1:
-        q["diff"] = queries.run(con, "diff", scan_a=scan_ids[-2], scan_b=latest)
-    sections: list[Section] = []
-
-    meta = q["scan_metadata"]
-    sections.append(
-        Section(
-            "scans",
-            "Scans",
-            "scans (one row per scan)",
-            f"{len(scan_ids)} scan(s); detail sections describe the most recent, {latest}.",
-            tables=[
-                Table(
-                    meta,
-                    "Scan metadata: what was scanned, when, how (one row per scan)",
-                    (
-                        "scan_id",
-                        "started_at",
-                        "finished_at",
-                        "status",
-                        "input",
-                        "resolvers",
-                        "software_version",
-                        "rules_version",
-                        "schema_version",
-                        "probing",
-                        "domains_input",
-                        "domains_scanned",
-                        "domains_invalid",
-                        "mx_hosts",
-                        "addresses",
-                    ),
-                )
-            ],
-        )
-    )
-
-    funnel = q["funnel"]
-    sections.append(
-        Section(
-            "funnel",
-            "Adoption funnel",
-            "domains",
-            "Each stage is a subset of the one before: accept mail (MX or implicit MX found), "
-            "signed MX (DNSSEC-secure MX RRset), TLSA published (DANE applies to at least one "
-            "MX host), DANE valid (every MX host authenticates).",
-            charts=[
-                _hbar(
-                    "funnel",
-                    f"Adoption funnel, {latest} (domains)",
-                    funnel.column("stage"),
-                    funnel.column("domains"),
-                    "domains",
-                )
-            ],
-            tables=[
-                Table(
-                    funnel,
-                    "Adoption funnel (counts: domains)",
-                    ("stage", "domains", "pct_of_domains_scanned"),
-                )
-            ],
-        )
-    )
-
-    vs = q["verdict_shares"]
-    vbt = q["verdict_by_tld"]
+def _verdicts(ctx: ReportContext) -> Section:
+    vs = ctx.run("verdict_shares", scan=ctx.latest)
+    vbt = ctx.run("verdict_by_tld", scan=ctx.latest, top=15)
     tlds, tld_series = _pivot(vbt, "tld", "verdict", "pct_of_tld")
-    sections.append(
-        Section(
-            "verdicts",
-            "Verdicts",
-            "domains (each domain once, under its one verdict)",
-            charts=[
-                _hbar(
-                    "verdicts",
-                    f"Verdicts, {latest} (domains)",
-                    vs.column("verdict"),
-                    vs.column("domains"),
+    return Section(
+        "verdicts",
+        "Verdicts",
+        "domains (each domain once, under its one verdict)",
+        charts=[
+            hbar(
+                "verdicts",
+                f"Verdicts, {ctx.latest} (domains)",
+                vs.column("verdict"),
+                vs.column("domains"),
+                "domains",
+                [VERDICT_COLOURS.get(v, "#999999") for v in vs.column("verdict")],
+            ),
+            stacked(
+                "verdicts_by_tld",
+                "Verdict shares by TLD (% of the TLD's domains)",
+                tlds,
+                tld_series,
+                "% of the TLD's domains",
+                VERDICT_COLOURS,
+            ),
+        ],
+        tables=[
+            Table(vs, "Verdict shares (counts: domains)", ("verdict", "domains", "pct_of_domains")),
+            Table(
+                vbt,
+                "Verdicts by TLD (counts: domains; top TLDs by domains scanned)",
+                ("tld", "tld_domains", "verdict", "domains", "pct_of_tld"),
+            ),
+        ],
+    )
+
+
+# The verdict_by_provider query's columns splitting a provider's domains by verdict.
+_PROVIDER_STATUS_COLOURS = {
+    "dane_valid": VERDICT_COLOURS["dane_valid"],
+    "dane_degraded_or_partial": VERDICT_COLOURS["dane_degraded"],
+    "dane_or_dnssec_failing": VERDICT_COLOURS["dane_broken"],
+    "dnssec_no_dane": VERDICT_COLOURS["dnssec_no_dane"],
+    "insecure": VERDICT_COLOURS["insecure"],
+    "other": VERDICT_COLOURS["no_mail"],
+}
+
+
+def _providers(ctx: ReportContext) -> Section:
+    prov = ctx.run("verdict_by_provider", scan=ctx.latest, top=15)
+    status_cols = tuple(_PROVIDER_STATUS_COLOURS)
+    return Section(
+        "providers",
+        "Top mail providers",
+        "domains served (a domain with MX hosts at several "
+        "providers counts once for each) and, separately, MX hosts",
+        "Provider = registered domain of the MX host name (Public Suffix List). The verdict "
+        "columns split the domains a provider serves by the domain's verdict.",
+        charts=[
+            stacked(
+                "providers",
+                "Top providers: domains served, by verdict (domains)",
+                prov.column("provider"),
+                {c: [float(v) for v in prov.column(c)] for c in status_cols},
+                "domains served",
+                _PROVIDER_STATUS_COLOURS,
+            )
+        ]
+        if len(prov)
+        else [],
+        tables=[
+            Table(
+                prov,
+                "Top providers by domains served (counts: domains; MX hosts "
+                "columns: distinct MX host names)",
+                (
+                    "provider_rank",
+                    "provider",
                     "domains",
-                    [VERDICT_COLOURS.get(v, "#999999") for v in vs.column("verdict")],
+                    "dane_valid",
+                    "pct_dane_valid",
+                    *status_cols[1:],
+                    "mx_hosts",
+                    "mx_hosts_with_tlsa",
                 ),
-                _stacked(
-                    "verdicts_by_tld",
-                    "Verdict shares by TLD (% of the TLD's domains)",
-                    tlds,
-                    tld_series,
-                    "% of the TLD's domains",
-                    VERDICT_COLOURS,
-                ),
-            ],
-            tables=[
-                Table(
-                    vs, "Verdict shares (counts: domains)", ("verdict", "domains", "pct_of_domains")
-                ),
-                Table(
-                    vbt,
-                    "Verdicts by TLD (counts: domains; top TLDs by domains scanned)",
-                    ("tld", "tld_domains", "verdict", "domains", "pct_of_tld"),
-                ),
-            ],
-        )
+            )
+        ],
     )
 
-    prov = q["verdict_by_provider"]
-    status_cols = (
-        "dane_valid",
-        "dane_degraded_or_partial",
-        "dane_or_dnssec_failing",
-        "dnssec_no_dane",
-        "insecure",
-        "other",
-    )
-    prov_colours = {
-        "dane_valid": VERDICT_COLOURS["dane_valid"],
-        "dane_degraded_or_partial": VERDICT_COLOURS["dane_degraded"],
-        "dane_or_dnssec_failing": VERDICT_COLOURS["dane_broken"],
-        "dnssec_no_dane": VERDICT_COLOURS["dnssec_no_dane"],
-        "insecure": VERDICT_COLOURS["insecure"],
-        "other": VERDICT_COLOURS["no_mail"],
-    }
-    sections.append(
-        Section(
-            "providers",
-            "Top mail providers",
-            "domains served (a domain with MX hosts at several "
-            "providers counts once for each) and, separately, MX hosts",
-            "Provider = registered domain of the MX host name (Public Suffix List). The verdict "
-            "columns split the domains a provider serves by the domain's verdict.",
-            charts=[
-                _stacked(
-                    "providers",
-                    "Top providers: domains served, by verdict (domains)",
-                    prov.column("provider"),
-                    {c: [float(v) for v in prov.column(c)] for c in status_cols},
-                    "domains served",
-                    prov_colours,
-                )
-            ]
-            if len(prov)
-            else [],
-            tables=[
-                Table(
-                    prov,
-                    "Top providers by domains served (counts: domains; MX hosts "
-                    "columns: distinct MX host names)",
-                    (
-                        "provider_rank",
-                        "provider",
-                        "domains",
-                        "dane_valid",
-                        "pct_dane_valid",
-                        *status_cols[1:],
-                        "mx_hosts",
-                        "mx_hosts_with_tlsa",
-                    ),
-                )
-            ],
-        )
+
+def _mail_outcomes(ctx: ReportContext) -> Section:
+    mo = ctx.run("mail_outcome_shares", scan=ctx.latest)
+    labels = [
+        f"{m} {e}".strip()
+        for m, e in zip(mo.column("mail_outcome"), mo.column("error_code"), strict=True)
+    ]
+    return Section(
+        "mail_outcomes",
+        "What a DANE-enforcing sender does",
+        "domains (each domain once, under its mail outcome and error code)",
+        "As Exchange Online with mandatory DANE or Postfix at security level dane would "
+        "today; the error code is what such a sender reports.",
+        charts=[
+            hbar(
+                "mail_outcomes",
+                f"Mail outcomes, {ctx.latest} (domains)",
+                labels,
+                mo.column("domains"),
+                "domains",
+            )
+        ],
+        tables=[
+            Table(
+                mo,
+                "Mail outcomes with error codes (counts: domains)",
+                ("mail_outcome", "error_code", "domains", "pct_of_domains"),
+            )
+        ],
     )
 
-    mo = q["mail_outcome_shares"]
-    sections.append(
-        Section(
-            "mail_outcomes",
-            "What a DANE-enforcing sender does",
-            "domains (each domain once, under its mail outcome and error code)",
-            "As Exchange Online with mandatory DANE or Postfix at security level dane would "
-            "today; the error code is what such a sender reports.",
-            charts=[
-                _hbar(
-                    "mail_outcomes",
-                    f"Mail outcomes, {latest} (domains)",
-                    [
-                        f"{m} {e}".strip()
-                        for m, e in zip(
-                            mo.column("mail_outcome"), mo.column("error_code"), strict=True
-                        )
-                    ],
-                    mo.column("domains"),
-                    "domains",
-                )
-            ],
-            tables=[
-                Table(
-                    mo,
-                    "Mail outcomes with error codes (counts: domains)",
-                    ("mail_outcome", "error_code", "domains", "pct_of_domains"),
-                )
-            ],
-        )
-    )
 
-    fb = q["findings_breakdown"]
-    ho = q["host_outcomes"]
+def _misconfigurations(ctx: ReportContext) -> Section:
+    fb = ctx.run("findings_breakdown", scan=ctx.latest)
+    ho = ctx.run("host_outcomes", scan=ctx.latest)
     charts = []
     if len(fb):
         charts.append(
-            _hbar(
+            hbar(
                 "findings",
-                f"Findings, {latest} (domains affected)",
+                f"Findings, {ctx.latest} (domains affected)",
                 fb.column("code"),
                 fb.column("domains"),
                 "domains affected",
             )
         )
     charts.append(
-        _hbar(
+        hbar(
             "host_outcomes",
-            f"MX host outcomes, {latest} (MX hosts)",
+            f"MX host outcomes, {ctx.latest} (MX hosts)",
             ho.column("outcome"),
             ho.column("mx_hosts"),
             "MX hosts",
         )
     )
-    sections.append(
-        Section(
-            "misconfigurations",
-            "Misconfigurations",
-            "findings: domains affected and, separately, MX hosts; host outcomes: MX hosts and, "
-            "separately, domains",
-            charts=charts,
-            tables=[
-                Table(
-                    fb,
-                    "Findings by code (counts: domains affected; MX hosts the code was "
-                    "reported on; finding rows)",
-                    (
-                        "code",
-                        "severity",
-                        "rfc",
-                        "domains",
-                        "pct_of_domains",
-                        "mx_hosts",
-                        "findings",
-                    ),
-                ),
-                Table(
-                    ho,
-                    "MX host outcomes (counts: MX hosts; domains with such a host; "
-                    "(domain, MX host) pairs)",
-                    ("outcome", "mx_hosts", "domains", "domain_mx_pairs"),
-                ),
-            ],
-        )
+    return Section(
+        "misconfigurations",
+        "Misconfigurations",
+        "findings: domains affected and, separately, MX hosts; host outcomes: MX hosts and, "
+        "separately, domains",
+        charts=charts,
+        tables=[
+            Table(
+                fb,
+                "Findings by code (counts: domains affected; MX hosts the code was "
+                "reported on; finding rows)",
+                ("code", "severity", "rfc", "domains", "pct_of_domains", "mx_hosts", "findings"),
+            ),
+            Table(
+                ho,
+                "MX host outcomes (counts: MX hosts; domains with such a host; "
+                "(domain, MX host) pairs)",
+                ("outcome", "mx_hosts", "domains", "domain_mx_pairs"),
+            ),
+        ],
     )
 
-    tp = q["tlsa_parameters"]
-    sections.append(
-        Section(
-            "tlsa",
-            "TLSA parameters in use",
-            "TLSA records and TLSA RRsets, separately",
-            "Only DNSSEC-secure TLSA RRsets. A record is counted once per owner name however "
-            "many MX hosts share it; an RRset is counted under each parameter combination it "
-            "holds.",
-            charts=[
-                _hbar(
+
+def _tlsa(ctx: ReportContext) -> Section:
+    tp = ctx.run("tlsa_parameters", scan=ctx.latest)
+    return Section(
+        "tlsa",
+        "TLSA parameters in use",
+        "TLSA records and TLSA RRsets, separately",
+        "Only DNSSEC-secure TLSA RRsets. A record is counted once per owner name however "
+        "many MX hosts share it; an RRset is counted under each parameter combination it "
+        "holds.",
+        charts=[
+            hbar(
+                "tlsa_rrsets",
+                f"TLSA parameters, {ctx.latest} (TLSA RRsets)",
+                tp.column("parameters"),
+                tp.column("tlsa_rrsets"),
+                "TLSA RRsets",
+            )
+        ]
+        if len(tp)
+        else [],
+        tables=[
+            Table(
+                tp,
+                "TLSA usage / selector / matching type (counts: TLSA records; TLSA "
+                "RRsets; MX hosts; domains)",
+                (
+                    "parameters",
+                    "usage_name",
+                    "usable",
+                    "tlsa_records",
                     "tlsa_rrsets",
-                    f"TLSA parameters, {latest} (TLSA RRsets)",
-                    tp.column("parameters"),
-                    tp.column("tlsa_rrsets"),
-                    "TLSA RRsets",
-                )
-            ]
-            if len(tp)
-            else [],
-            tables=[
-                Table(
-                    tp,
-                    "TLSA usage / selector / matching type (counts: TLSA records; TLSA "
-                    "RRsets; MX hosts; domains)",
-                    (
-                        "parameters",
-                        "usage_name",
-                        "usable",
-                        "tlsa_records",
-                        "tlsa_rrsets",
-                        "pct_of_rrsets",
-                        "mx_hosts",
-                        "domains",
-                    ),
-                )
-            ],
-        )
+                    "pct_of_rrsets",
+                    "mx_hosts",
+                    "domains",
+                ),
+            )
+        ],
     )
 
-    alg = q["dnssec_algorithms"]
-    sections.append(
-        Section(
-            "dnssec",
-            "DNSSEC algorithms",
-            "domains with a signed MX RRset (and signer zones)",
-            tables=[
-                Table(
-                    alg,
-                    "DNSSEC algorithms and DS digest types (counts: domains with a "
-                    "DNSSEC-secure MX RRset; zones)",
-                    ("kind", "number", "name", "weak", "domains", "pct_of_signed_domains", "zones"),
-                )
-            ],
-        )
+
+def _dnssec(ctx: ReportContext) -> Section:
+    alg = ctx.run("dnssec_algorithms", scan=ctx.latest)
+    return Section(
+        "dnssec",
+        "DNSSEC algorithms",
+        "domains with a signed MX RRset (and signer zones)",
+        tables=[
+            Table(
+                alg,
+                "DNSSEC algorithms and DS digest types (counts: domains with a "
+                "DNSSEC-secure MX RRset; zones)",
+                ("kind", "number", "name", "weak", "domains", "pct_of_signed_domains", "zones"),
+            )
+        ],
     )
 
-    sts = q["mta_sts"]
-    sections.append(
-        Section(
-            "mta_sts",
-            "MTA-STS and TLS-RPT next to DANE",
-            "domains that accept mail",
-            "MTA-STS (RFC 8461) is the PKIX alternative to DANE; senders that support both "
-            "prefer DANE. policy_error: a _mta-sts record is published but no valid policy "
-            "could be fetched over HTTPS. mx_not_covered: the policy's mx patterns miss an "
-            "MX host.",
-            tables=[
-                Table(
-                    sts,
-                    "MTA-STS state by DANE group (counts: domains that accept mail)",
-                    (
-                        "mta_sts",
-                        "dane",
-                        "domains",
-                        "pct_of_mail_domains",
-                        "with_tlsrpt",
-                        "mx_not_covered",
-                    ),
-                )
-            ],
-        )
+
+def _mta_sts(ctx: ReportContext) -> Section:
+    sts = ctx.run("mta_sts", scan=ctx.latest)
+    return Section(
+        "mta_sts",
+        "MTA-STS and TLS-RPT next to DANE",
+        "domains that accept mail",
+        "MTA-STS (RFC 8461) is the PKIX alternative to DANE; senders that support both "
+        "prefer DANE. policy_error: a _mta-sts record is published but no valid policy "
+        "could be fetched over HTTPS. mx_not_covered: the policy's mx patterns miss an "
+        "MX host.",
+        tables=[
+            Table(
+                sts,
+                "MTA-STS state by DANE group (counts: domains that accept mail)",
+                (
+                    "mta_sts",
+                    "dane",
+                    "domains",
+                    "pct_of_mail_domains",
+                    "with_tlsrpt",
+                    "mx_not_covered",
+                ),
+            )
+        ],
     )
 
-    trend = q["trend"]
-    trend_section = Section(
+
+def _trend(ctx: ReportContext) -> Section:
+    trend = ctx.run("trend")
+    charts = []
+    if len(trend) > 1:  # one point is no trend
+        charts.append(
+            lines(
+                "trend",
+                "Trend across scans (% of domains scanned)",
+                [cell(s) for s in trend.column("scan_id")],
+                [
+                    (header(column), trend.column(column), colour)
+                    for column, colour in (
+                        ("pct_signed_mx", "#4575b4"),
+                        ("pct_dane_valid", "#1a9850"),
+                        ("pct_defer_or_bounce", "#d73027"),
+                    )
+                ],
+                "% of domains scanned",
+            )
+        )
+    return Section(
         "trend",
         "Trend across scans",
         "domains (per scan)",
         "Shares of the domains scanned in each scan; compare only scans of the same input.",
+        charts=charts,
         tables=[
             Table(
                 trend,
@@ -667,42 +490,66 @@ def build(con: duckdb.DuckDBPyConnection, title: str = "DANE for SMTP adoption r
             )
         ],
     )
-    if len(trend) > 1:
-        trend_section.charts.append(_trend_chart(trend))
-    sections.append(trend_section)
 
-    if "diff" in q:
-        diff = q["diff"]
-        counter: Counter[str] = Counter(c for changes in diff.column("changes") for c in changes)
-        summary = QueryResult(
-            ("change", "domains"),
-            tuple((k, counter[k]) for k in sorted(counter, key=lambda k: (-counter[k], k))),
-        )
-        sections.append(
-            Section(
-                "diff",
-                f"Changes from {scan_ids[-2]} to {latest}",
-                "domains (a domain can show several changes)",
-                tables=[
-                    Table(summary, "Changes (counts: domains)"),
-                    Table(
-                        diff,
-                        "Domains that changed (one row per domain)",
-                        (
-                            "domain",
-                            "changes",
-                            "verdict_a",
-                            "verdict_b",
-                            "mail_outcome_b",
-                            "error_code_b",
-                            "providers_a",
-                            "providers_b",
-                        ),
-                    ),
-                ],
-            )
-        )
-    return Report(title, scan_ids, latest, dt.datetime.now(dt.UTC), sections, q)
+
+def _diff(ctx: ReportContext) -> Section | None:
+    if len(ctx.scan_ids) < 2:
+        return None
+    previous = ctx.scan_ids[-2]
+    diff = ctx.run("diff", scan_a=previous, scan_b=ctx.latest)
+    counter: Counter[str] = Counter(c for changes in diff.column("changes") for c in changes)
+    summary = QueryResult(
+        ("change", "domains"),
+        tuple((k, counter[k]) for k in sorted(counter, key=lambda k: (-counter[k], k))),
+    )
+    return Section(
+        "diff",
+        f"Changes from {previous} to {ctx.latest}",
+        "domains (a domain can show several changes)",
+        tables=[
+            Table(summary, "Changes (counts: domains)"),
+            Table(
+                diff,
+                "Domains that changed (one row per domain)",
+                (
+                    "domain",
+                    "changes",
+                    "verdict_a",
+                    "verdict_b",
+                    "mail_outcome_b",
+                    "error_code_b",
+                    "providers_a",
+                    "providers_b",
+                ),
+            ),
+        ],
+    )
+
+
+SECTIONS: tuple[Callable[[ReportContext], Section | None], ...] = (
+    _scans,
+    _funnel,
+    _verdicts,
+    _providers,
+    _mail_outcomes,
+    _misconfigurations,
+    _tlsa,
+    _dnssec,
+    _mta_sts,
+    _trend,
+    _diff,
+)
+"""The report's sections, in the order shown; ``None`` from one means "not here"."""
+
+
+def build(con: duckdb.DuckDBPyConnection, title: str = "DANE for SMTP adoption report") -> Report:
+    """Run every section's queries and assemble the report (no files written)."""
+    scan_ids = db.scan_ids(con)
+    if not scan_ids:
+        raise db.NoScanError("the scans given hold no domains and no scans rows")
+    ctx = ReportContext(con, scan_ids)
+    sections = [s for make in SECTIONS if (s := make(ctx)) is not None]
+    return Report(title, scan_ids, ctx.latest, dt.datetime.now(dt.UTC), sections, ctx.data)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -792,18 +639,26 @@ def report_paths(out: Path) -> tuple[Path, Path, Path]:
 def write_report(
     paths: Iterable[str | Path], out: Path, title: str = "DANE for SMTP adoption report"
 ) -> tuple[Path, Path, Report]:
-    """Build the report over the scans at ``paths``; write HTML, Markdown and chart PNGs."""
+    """Build the report over the scans at ``paths``; write HTML, Markdown and chart PNGs.
+
+    Raises :class:`ReportWriteError` when a file cannot be written (a read-only
+    directory, a file where the chart directory should be).
+    """
     con = db.connect(paths)
     try:
         report = build(con, title)
     finally:
         con.close()
     html_path, md_path, chart_dir = report_paths(Path(out))
-    html_path.parent.mkdir(parents=True, exist_ok=True)
-    chart_dir.mkdir(exist_ok=True)
-    for s in report.sections:
-        for c in s.charts:
-            (chart_dir / f"{c.name}.png").write_bytes(c.png)
-    html_path.write_text(render_html(report), encoding="utf-8")
-    md_path.write_text(render_markdown(report, chart_dir.name), encoding="utf-8")
+    try:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        chart_dir.mkdir(exist_ok=True)
+        for s in report.sections:
+            for c in s.charts:
+                (chart_dir / f"{c.name}.png").write_bytes(c.png)
+        html_path.write_text(render_html(report), encoding="utf-8")
+        md_path.write_text(render_markdown(report, chart_dir.name), encoding="utf-8")
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else out
+        raise ReportWriteError(f"cannot write the report: {where}: {exc.strerror or exc}") from exc
     return html_path, md_path, report

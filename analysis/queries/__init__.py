@@ -1,5 +1,11 @@
 """The named questions: one SQL file each in this directory, and how to run them.
 
+What must live here: reading and checking the query headers, binding parameters,
+running SQL over a connection (:func:`run_sql`, the one place a DuckDB error
+becomes :class:`QueryFailed`), and :class:`QueryResult`, the rows every caller
+gets. A result shows itself as a table through ``analysis.tables``; this package
+never imports the report.
+
 Each ``NAME.sql`` starts with a header of ``--`` comment lines::
 
     -- question: How far do domains get towards working DANE, per scan?
@@ -30,10 +36,15 @@ from typing import Any
 
 import duckdb
 
+from analysis.tables import html_table, text_table
+from scanner.errors import DanescanError
+
 __all__ = [
     "NamedQuery",
     "Param",
+    "ParamValue",
     "QueryError",
+    "QueryFailed",
     "QueryResult",
     "all_queries",
     "load",
@@ -45,8 +56,13 @@ __all__ = [
 ParamValue = str | int | float | bool | None | Sequence[str]
 
 
-class QueryError(ValueError):
+class QueryError(DanescanError, ValueError):
     """A named query is unknown, malformed, or given parameters it does not declare."""
+
+
+class QueryFailed(DanescanError):
+    """DuckDB refused or failed a query: an error in ad-hoc SQL, a parameter value of
+    the wrong type, or a scan file it cannot read. The text is DuckDB's first line."""
 
 
 @dataclass(frozen=True)
@@ -186,13 +202,9 @@ class QueryResult:
         return QueryResult(self.columns, rows, self.query, self.params)
 
     def _repr_html_(self) -> str:  # Jupyter
-        from analysis.report import html_table
-
         return html_table(self)
 
     def __str__(self) -> str:
-        from analysis.report import text_table
-
         return text_table(self)
 
     def __repr__(self) -> str:
@@ -200,14 +212,26 @@ class QueryResult:
 
 
 def run_sql(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    label: str = "SQL",
 ) -> QueryResult:
-    """Run ad-hoc SQL and fetch every row (an unfinished result would block the connection)."""
-    # Through Arrow: DuckDB's own conversion of TIMESTAMPTZ values needs pytz.
-    relation = con.sql(sql, params=dict(params) if params else None)
-    if relation is None:  # a statement without a result (CREATE VIEW ...)
-        return QueryResult((), (), "", dict(params or {}))
-    table = relation.to_arrow_table()
+    """Run ad-hoc SQL and fetch every row (an unfinished result would block the connection).
+
+    A DuckDB error becomes :class:`QueryFailed`, its text ``LABEL: `` and DuckDB's
+    first line (the rest is a caret under the SQL, which a one-line message drops).
+    """
+    try:
+        # Through Arrow: DuckDB's own conversion of TIMESTAMPTZ values needs pytz.
+        relation = con.sql(sql, params=dict(params) if params else None)
+        if relation is None:  # a statement without a result (CREATE VIEW ...)
+            return QueryResult((), (), "", dict(params or {}))
+        table = relation.to_arrow_table()
+    except duckdb.Error as exc:
+        first_line = next(iter(str(exc).strip().splitlines()), type(exc).__name__)
+        raise QueryFailed(f"{label}: {first_line}") from exc
     columns = tuple(table.column_names)
     values = [table.column(i).to_pylist() for i in range(table.num_columns)]
     rows = tuple(zip(*values, strict=True)) if values else ()
@@ -220,7 +244,7 @@ def run(
     """Run a named query with its defaults overridden by ``params``."""
     query = name if isinstance(name, NamedQuery) else load(name)
     bound = query.bind(params)
-    result = run_sql(con, query.sql, bound)
+    result = run_sql(con, query.sql, bound, label=f"query {query.name}")
     return QueryResult(result.columns, result.rows, query.name, bound)
 
 

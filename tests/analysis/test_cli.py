@@ -8,10 +8,12 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from analysis_synthetic import SCAN_IDS, SyntheticScans
 from click.testing import CliRunner
 
-from analysis import cli, queries
+from analysis import cli, db, queries
+from scanner.errors import DanescanError
 
 
 def test_sql_named_query_table(synthetic: SyntheticScans) -> None:
@@ -111,3 +113,69 @@ def test_report_command(synthetic: SyntheticScans, tmp_path: Path) -> None:
 
 def test_commands_are_click_commands() -> None:
     assert {c.name for c in cli.COMMANDS} == {"report", "sql", "diff", "queries"}
+
+
+def test_user_errors_are_one_line_with_exit_status_2(
+    synthetic: SyntheticScans, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    cases = [
+        (["sql", "no_such_query", str(synthetic.root)], "danescan: no named query 'no_such_query'"),
+        (["sql", "funnel", str(tmp_path)], "danescan: no scan directory in"),
+        (["sql", "--query", "SELEKT 1", str(synthetic.root)], "danescan: SQL: Parser Error"),
+        (
+            ["sql", "verdict_by_tld", str(synthetic.root), "-p", "top=many"],
+            "danescan: query verdict_by_tld: Conversion Error",
+        ),
+        (
+            ["sql", "partner_readiness", str(synthetic.root), "-p", f"domains=@{tmp_path}/none"],
+            f"danescan: --param domains: {tmp_path}/none: No such file or directory",
+        ),
+        (["diff", str(synthetic.root), "--from", "nope"], "danescan: no scan 'nope' here"),
+    ]
+    for args, message in cases:
+        command = {c.name: c for c in cli.COMMANDS}[args[0]]
+        res = runner.invoke(command, args[1:])
+        assert res.exit_code == 2, (args, res.output)
+        assert res.stderr.startswith(message), (args, res.stderr)
+        assert res.stderr.count("\n") == 1, res.stderr  # one line
+        assert "Traceback" not in res.output
+
+
+def test_unreadable_scan_is_a_scan_read_error(tmp_path: Path) -> None:
+    table_dir = tmp_path / "scan" / "domains"
+    table_dir.mkdir(parents=True)
+    (table_dir / "part-000000.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(db.ScanReadError, match="cannot read the scans"):
+        db.connect([tmp_path / "scan"])
+    res = CliRunner().invoke(cli.sql, ["funnel", str(tmp_path / "scan")])
+    assert res.exit_code == 2
+    assert res.stderr.startswith("danescan: cannot read the scans: ")
+
+
+def test_unwritable_report_is_a_report_write_error(
+    synthetic: SyntheticScans, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    res = CliRunner().invoke(
+        cli.report, [str(synthetic.scan_dir(SCAN_IDS[0])), "--out", str(blocker / "r.html")]
+    )
+    assert res.exit_code == 2
+    assert res.stderr.startswith("danescan: cannot write the report: ")
+
+
+def test_errors_share_the_danescan_root() -> None:
+    for error in (db.NoScanError, db.ScanReadError, queries.QueryError, queries.QueryFailed):
+        assert issubclass(error, DanescanError)
+        assert error("x").exit_code == 2
+    # Callers that caught ValueError before keep working.
+    assert issubclass(db.NoScanError, ValueError) and issubclass(queries.QueryError, ValueError)
+
+
+def test_through_the_danescan_group(synthetic: SyntheticScans) -> None:
+    from scanner.cli import main
+
+    res = CliRunner().invoke(main, ["sql", "no_such_query", str(synthetic.root)])
+    assert res.exit_code == 2
+    assert res.stderr.startswith("danescan: no named query")
