@@ -1,7 +1,7 @@
-"""DuckDB over danescan scan directories: one view per table of ``scanner.schema``.
+"""DuckDB over danescan scan directories: one view per table of ``scanner.store.schema``.
 
 A *scan directory* holds one sub-directory per table (``domains/``, ``scans/``, ...),
-each with ``part-NNNNNN.parquet`` files (``scanner.schema``). :func:`connect` accepts
+each with ``part-NNNNNN.parquet`` files (``scanner.store.schema``). :func:`connect` accepts
 scan directories and parent directories holding many of them, and opens an
 in-memory DuckDB connection where every table of the contract is a view over all
 the scans given, read with ``union_by_name=true`` (files written by an older
@@ -35,7 +35,7 @@ import duckdb.func
 import pyarrow as pa
 from publicsuffixlist import PublicSuffixList
 
-from scanner.schema import TABLES
+from scanner.store.schema import TABLES
 
 __all__ = [
     "TABLES",

@@ -19,7 +19,7 @@ import click
 import trio
 
 from scanner import __version__
-from scanner.crawl import (
+from scanner.runs.scan import (
     ResolverFailed,
     Scan,
     ScanConfig,
@@ -273,7 +273,7 @@ def check(
     smtp_port: int,
 ) -> None:
     """Would DOMAINS receive mail from a sender that enforces DANE? Exit 0 if all would."""
-    from scanner.check import CheckFailed, check_domains
+    from scanner.runs.check import CheckFailed, check_domains
 
     try:
         results = trio.run(
@@ -324,8 +324,8 @@ def _check_text(r: dict[str, Any]) -> str:
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="New scan dir.")
 def regrade(scan_dir: Path, out: Path) -> None:
     """Re-judge a stored scan with the current rules (no network), into --out."""
-    from scanner.regrade import RegradeError
-    from scanner.regrade import regrade as run_regrade
+    from scanner.runs.regrade import RegradeError
+    from scanner.runs.regrade import regrade as run_regrade
 
     try:
         count = run_regrade(scan_dir, out)
