@@ -3,11 +3,16 @@
 Thin trio layer over ``resolve`` and ``probe``: it asks, in the order the rules need,
 and never judges. Host lookups, zone-key lookups and address probes go through
 ``SharedWork`` so that each is done once per scan however many domains share them.
+Which hosts a domain has and which TLSA owners to ask are the core's decisions
+(``scanner.core.mxset``, ``scanner.core.tlsa``); this module only carries them out.
+
+Seams: the resolver is any ``DnsClient``, the prober any ``Prober`` and the policy
+fetch any ``PolicyFetcher``, so the pipeline can run against fakes in unit tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 import trio
@@ -28,14 +33,19 @@ from scanner.core.model import (
 from scanner.core.mtasts import read_response, sts_record
 from scanner.core.mxset import parse_mx
 from scanner.core.tlsa import next_tlsa_base, presented_sni, tlsa_owner
-from scanner.gather.policyfetch import PolicyFetchConfig, fetch_policy
+from scanner.gather.policyfetch import PolicyFetchConfig, PolicyResponse, fetch_policy
 from scanner.gather.probe import DestinationLimiter, ProbeConfig, probe_address
-from scanner.gather.resolve import Resolver
+from scanner.gather.resolve import DnsClient
 from scanner.gather.shared import K, SharedWork, Spill, SpillStore, V
 
 MAX_ADDRESSES = 32
 MAX_POLICY_ADDRESSES = 2  # addresses of mta-sts.<domain> tried before giving up
 BLOCKED = "blocklisted (opt-out)"  # the error of a server the opt-out list spares
+
+# probe_address's shape: (MX host, address, SNI, config) -> the probe's facts.
+Prober = Callable[[str, str, str, ProbeConfig], Awaitable[SmtpProbe]]
+# fetch_policy's shape: (mta-sts.<domain>, address, config) -> what the server answered.
+PolicyFetcher = Callable[[str, str, PolicyFetchConfig], Awaitable[PolicyResponse]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +66,7 @@ class Gatherer:
     def __init__(
         self,
         nursery: trio.Nursery,
-        resolver: Resolver,
+        resolver: DnsClient,
         probe_config: ProbeConfig | None,
         *,
         probe_limit: int = 64,
@@ -67,8 +77,12 @@ class Gatherer:
         policy_limit: int = 32,
         spill_store: SpillStore | None = None,
         resident: int = 50_000,
+        prober: Prober = probe_address,
+        fetcher: PolicyFetcher = fetch_policy,
     ) -> None:
         self.resolver = resolver
+        self._prober = prober
+        self._fetcher = fetcher
         self.probe_config = probe_config
         self.blocklist = blocklist
         self.mta_sts = mta_sts
@@ -195,7 +209,7 @@ class Gatherer:
                 error = BLOCKED
                 continue
             async with self._policy_slots, self._destinations.slot(address):
-                response = await fetch_policy(host, address, config)
+                response = await self._fetcher(host, address, config)
             if response.error:
                 error = f"{address}: {response.error}"
                 continue
@@ -259,4 +273,4 @@ class Gatherer:
                 error=BLOCKED,
             )
         async with self._probe_slots, self._destinations.slot(key.address):
-            return await probe_address(key.host, key.address, key.sni, self.probe_config)
+            return await self._prober(key.host, key.address, key.sni, self.probe_config)

@@ -75,7 +75,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal, Self, cast
+from typing import Literal, Protocol, Self, cast
 
 import dns.dnssec
 import dns.edns
@@ -105,6 +105,7 @@ from scanner.gather.dnsreply import (
 from scanner.gather.dnswire import DnspythonCodec, FastCodec
 
 __all__ = [
+    "DnsClient",
     "Resolver",
     "ResolverConfig",
     "SelfCheck",
@@ -722,6 +723,32 @@ async def _receive_exactly(stream: trio.abc.ReceiveStream, size: int) -> bytes:
     return bytes(buf)
 
 
+# --------------------------------------------------------------------------- the seam
+
+
+class DnsClient(Protocol):
+    """What the runs and gatherers need of a resolver client (``Resolver``, or a fake)."""
+
+    @property
+    def servers(self) -> list[str]: ...
+
+    @property
+    def queries_sent(self) -> int: ...
+
+    async def lookup(self, name: str, rrtype: str) -> DnsLookup: ...
+
+    async def lookup_at(self, server: int, name: str, rrtype: str) -> DnsLookup: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None: ...
+
+
 # --------------------------------------------------------------------------- self-check
 
 
@@ -736,7 +763,7 @@ class SelfCheck:
 
 
 async def self_check(
-    resolver: Resolver,
+    resolver: DnsClient,
     canary_secure: str,
     canary_bogus: str,
     *,
@@ -769,7 +796,7 @@ async def self_check(
     return SelfCheck(True, message, tuple(secure_results), tuple(bogus_results))
 
 
-async def trust_anchor(resolver: Resolver) -> str:
+async def trust_anchor(resolver: DnsClient) -> str:
     """What the scan's DNSSEC results are anchored to, as the resolver shows it.
 
     A resolver's configured trust anchor cannot be asked for; what can be seen is the

@@ -16,10 +16,16 @@ from scanner.core.findings import CATALOGUE
 from scanner.core.model import DomainJudgement, MailOutcome
 from scanner.core.names import InvalidName, normalize_domain
 from scanner.core.rules import judge_domain
-from scanner.gather.domain import Gatherer
-from scanner.gather.policyfetch import PolicyFetchConfig, trust_context
-from scanner.gather.probe import ProbeConfig
-from scanner.gather.resolve import Resolver, ResolverConfig, self_check
+from scanner.errors import DanescanError
+from scanner.runs.wiring import (
+    GatherOptions,
+    Seams,
+    gather_domain,
+    load_blocklist,
+    make_gatherer,
+    policy_fetch_config,
+    require_validating,
+)
 
 RECEIVES = frozenset(
     {
@@ -30,8 +36,8 @@ RECEIVES = frozenset(
 )
 
 
-class CheckFailed(Exception):
-    """The check cannot run (bad names, resolver that does not validate)."""
+class CheckFailed(DanescanError):
+    """The check cannot run (a name that is not a domain name)."""
 
 
 def judgement_dict(j: DomainJudgement) -> dict[str, Any]:
@@ -63,45 +69,32 @@ def judgement_dict(j: DomainJudgement) -> dict[str, Any]:
 
 
 async def check_domains(
-    names: list[str],
-    resolvers: list[tuple[str, int]],
-    canary_secure: str,
-    canary_bogus: str,
-    probe: bool,
-    ehlo_name: str,
-    smtp_port: int = 25,
+    names: list[str], options: GatherOptions, seams: Seams | None = None
 ) -> list[dict[str, Any]]:
+    """Judge ``names`` now, gathered exactly as a scan would (``scanner.runs.wiring``)."""
+    seams = seams or Seams()
     domains = []
     for name in names:
         try:
             domains.append(normalize_domain(name))
         except InvalidName as exc:
             raise CheckFailed(f"{name!r} is not a domain name ({exc.reason})") from None
-    config = ProbeConfig(port=smtp_port, ehlo_name=ehlo_name) if probe else None
+    blocklist = load_blocklist(options.blocklist)
+    policy_fetch = policy_fetch_config(options)
     results: dict[str, dict[str, Any]] = {}
-    async with Resolver(ResolverConfig(servers=resolvers)) as resolver:
-        verdict = await self_check(resolver, canary_secure, canary_bogus)
-        if not verdict.ok:
-            raise CheckFailed(verdict.message)
-        await _judge_all(resolver, config, domains, results)
+    async with seams.resolver(options.resolver_config()) as resolver:
+        await require_validating(resolver, options)
+        async with trio.open_nursery() as nursery:
+            gatherer = make_gatherer(
+                nursery, resolver, options, seams, blocklist=blocklist, policy_fetch=policy_fetch
+            )
+
+            async def one(domain: str) -> None:
+                facts = await gather_domain(gatherer, domain, options)
+                results[domain] = judgement_dict(judge_domain(facts, time.time()))
+
+            async with trio.open_nursery() as inner:
+                for domain in dict.fromkeys(domains):
+                    inner.start_soon(one, domain)
+            nursery.cancel_scope.cancel()
     return [results[d] for d in dict.fromkeys(domains)]
-
-
-async def _judge_all(
-    resolver: Resolver,
-    config: ProbeConfig | None,
-    domains: list[str],
-    results: dict[str, dict[str, Any]],
-) -> None:
-    async with trio.open_nursery() as nursery:
-        fetch = PolicyFetchConfig(context=trust_context())
-        gatherer = Gatherer(nursery, resolver, config, policy_fetch=fetch)
-
-        async def one(domain: str) -> None:
-            facts = await gatherer.domain(domain)
-            results[domain] = judgement_dict(judge_domain(facts, time.time()))
-
-        async with trio.open_nursery() as inner:
-            for domain in dict.fromkeys(domains):
-                inner.start_soon(one, domain)
-        nursery.cancel_scope.cancel()

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from scanner.core import factjson
 from scanner.core.model import DnsLookup, DomainFacts, HostDns, MtaSts, SmtpProbe, ZoneKeys
 from scanner.core.rules import RULES_VERSION, judge_domain
+from scanner.errors import DanescanError
 from scanner.store import rows
 from scanner.store.inputs import InputLine
 from scanner.store.sink import ScanSink, recover
@@ -28,7 +29,7 @@ COPIED = ("hosts", "addresses", "tlsa_records", "invalid_inputs")
 BATCH = 5000
 
 
-class RegradeError(Exception):
+class RegradeError(DanescanError):
     """The scan directory cannot be regraded (missing, incomplete, or the output exists)."""
 
 
