@@ -1,4 +1,4 @@
-"""DuckDB over danescan scan directories: one view per table of ``scanner.schema``.
+"""DuckDB over danescan scan directories: one view per table of ``scanner.store.schema``.
 
 What must live here: finding scan directories, opening the connection every query
 runs on, and the helpers (views, functions) that queries may use, so that no query
@@ -7,7 +7,7 @@ and no caller reads Parquet files itself. Failing to find or read the scans is
 OS error.
 
 A *scan directory* holds one sub-directory per table (``domains/``, ``scans/``, ...),
-each with ``part-NNNNNN.parquet`` files (``scanner.schema``). :func:`connect` accepts
+each with ``part-NNNNNN.parquet`` files (``scanner.store.schema``). :func:`connect` accepts
 scan directories and parent directories holding many of them, and opens an
 in-memory DuckDB connection where every table of the contract is a view over all
 the scans given, read with ``union_by_name=true`` (files written by an older
@@ -43,7 +43,7 @@ import pyarrow as pa
 from publicsuffixlist import PublicSuffixList
 
 from scanner.errors import DanescanError
-from scanner.schema import TABLES
+from scanner.store.schema import TABLES
 
 __all__ = [
     "TABLES",

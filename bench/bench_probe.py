@@ -19,7 +19,7 @@ from collections import Counter
 import trio
 import trustme
 
-from scanner.probe import ProbeConfig, probe_address
+from scanner.gather.probe import ProbeConfig, probe_address
 
 
 async def handler(ctx: ssl.SSLContext, stream: trio.SocketStream) -> None:

@@ -1,4 +1,4 @@
-"""Benchmark of scanner.resolve: client CPU µs per query and queries/s.
+"""Benchmark of scanner.gather.resolve: client CPU µs per query and queries/s.
 
 Targets:
 - a fast fake DNS server on 127.0.0.1 (a separate process, so that the client's CPU
@@ -36,7 +36,8 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scanner.resolve import DnspythonCodec, Resolver, ResolverConfig
+from scanner.gather.dnswire import DnspythonCodec
+from scanner.gather.resolve import Resolver, ResolverConfig
 
 WORLD = ("127.53.0.53", 53)
 

@@ -1,8 +1,10 @@
 """The ``danescan`` command: scan, check, regrade, plus the world and analysis commands.
 
-Exit status: 0 success; 1 a ``check`` found a domain that a DANE-enforcing sender
-could not deliver to; 2 usage errors, an unusable resolver or output directory;
-3 a scan stopped because its resolver failed mid-scan (resumable); 130 interrupted.
+What must live here: option parsing, the one mapping from errors to exit statuses
+(``Danescan.invoke``: every ``DanescanError`` becomes one line and its ``exit_code``,
+for every command, the world's and analysis's included), and the output formatting of
+the commands. The work itself lives in ``scanner.runs``; ``scan`` and ``check`` share
+one set of gathering options (``gather_options`` → ``scanner.runs.wiring``).
 """
 
 from __future__ import annotations
@@ -12,24 +14,28 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import trio
 
 from scanner import __version__
-from scanner.crawl import (
-    ResolverFailed,
-    Scan,
-    ScanConfig,
-    ScanError,
-    ScanProgress,
-    raise_scan_error,
+from scanner.errors import EXIT_INTERRUPTED, EXIT_STATUS_HELP, DanescanError
+from scanner.runs.scan import Scan, ScanConfig, ScanProgress, raise_scan_error
+from scanner.runs.wiring import (
+    DEFAULT_CANARY_BOGUS,
+    DEFAULT_CANARY_SECURE,
+    DEFAULT_EHLO_NAME,
+    GatherOptions,
 )
 
-DEFAULT_CANARY_SECURE = "isc.org"
-DEFAULT_CANARY_BOGUS = "dnssec-failed.org"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Interrupted(DanescanError):
+    exit_code = EXIT_INTERRUPTED
 
 
 def parse_resolver(text: str) -> tuple[str, int]:
@@ -75,28 +81,151 @@ def _resolvers(values: tuple[str, ...]) -> list[tuple[str, int]]:
     return resolvers
 
 
-resolver_option = click.option(
-    "--resolver",
-    "resolvers",
-    multiple=True,
-    metavar="ADDR[:PORT]",
-    help="Validating resolver to use (repeatable). Default: /etc/resolv.conf's.",
-)
-canary_secure_option = click.option(
-    "--canary-secure",
-    default=DEFAULT_CANARY_SECURE,
-    show_default=True,
-    help="A name that must validate (AD) for the resolver self-check.",
-)
-canary_bogus_option = click.option(
-    "--canary-bogus",
-    default=DEFAULT_CANARY_BOGUS,
-    show_default=True,
-    help="A name that must fail validation (SERVFAIL) for the resolver self-check.",
-)
+def gather_options(f: F) -> F:
+    """The options of ``scan`` and ``check`` that decide what is gathered (one set,
+    one set of defaults: ``scanner.runs.wiring.GatherOptions``)."""
+    decorators = [
+        click.option(
+            "--resolver",
+            "resolvers",
+            multiple=True,
+            metavar="ADDR[:PORT]",
+            help="Validating resolver to use (repeatable). Default: /etc/resolv.conf's.",
+        ),
+        click.option(
+            "--canary-secure",
+            default=DEFAULT_CANARY_SECURE,
+            show_default=True,
+            help="A name that must validate (AD) for the resolver self-check.",
+        ),
+        click.option(
+            "--canary-bogus",
+            default=DEFAULT_CANARY_BOGUS,
+            show_default=True,
+            help="A name that must fail validation (SERVFAIL) for the resolver self-check.",
+        ),
+        click.option("--no-probe", is_flag=True, help="DNS only: no SMTP or HTTPS connections."),
+        click.option(
+            "--dns-in-flight",
+            default=512,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="DNS queries in flight.",
+        ),
+        click.option(
+            "--qps",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="Cap on DNS queries per second.",
+        ),
+        click.option(
+            "--probe-limit",
+            default=64,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="SMTP probes in flight.",
+        ),
+        click.option(
+            "--per-destination",
+            default=1,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="Connections at a time per IP address.",
+        ),
+        click.option(
+            "--ehlo-name",
+            default=DEFAULT_EHLO_NAME,
+            show_default=True,
+            callback=_check_ehlo_name,
+            help="The name sent in EHLO (use one whose address maps back to it).",
+        ),
+        click.option(
+            "--blocklist",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=None,
+            help="Opt-out file: networks (CIDR) and domains never to contact. A line that "
+            "does not parse refuses the run.",
+        ),
+        click.option("--smtp-port", default=25, show_default=True, hidden=True),
+        click.option("--no-mta-sts", is_flag=True, help="Skip MTA-STS / TLS-RPT lookups."),
+        click.option(
+            "--mta-sts-ca",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="PEM roots trusted for MTA-STS policy hosts (default: the system's, "
+            "SSL_CERT_FILE).",
+        ),
+        click.option(
+            "--domain-timeout",
+            default=600.0,
+            show_default=True,
+            type=click.FloatRange(min=0, min_open=True),
+            help="Seconds for one domain's whole gathering.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return f
 
 
-@click.group()
+def _check_ehlo_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from scanner.core.names import is_hostname
+
+    if not is_hostname(value.rstrip(".")):
+        raise click.BadParameter(f"{value!r} is not a host name")
+    return value
+
+
+def _gather(kw: dict[str, Any]) -> GatherOptions:
+    """Pop the ``gather_options`` values out of a command's keyword arguments."""
+    return GatherOptions(
+        resolvers=tuple(_resolvers(kw.pop("resolvers"))),
+        canary_secure=kw.pop("canary_secure"),
+        canary_bogus=kw.pop("canary_bogus"),
+        probe=not kw.pop("no_probe"),
+        dns_in_flight=kw.pop("dns_in_flight"),
+        qps=kw.pop("qps"),
+        probe_limit=kw.pop("probe_limit"),
+        per_destination=kw.pop("per_destination"),
+        ehlo_name=kw.pop("ehlo_name"),
+        blocklist=kw.pop("blocklist"),
+        smtp_port=kw.pop("smtp_port"),
+        mta_sts=not kw.pop("no_mta_sts"),
+        mta_sts_cafile=kw.pop("mta_sts_ca"),
+        domain_timeout=kw.pop("domain_timeout"),
+    )
+
+
+def _user_error(exc: BaseException) -> DanescanError | KeyboardInterrupt | None:
+    """The error to report for ``exc``, looking inside trio's exception groups."""
+    if isinstance(exc, DanescanError | KeyboardInterrupt):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _user_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+class Danescan(click.Group):
+    """The command group; the one place where errors become exit statuses."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (DanescanError, KeyboardInterrupt, BaseExceptionGroup) as exc:
+            found = _user_error(exc)
+            if found is None:
+                raise
+            if isinstance(found, KeyboardInterrupt):
+                click.echo("danescan: interrupted", err=True)
+                ctx.exit(EXIT_INTERRUPTED)
+            click.echo(f"danescan: {found}", err=True)
+            ctx.exit(found.exit_code)
+
+
+@click.group(cls=Danescan, epilog=EXIT_STATUS_HELP)
 @click.version_option(__version__, prog_name="danescan")
 @click.option("-v", "--verbose", count=True, help="More log output.")
 def main(verbose: int) -> None:
@@ -107,44 +236,30 @@ def main(verbose: int) -> None:
     )
 
 
-@main.command()
+@main.command(epilog=EXIT_STATUS_HELP)
 @click.argument("input_path", metavar="INPUT")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Scan dir.")
-@resolver_option
-@canary_secure_option
-@canary_bogus_option
-@click.option("--no-probe", is_flag=True, help="DNS only: no SMTP connections.")
+@gather_options
 @click.option("--resume", is_flag=True, help="Continue an interrupted scan in --out.")
-@click.option("--concurrency", default=256, show_default=True, help="Domains in flight.")
-@click.option("--dns-in-flight", default=512, show_default=True, help="DNS queries in flight.")
-@click.option("--qps", type=float, default=None, help="Cap on DNS queries per second.")
-@click.option("--probe-limit", default=64, show_default=True, help="SMTP probes in flight.")
-@click.option("--per-destination", default=1, show_default=True, help="Connections per IP.")
-@click.option("--ehlo-name", default="danescan.invalid", show_default=True)
 @click.option(
-    "--blocklist",
-    type=click.Path(exists=True, path_type=Path),
-    default=None,
-    help="Opt-out file: networks (CIDR) and domains never to probe.",
+    "--concurrency",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Domains in flight.",
 )
-@click.option("--smtp-port", default=25, show_default=True, hidden=True)
 @click.option(
     "--checkpoint-domains",
     default=5000,
     show_default=True,
+    type=click.IntRange(min=1),
     help="Write a checkpoint after this many domains.",
-)
-@click.option("--no-mta-sts", is_flag=True, help="Skip MTA-STS / TLS-RPT lookups.")
-@click.option(
-    "--mta-sts-ca",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="PEM roots trusted for MTA-STS policy hosts (default: the system's, SSL_CERT_FILE).",
 )
 @click.option(
     "--resident",
     default=50_000,
     show_default=True,
+    type=click.IntRange(min=1),
     help="Finished host/probe/TLSA/zone results kept in memory per kind; older ones spill "
     "to a scratch file in --out (bounded memory on huge scans).",
 )
@@ -152,60 +267,29 @@ def main(verbose: int) -> None:
 def scan(
     input_path: str,
     out: Path,
-    resolvers: tuple[str, ...],
-    canary_secure: str,
-    canary_bogus: str,
-    no_probe: bool,
     resume: bool,
     concurrency: int,
-    dns_in_flight: int,
-    qps: float | None,
-    probe_limit: int,
-    per_destination: int,
-    ehlo_name: str,
-    blocklist: Path | None,
-    smtp_port: int,
     checkpoint_domains: int,
-    no_mta_sts: bool,
-    mta_sts_ca: str | None,
     resident: int,
     progress: bool | None,
+    **gather_kw: Any,
 ) -> None:
     """Scan the domains in INPUT (a list, CSV or Tranco file; - for stdin) into --out."""
     config = ScanConfig(
         input=input_path,
         out=out,
-        resolvers=_resolvers(resolvers),
-        canary_secure=canary_secure,
-        canary_bogus=canary_bogus,
-        probe=not no_probe,
+        gather=_gather(gather_kw),
         resume=resume,
-        concurrency=max(1, concurrency),
-        dns_in_flight=max(1, dns_in_flight),
-        qps=qps,
-        probe_limit=max(1, probe_limit),
-        per_destination=max(1, per_destination),
-        ehlo_name=ehlo_name,
-        smtp_port=smtp_port,
-        blocklist=blocklist,
-        checkpoint_domains=max(1, checkpoint_domains),
-        mta_sts=not no_mta_sts,
-        mta_sts_cafile=mta_sts_ca,
-        resident=max(1, resident),
+        concurrency=concurrency,
+        checkpoint_domains=checkpoint_domains,
+        resident=resident,
     )
     live = sys.stderr.isatty() if progress is None else progress
     runner = Scan(config)
     try:
         result = trio.run(_run_with_display, runner, live)
-    except ResolverFailed as exc:
-        click.echo(f"danescan: {exc}", err=True)
-        sys.exit(3)
-    except ScanError as exc:
-        click.echo(f"danescan: {exc}", err=True)
-        sys.exit(2)
     except KeyboardInterrupt:
-        click.echo(f"danescan: interrupted; resume with --resume --out {out}", err=True)
-        sys.exit(130)
+        raise Interrupted(f"interrupted; resume with --resume --out {out}") from None
     click.echo(_summary(result, runner.scan_id, out), err=True)
 
 
@@ -253,42 +337,15 @@ async def _display(p: ScanProgress, live: bool) -> None:
             await trio.sleep(0.25)
 
 
-@main.command()
+@main.command(epilog=EXIT_STATUS_HELP)
 @click.argument("domains", nargs=-1, required=True)
-@resolver_option
-@canary_secure_option
-@canary_bogus_option
+@gather_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per domain.")
-@click.option("--no-probe", is_flag=True, help="DNS only.")
-@click.option("--ehlo-name", default="danescan.invalid", show_default=True)
-@click.option("--smtp-port", default=25, show_default=True, hidden=True)
-def check(
-    domains: tuple[str, ...],
-    resolvers: tuple[str, ...],
-    canary_secure: str,
-    canary_bogus: str,
-    as_json: bool,
-    no_probe: bool,
-    ehlo_name: str,
-    smtp_port: int,
-) -> None:
+def check(domains: tuple[str, ...], as_json: bool, **gather_kw: Any) -> None:
     """Would DOMAINS receive mail from a sender that enforces DANE? Exit 0 if all would."""
-    from scanner.check import CheckFailed, check_domains
+    from scanner.runs.check import check_domains
 
-    try:
-        results = trio.run(
-            check_domains,
-            list(domains),
-            _resolvers(resolvers),
-            canary_secure,
-            canary_bogus,
-            not no_probe,
-            ehlo_name,
-            smtp_port,
-        )
-    except CheckFailed as exc:
-        click.echo(f"danescan: {exc}", err=True)
-        sys.exit(2)
+    results = trio.run(check_domains, list(domains), _gather(gather_kw))
     failing = 0
     for result in results:
         if as_json:
@@ -319,19 +376,14 @@ def _check_text(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@main.command()
+@main.command(epilog=EXIT_STATUS_HELP)
 @click.argument("scan_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="New scan dir.")
 def regrade(scan_dir: Path, out: Path) -> None:
     """Re-judge a stored scan with the current rules (no network), into --out."""
-    from scanner.regrade import RegradeError
-    from scanner.regrade import regrade as run_regrade
+    from scanner.runs.regrade import regrade as run_regrade
 
-    try:
-        count = run_regrade(scan_dir, out)
-    except RegradeError as exc:
-        click.echo(f"danescan: {exc}", err=True)
-        sys.exit(2)
+    count = run_regrade(scan_dir, out)
     click.echo(f"regraded {count} domains → {out}", err=True)
 
 
@@ -340,8 +392,8 @@ def _attach() -> None:
     from analysis.cli import COMMANDS
     from scanner.world.cli import world
 
-    main.add_command(world)
-    for command in COMMANDS:
+    for command in (world, *COMMANDS):
+        command.epilog = command.epilog or EXIT_STATUS_HELP
         main.add_command(command)
 
 

@@ -21,7 +21,7 @@ A list parameter (``$domains``) is one comma-separated text value, which the SQL
 splits; Python callers may pass a list or tuple, which is joined with commas.
 
 Queries run against a connection from :func:`analysis.db.connect`, whose views
-are the tables of ``scanner.schema`` plus ``providers``, ``provider()`` and
+are the tables of ``scanner.store.schema`` plus ``providers``, ``provider()`` and
 ``scan_order``.
 """
 

@@ -7,7 +7,7 @@ the expected judgement (``verdict``, ``mail_outcome``) per DESIGN §4, plus its
 MTA-STS policy (RFC 8461) and TLS-RPT record (RFC 8460) with what a scan must
 report of them. This module turns the TOML into frozen dataclasses and rejects
 typos early (unknown keys, unknown behaviours, verdict names that are not in
-``scanner.model``, expectations that contradict the set-up).
+``scanner.core.model``, expectations that contradict the set-up).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scanner.model import HostOutcome, MailOutcome, Verdict
+from scanner.core.model import HostOutcome, MailOutcome, Verdict
 
 SMTP_BEHAVIOURS = frozenset(
     {

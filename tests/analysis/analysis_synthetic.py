@@ -1,4 +1,4 @@
-"""A synthetic pair of scans written exactly as ``scanner.schema`` says, for the analysis tests.
+"""A synthetic pair of scans written as ``scanner.store.schema`` says, for the analysis tests.
 
 The crawler does not have to run: each domain follows a *profile* (a small story:
 "signed, two hosts at bigmail.example, DANE-EE valid"), and the rows of every table
@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scanner.schema import TABLES
+from scanner.store.schema import TABLES
 
 Row = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""scanner.resolve against the local world's real Unbound (over NSD), inside the namespace.
+"""scanner.gather.resolve against the local world's real Unbound (over NSD), inside the namespace.
 
 Needs the ``world`` fixture (a running world, tests run inside its network namespace).
 """
@@ -11,10 +11,10 @@ import socket
 import pytest
 import trio
 
-from scanner.dnssec import lookup_status
-from scanner.dnswire import FastCodec, decode_reply
-from scanner.model import DnsLookup, DnssecStatus
-from scanner.resolve import (
+from scanner.core.dnssec import lookup_status
+from scanner.core.model import DnsLookup, DnssecStatus
+from scanner.gather.dnswire import FastCodec, decode_reply
+from scanner.gather.resolve import (
     DnspythonCodec,
     Resolver,
     ResolverConfig,

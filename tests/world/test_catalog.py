@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.model import HostOutcome, MailOutcome, Verdict
+from scanner.core.model import HostOutcome, MailOutcome, Verdict
 from scanner.world.catalog import Catalog, CatalogError, load_catalog
 
 

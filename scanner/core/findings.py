@@ -1,0 +1,448 @@
+"""The findings catalogue and its detectors (pure; no I/O).
+
+One registry, ``CATALOGUE``: every finding has a stable ``code`` (stored in Parquet,
+counted by reports: never rename one), a severity (``error`` breaks delivery from
+some senders, ``warning`` will break or weakens protection, ``info`` is worth
+knowing), the RFC section it comes from, a text for the domain owner and the fix.
+``docs/findings.md`` is rendered from it (``render_markdown``; a test keeps the file
+in step).
+
+``detect`` is called by ``rules.judge_domain`` with the host assessments it made, and
+returns the findings of one domain, sorted and without duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from scanner.core.certs import names_match
+from scanner.core.hosts import HostAssessment
+from scanner.core.model import DnsLookup, DnssecStatus, DomainFacts, Finding, HostOutcome
+from scanner.core.mtasts import has_tlsrpt, mx_covered, sts_record
+from scanner.core.mxset import MxSet
+from scanner.core.names import is_hostname
+from scanner.core.tlsa import SELECTOR_CERT, USAGE_DANE_EE, unusable_reason
+
+EXPIRY_WARNING_SECONDS = 7 * 24 * 3600
+
+# RFC 8624 §3.1 (DNSSEC algorithm implementation requirements): RSAMD5 (1), DSA (3),
+# DSA-NSEC3-SHA1 (6) and ECC-GOST (12) MUST NOT be used for signing; RSASHA1 (5) and
+# RSASHA1-NSEC3-SHA1 (7) NOT RECOMMENDED. Decision: all six are "weak": the first four
+# are treated as unsupported (zone insecure) by modern validators, the SHA-1 pair is
+# being withdrawn by operating systems and validators.
+WEAK_ALGORITHMS = {
+    1: "RSAMD5",
+    3: "DSA",
+    5: "RSASHA1",
+    6: "DSA-NSEC3-SHA1",
+    7: "RSASHA1-NSEC3-SHA1",
+    12: "ECC-GOST",
+}
+DS_SHA1 = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FindingSpec:
+    code: str
+    severity: str  # error | warning | info
+    rfc: str
+    text: str
+    fix: str
+
+
+SEVERITIES = ("error", "warning", "info")
+
+_SPECS = (
+    FindingSpec(
+        "null_mx_mixed",
+        "error",
+        "RFC 7505 §3",
+        'A null MX ("0 .") is published together with other MX records.',
+        "Remove the null MX if the domain receives mail, or all other MX records if it does not.",
+    ),
+    FindingSpec(
+        "mx_invalid_target",
+        "warning",
+        "RFC 5321 §5.1",
+        "An MX record is malformed or names something that is not a host name "
+        "(an IP address, a label with invalid characters).",
+        "Point every MX record at a host name that has address records.",
+    ),
+    FindingSpec(
+        "mx_limit_exceeded",
+        "info",
+        "RFC 7672 §2.2",
+        "More than 32 MX hosts; senders and this scan only try the first ones.",
+        "Publish fewer MX hosts.",
+    ),
+    FindingSpec(
+        "mx_is_cname",
+        "warning",
+        "RFC 2181 §10.3",
+        "An MX host name is a CNAME alias; MX targets must be host names with address "
+        "records, and the TLSA base domain becomes the alias target (RFC 7672 §2.2.2).",
+        "Point the MX record at the canonical host name.",
+    ),
+    FindingSpec(
+        "tlsa_single_record",
+        "warning",
+        "RFC 7671 §8.1",
+        "The TLSA RRset has a single usable record: a certificate or key change breaks "
+        "DANE unless the next record is published first (no rollover scheme).",
+        'Publish a second TLSA record (the next key, or a "2 1 1" for the issuing CA) '
+        "before every rollover.",
+    ),
+    FindingSpec(
+        "tlsa_selector0",
+        "warning",
+        "RFC 7671 §5.1",
+        "A DANE-EE record uses selector 0 (full certificate): it breaks at every "
+        "certificate renewal, even when the key is kept.",
+        'Use "3 1 1" (SubjectPublicKeyInfo, SHA-256) records.',
+    ),
+    FindingSpec(
+        "tlsa_pkix_usage",
+        "warning",
+        "RFC 7672 §3.1.3",
+        "TLSA records with usage 0 or 1 (PKIX-TA/PKIX-EE) are published; SMTP senders "
+        "treat them as unusable.",
+        "Replace them with DANE-EE (3 1 1) or DANE-TA (2 1 1) records.",
+    ),
+    FindingSpec(
+        "tlsa_unusable_params",
+        "warning",
+        "RFC 7672 §3.1",
+        "TLSA records with unknown usage, selector or matching type, wrong data length, "
+        "or malformed data are published; senders ignore them.",
+        "Fix or remove the malformed TLSA records.",
+    ),
+    FindingSpec(
+        "tlsa_ignored_insecure_mx",
+        "warning",
+        "RFC 7672 §2.2.1",
+        "MX hosts publish TLSA records, but the domain's MX RRset is not DNSSEC-signed, "
+        "so DANE does not apply: senders use opportunistic TLS.",
+        "Sign the domain's zone (DNSSEC) and publish its DS record.",
+    ),
+    FindingSpec(
+        "tlsa_on_insecure_mx_postfix",
+        "error",
+        "RFC 7672 §2.2.1",
+        "The MX RRset is unsigned, so RFC 7672 ignores the hosts' TLSA records, but "
+        "Postfix 3.6+ enforces them (smtp_tls_dane_insecure_mx_policy = dane) and this "
+        "host fails them: Postfix senders defer mail.",
+        "Fix the host's TLSA records or certificate, or sign the domain's zone.",
+    ),
+    FindingSpec(
+        "tlsa_ignored_insecure_host",
+        "warning",
+        "RFC 7672 §2.2.2",
+        "An MX host publishes TLSA records but its address records are not "
+        "DNSSEC-signed, so DANE does not apply to it.",
+        "Sign the zone of the MX host's address records.",
+    ),
+    FindingSpec(
+        "rrsig_expiring",
+        "warning",
+        "RFC 4035 §5.3.1",
+        "A DNSSEC signature expires within 7 days; if the zone is not re-signed in "
+        "time, the records turn bogus and DANE senders defer mail.",
+        "Check that automatic re-signing of the zone works.",
+    ),
+    FindingSpec(
+        "weak_dnssec_algorithm",
+        "warning",
+        "RFC 8624 §3.1",
+        "The zone is signed with a weak or deprecated DNSSEC algorithm "
+        "(RSAMD5, DSA, RSA/SHA-1, ECC-GOST).",
+        "Roll the zone to ECDSA P-256 (13) or RSA/SHA-256 (8).",
+    ),
+    FindingSpec(
+        "ds_sha1_only",
+        "warning",
+        "RFC 8624 §3.3",
+        "The zone's only DS digests are SHA-1.",
+        "Publish a SHA-256 DS record (digest type 2) at the parent.",
+    ),
+    FindingSpec(
+        "dane_ee_cert_expired",
+        "info",
+        "RFC 7672 §3.1.1",
+        "The certificate matched by a DANE-EE record has expired: harmless for DANE "
+        "senders (dates are ignored) but PKIX-validating senders reject it.",
+        "Renew the certificate and publish the TLSA record of the new key first.",
+    ),
+    FindingSpec(
+        "dane_ee_cert_misnamed",
+        "info",
+        "RFC 7672 §3.1.1",
+        "The certificate matched by a DANE-EE record does not name the MX host: "
+        "harmless for DANE senders but PKIX-validating senders reject it.",
+        "Use a certificate whose DNS names include the MX host name.",
+    ),
+    FindingSpec(
+        "host_bogus_others_fine",
+        "warning",
+        "RFC 7672 §2.1.1",
+        "DNSSEC validation fails for one MX host while others are fine: validating "
+        "senders skip it.",
+        "Repair the DNSSEC signatures of the failing host's zone.",
+    ),
+    FindingSpec(
+        "tlsa_matches_one_key_type",
+        "error",
+        "RFC 7671 §8.1",
+        "The server has several certificates (RSA and ECDSA) and the TLSA records "
+        "match only some: senders that get the other one fail authentication.",
+        "Publish TLSA records for every certificate the server may present.",
+    ),
+    FindingSpec(
+        "address_auth_differs",
+        "warning",
+        "RFC 7672 §2.2.3",
+        "The addresses of one MX host (IPv4/IPv6) do not authenticate alike: senders "
+        "that reach the failing address are refused or delayed.",
+        "Serve the same certificate chain on every address of the host.",
+    ),
+    FindingSpec(
+        "mta_sts_testing",
+        "info",
+        "RFC 8461 §5",
+        "The MTA-STS policy is in testing mode: failures are reported, not enforced.",
+        "Switch the policy to mode: enforce once TLS-RPT reports are clean.",
+    ),
+    FindingSpec(
+        "mta_sts_policy_error",
+        "warning",
+        "RFC 8461 §3.3",
+        "An MTA-STS TXT record is published but no valid policy could be read over HTTPS "
+        "(the detail says why: TLS, HTTP status, media type, size or syntax).",
+        "Serve the policy as text/plain at https://mta-sts.<domain>/.well-known/mta-sts.txt "
+        "with a publicly trusted certificate for mta-sts.<domain>, or remove the TXT record.",
+    ),
+    FindingSpec(
+        "mta_sts_mx_mismatch",
+        "error",
+        "RFC 8461 §4.1",
+        "The MTA-STS policy's mx patterns do not cover every MX host: in enforce mode "
+        "senders refuse those hosts.",
+        "Add the missing MX host names to the policy's mx lines.",
+    ),
+    FindingSpec(
+        "tlsrpt_missing",
+        "info",
+        "RFC 8460 §3",
+        "DANE is deployed but no TLS-RPT record asks senders to report failures.",
+        "Publish a _smtp._tls TXT record with a rua address.",
+    ),
+)
+
+CATALOGUE: dict[str, FindingSpec] = {spec.code: spec for spec in _SPECS}
+
+
+def render_markdown() -> str:
+    """The text of ``docs/findings.md``."""
+    lines = [
+        "# Findings",
+        "",
+        "Generated from `scanner/findings.py` (`CATALOGUE`); a test keeps this file in step.",
+        "Codes are stable: they are stored in scans and counted by reports.",
+        "",
+        "| code | severity | RFC | what it means | fix |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in _SPECS:
+        lines.append(f"| `{spec.code}` | {spec.severity} | {spec.rfc} | {spec.text} | {spec.fix} |")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- detectors
+
+
+def _f(code: str, host: str | None = None, detail: str = "") -> Finding:
+    assert code in CATALOGUE, code  # a detector naming an unknown code is a bug
+    return Finding(code, host, detail)
+
+
+def _lookups(
+    facts: DomainFacts, hosts: Sequence[HostAssessment]
+) -> Iterator[tuple[str | None, DnsLookup]]:
+    yield None, facts.mx
+    for h in hosts:
+        if h.dns is not None:
+            yield h.host, h.dns.a
+            yield h.host, h.dns.aaaa
+            for t in h.dns.tlsa_lookups:
+                yield h.host, t
+    if facts.zone_keys is not None:
+        yield None, facts.zone_keys.dnskey
+        yield None, facts.zone_keys.ds
+
+
+def _mx_findings(mxset: MxSet | None) -> Iterator[Finding]:
+    if mxset is None:
+        return
+    if mxset.null_mx_mixed:
+        yield _f("null_mx_mixed")
+    for text in mxset.invalid:
+        yield _f("mx_invalid_target", detail=text)
+    for mx in mxset.hosts:
+        if not is_hostname(mx.host):
+            yield _f("mx_invalid_target", mx.host)
+    if mxset.truncated:
+        yield _f("mx_limit_exceeded", detail=f"{mxset.truncated} hosts not processed")
+
+
+def _rrsig_findings(
+    facts: DomainFacts, hosts: Sequence[HostAssessment], now: float
+) -> Iterator[Finding]:
+    for host, lookup in _lookups(facts, hosts):
+        for sig in lookup.rrsigs:
+            if now <= sig.expiration < now + EXPIRY_WARNING_SECONDS:
+                when = dt.datetime.fromtimestamp(sig.expiration, dt.UTC).isoformat()
+                yield _f(
+                    "rrsig_expiring",
+                    host,
+                    f"{sig.covered} {lookup.name} signed by {sig.signer} expires {when}",
+                )
+
+
+def _algorithm_findings(facts: DomainFacts, hosts: Sequence[HostAssessment]) -> Iterator[Finding]:
+    for _host, lookup in _lookups(facts, hosts):
+        for sig in lookup.rrsigs:
+            if sig.algorithm in WEAK_ALGORITHMS:
+                name = WEAK_ALGORITHMS[sig.algorithm]
+                yield _f("weak_dnssec_algorithm", None, f"{sig.signer} {sig.algorithm} {name}")
+    keys = facts.zone_keys
+    if keys is None:
+        return
+    for text in keys.dnskey.records:  # "flags protocol algorithm key"
+        parts = text.split()
+        if len(parts) >= 3 and parts[2].isdigit() and int(parts[2]) in WEAK_ALGORITHMS:
+            algorithm = int(parts[2])
+            name = WEAK_ALGORITHMS[algorithm]
+            yield _f("weak_dnssec_algorithm", None, f"{keys.zone} {algorithm} {name}")
+    digests = set()
+    for text in keys.ds.records:  # "tag algorithm digest-type digest"
+        parts = text.split()
+        if len(parts) >= 3 and parts[2].isdigit():
+            digests.add(int(parts[2]))
+    if digests == {DS_SHA1}:
+        yield _f("ds_sha1_only", None, keys.zone)
+
+
+def _tlsa_findings(h: HostAssessment, mx_secure: bool) -> Iterator[Finding]:
+    if not (h.records or h.unparsable) or h.tlsa_status in (
+        DnssecStatus.BOGUS,
+        DnssecStatus.ERROR,
+    ):
+        return
+    if not mx_secure:
+        yield _f("tlsa_ignored_insecure_mx", h.host)
+    elif h.address_status is DnssecStatus.INSECURE:
+        yield _f("tlsa_ignored_insecure_host", h.host)
+    reasons = [unusable_reason(r) for r in h.records]
+    if "pkix_usage" in reasons:
+        yield _f("tlsa_pkix_usage", h.host)
+    if h.unparsable or any(r not in ("", "pkix_usage") for r in reasons):
+        yield _f("tlsa_unusable_params", h.host)
+    usable = h.usable
+    if any(r.usage == USAGE_DANE_EE and r.selector == SELECTOR_CERT for r in usable):
+        yield _f("tlsa_selector0", h.host)
+    # One usable record, whatever unusable ones sit beside it: senders only see that one.
+    if len(usable) == 1:
+        yield _f("tlsa_single_record", h.host, usable[0].presentation())
+
+
+_POSTFIX_FAILURES = frozenset(
+    {
+        HostOutcome.TLSA_MISMATCH,
+        HostOutcome.STARTTLS_MISSING,
+        HostOutcome.TLS_FAILED,
+        HostOutcome.TLSA_LOOKUP_FAILED,
+    }
+)
+
+
+def _probe_findings(h: HostAssessment, domain: str, mx_secure: bool) -> Iterator[Finding]:
+    if not mx_secure and h.secure_addresses and h.outcome in _POSTFIX_FAILURES:
+        yield _f("tlsa_on_insecure_mx_postfix", h.host, h.outcome.value)
+    names = tuple(n for n in (h.tlsa_base, h.host, domain) if n)
+    expired = misnamed = one_key = False
+    for result in h.addresses:
+        ev = result.evidence
+        if ev is not None and ev.ee_matched and ev.leaf_parsed:
+            expired = expired or ev.leaf_expired
+            misnamed = misnamed or not names_match(ev, names)
+        primary_ok = result.outcome is HostOutcome.AUTHENTICATED
+        one_key = one_key or any(ok != primary_ok for _variant, ok in result.alternates)
+    if expired:
+        yield _f("dane_ee_cert_expired", h.host)
+    if misnamed:
+        yield _f("dane_ee_cert_misnamed", h.host)
+    if one_key:
+        yield _f("tlsa_matches_one_key_type", h.host)
+    auth = {r.outcome is HostOutcome.AUTHENTICATED for r in h.addresses}
+    if len(auth) > 1:
+        detail = " ".join(f"{r.address}={r.outcome.value}" for r in h.addresses)
+        yield _f("address_auth_differs", h.host, detail)
+
+
+def _host_findings(
+    hosts: Sequence[HostAssessment], domain: str, mx_secure: bool
+) -> Iterator[Finding]:
+    fine = any(not (h.dns_failed or h.dead) for h in hosts)
+    for h in hosts:
+        if h.dns is not None and (h.dns.a.cname_chain or h.dns.aaaa.cname_chain):
+            yield _f("mx_is_cname", h.host, h.dns.a.final_name)
+        if fine and h.dns_failure_status is DnssecStatus.BOGUS:
+            yield _f("host_bogus_others_fine", h.host)
+        yield from _tlsa_findings(h, mx_secure)
+        yield from _probe_findings(h, domain, mx_secure)
+
+
+def _mta_sts_findings(
+    facts: DomainFacts, hosts: Sequence[HostAssessment], mx_secure: bool
+) -> Iterator[Finding]:
+    sts = facts.mta_sts
+    if sts is None:
+        return
+    txt = sts.sts_txt
+    published = txt is not None and sts_record(txt.records) is not None
+    # An empty policy_error: the fetch was not attempted (a DNS-only scan).
+    if published and not sts.policy_fetched and sts.policy_error:
+        yield _f("mta_sts_policy_error", detail=sts.policy_error)
+    if sts.policy_fetched and sts.mode == "testing":
+        yield _f("mta_sts_testing")
+    if sts.policy_fetched and sts.mode in ("enforce", "testing"):
+        for h in hosts:
+            if not mx_covered(sts.mx_patterns, h.host):
+                yield _f("mta_sts_mx_mismatch", h.host)
+    rpt = sts.tlsrpt_txt
+    if (
+        mx_secure
+        and any(h.dane_applies for h in hosts)
+        and not (rpt is not None and has_tlsrpt(rpt.records))
+    ):
+        yield _f("tlsrpt_missing")
+
+
+def detect(
+    facts: DomainFacts,
+    mx_status: DnssecStatus,
+    mxset: MxSet | None,
+    hosts: Sequence[HostAssessment],
+    now: float,
+) -> tuple[Finding, ...]:
+    """Every finding for one domain; sorted by (code, host, detail), no duplicates."""
+    mx_secure = mx_status is DnssecStatus.SECURE
+    found = [
+        *_mx_findings(mxset),
+        *_rrsig_findings(facts, hosts, now),
+        *_algorithm_findings(facts, hosts),
+        *_host_findings(hosts, facts.domain, mx_secure),
+        *_mta_sts_findings(facts, hosts, mx_secure),
+    ]
+    return tuple(sorted(set(found), key=lambda f: (f.code, f.host or "", f.detail)))

@@ -1,0 +1,61 @@
+"""The MX set of a domain: null MX, duplicates and the cap (RFC 7505, RFC 5321 §5.1).
+
+What must live here: turning MX rdata into the ordered hosts a sender walks. The
+gatherer (which hosts to resolve) and the rules (which hosts to judge) both call
+``parse_mx``, so the two can never disagree about which hosts a domain has.
+
+Decisions: a null MX mixed with other MX records (RFC 7505 §3: "MUST NOT") is ignored,
+senders move on to the other hosts; "." with a preference other than 0 names no host
+either; a host listed twice counts at its best preference; at most ``MAX_MX_HOSTS``
+hosts are processed, lowest preference first (NOTES: hostile peers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scanner.core.model import MxHost
+
+MAX_MX_HOSTS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class MxSet:
+    """The MX hosts to process, after null-MX handling, de-duplication and the cap."""
+
+    hosts: tuple[MxHost, ...]
+    null_mx: bool = False  # a null MX (RFC 7505) was present
+    null_mx_mixed: bool = False  # ... together with other MX records
+    invalid: tuple[str, ...] = ()  # unparsable MX rdata
+    truncated: int = 0  # hosts beyond MAX_MX_HOSTS, dropped
+
+
+def parse_mx(records: Sequence[str]) -> MxSet:
+    """Parse MX rdata ("10 mx.example.") into hosts sorted by preference (stable)."""
+    hosts: dict[str, MxHost] = {}
+    invalid: list[str] = []
+    null_mx = False
+    parsed: list[MxHost] = []
+    for text in records:
+        parts = text.split()
+        if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) > 65535:
+            invalid.append(text)
+            continue
+        target = parts[1].lower().rstrip(".")
+        if not target:
+            # "0 ." is the null MX (RFC 7505 §3); "." with another preference is
+            # equally unusable as a host, treat it alike.
+            null_mx = True
+            continue
+        parsed.append(MxHost(int(parts[0]), target))
+    for mx in sorted(parsed, key=lambda m: m.preference):
+        hosts.setdefault(mx.host, mx)  # a host listed twice counts at its best preference
+    ordered = tuple(hosts.values())
+    return MxSet(
+        hosts=ordered[:MAX_MX_HOSTS],
+        null_mx=null_mx,
+        null_mx_mixed=null_mx and bool(ordered or invalid),
+        invalid=tuple(invalid),
+        truncated=max(0, len(ordered) - MAX_MX_HOSTS),
+    )

@@ -1,0 +1,276 @@
+"""Gathering the facts of one domain: MX, hosts, TLSA, zone keys, MTA-STS, probes.
+
+Thin trio layer over ``resolve`` and ``probe``: it asks, in the order the rules need,
+and never judges. Host lookups, zone-key lookups and address probes go through
+``SharedWork`` so that each is done once per scan however many domains share them.
+Which hosts a domain has and which TLSA owners to ask are the core's decisions
+(``scanner.core.mxset``, ``scanner.core.tlsa``); this module only carries them out.
+
+Seams: the resolver is any ``DnsClient``, the prober any ``Prober`` and the policy
+fetch any ``PolicyFetcher``, so the pipeline can run against fakes in unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+import trio
+
+from scanner.core import factjson
+from scanner.core.blocklist import Blocklist
+from scanner.core.dnssec import lookup_status
+from scanner.core.model import (
+    DnsLookup,
+    DnssecStatus,
+    DomainFacts,
+    HostDns,
+    MtaSts,
+    ProbeStatus,
+    SmtpProbe,
+    ZoneKeys,
+)
+from scanner.core.mtasts import read_response, sts_record
+from scanner.core.mxset import parse_mx
+from scanner.core.tlsa import next_tlsa_base, presented_sni, tlsa_owner
+from scanner.gather.policyfetch import PolicyFetchConfig, PolicyResponse, fetch_policy
+from scanner.gather.probe import DestinationLimiter, ProbeConfig, probe_address
+from scanner.gather.resolve import DnsClient
+from scanner.gather.shared import K, SharedWork, Spill, SpillStore, V
+
+MAX_ADDRESSES = 32
+MAX_POLICY_ADDRESSES = 2  # addresses of mta-sts.<domain> tried before giving up
+BLOCKED = "blocklisted (opt-out)"  # the error of a server the opt-out list spares
+
+# probe_address's shape: (MX host, address, SNI, config) -> the probe's facts.
+Prober = Callable[[str, str, str, ProbeConfig], Awaitable[SmtpProbe]]
+# fetch_policy's shape: (mta-sts.<domain>, address, config) -> what the server answered.
+PolicyFetcher = Callable[[str, str, PolicyFetchConfig], Awaitable[PolicyResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeKey:
+    """A probe is identified by the address and the SNI it presents (the TLSA base)."""
+
+    host: str
+    address: str
+    sni: str
+
+    def text(self) -> str:
+        return f"{self.host} {self.address} {self.sni}"
+
+
+class Gatherer:
+    """Collects DomainFacts; owns the once-per-scan caches."""
+
+    def __init__(
+        self,
+        nursery: trio.Nursery,
+        resolver: DnsClient,
+        probe_config: ProbeConfig | None,
+        *,
+        probe_limit: int = 64,
+        per_destination: int = 1,
+        blocklist: Blocklist | None = None,
+        mta_sts: bool = True,
+        policy_fetch: PolicyFetchConfig | None = None,
+        policy_limit: int = 32,
+        spill_store: SpillStore | None = None,
+        resident: int = 50_000,
+        prober: Prober = probe_address,
+        fetcher: PolicyFetcher = fetch_policy,
+    ) -> None:
+        self.resolver = resolver
+        self._prober = prober
+        self._fetcher = fetcher
+        self.probe_config = probe_config
+        self.blocklist = blocklist
+        self.mta_sts = mta_sts
+        # MTA-STS policies are fetched only when servers may be contacted (not DNS-only).
+        self.policy_fetch = policy_fetch if probe_config is not None else None
+        self._policy_slots = trio.CapacityLimiter(policy_limit)
+
+        def spill(memo: str, tp: type[V], key_text: Callable[[K], str]) -> Spill[K, V] | None:
+            if spill_store is None:
+                return None
+            return Spill(
+                spill_store,
+                memo,
+                key_text,
+                lambda v: factjson.dumps(v).encode(),
+                lambda b: factjson.loads(tp, b.decode()),
+                resident,
+            )
+
+        self.hosts: SharedWork[str, HostDns] = SharedWork(
+            nursery, self._gather_host, spill("hosts", HostDns, str)
+        )
+        self.zones: SharedWork[str, ZoneKeys] = SharedWork(
+            nursery, self._gather_zone, spill("zones", ZoneKeys, str)
+        )
+        # TLSA RRsets by owner: a host CNAMEd to a provider's host shares its TLSA lookup.
+        self.tlsa: SharedWork[str, DnsLookup] = SharedWork(
+            nursery, self._tlsa, spill("tlsa", DnsLookup, str)
+        )
+        self.probes: SharedWork[ProbeKey, SmtpProbe] = SharedWork(
+            nursery, self._probe, spill("probes", SmtpProbe, ProbeKey.text)
+        )
+        self._probe_slots = trio.CapacityLimiter(probe_limit)
+        self._destinations = DestinationLimiter(per_destination)
+
+    # ----------------------------------------------------------------- per domain
+
+    async def domain(self, domain: str) -> DomainFacts:
+        mx = await self.resolver.lookup(domain, "MX")
+        status = lookup_status(mx)
+        if mx.rcode != "NOERROR" or status in (DnssecStatus.BOGUS, DnssecStatus.ERROR):
+            return DomainFacts(domain, mx, probing_enabled=self.probe_config is not None)
+        implicit = not mx.records
+        # The same MX parsing as the rules (null MX, duplicates, the 32-host cap).
+        names = [domain] if implicit else [h.host for h in parse_mx(mx.records).hosts]
+        hosts: dict[str, HostDns] = {}
+        probes: dict[str, tuple[SmtpProbe, ...]] = {}
+        extras: dict[str, object] = {}
+        async with trio.open_nursery() as nursery:
+            for name in dict.fromkeys(names):
+                nursery.start_soon(self._host_and_probes, name, hosts, probes)
+            if mx.rrsigs and status == DnssecStatus.SECURE:
+                nursery.start_soon(self._zone_into, mx.rrsigs[0].signer, extras)
+            if self.mta_sts:
+                nursery.start_soon(self._mta_sts_into, domain, extras)
+        zone_keys = extras.get("zone")
+        sts = extras.get("sts")
+        return DomainFacts(
+            domain=domain,
+            mx=mx,
+            implicit_mx=implicit,
+            hosts=hosts,
+            probes=probes,
+            zone_keys=zone_keys if isinstance(zone_keys, ZoneKeys) else None,
+            mta_sts=sts if isinstance(sts, MtaSts) else None,
+            probing_enabled=self.probe_config is not None,
+        )
+
+    async def _host_and_probes(
+        self, name: str, hosts: dict[str, HostDns], probes: dict[str, tuple[SmtpProbe, ...]]
+    ) -> None:
+        host = await self.hosts.get(name)
+        hosts[name] = host
+        if self.probe_config is None:
+            return
+        addresses = [*host.a.records, *host.aaaa.records][:MAX_ADDRESSES]
+        if not addresses:
+            return
+        sni = presented_sni(host)
+        results: list[SmtpProbe | None] = [None] * len(addresses)
+
+        async def one(i: int, address: str) -> None:
+            results[i] = await self.probes.get(ProbeKey(name, address, sni))
+
+        async with trio.open_nursery() as nursery:
+            for i, address in enumerate(addresses):
+                nursery.start_soon(one, i, address)
+        probes[name] = tuple(r for r in results if r is not None)
+
+    async def _zone_into(self, zone: str, extras: dict[str, object]) -> None:
+        extras["zone"] = await self.zones.get(zone)
+
+    async def _mta_sts_into(self, domain: str, extras: dict[str, object]) -> None:
+        async with trio.open_nursery() as nursery:
+            found: dict[str, DnsLookup] = {}
+
+            async def txt(key: str, name: str) -> None:
+                found[key] = await self.resolver.lookup(name, "TXT")
+
+            nursery.start_soon(txt, "sts", f"_mta-sts.{domain}")
+            nursery.start_soon(txt, "rpt", f"_smtp._tls.{domain}")
+        sts = MtaSts(sts_txt=found["sts"], tlsrpt_txt=found["rpt"])
+        record = sts_record(found["sts"].records)
+        if isinstance(record, str):
+            sts = replace(sts, policy_error=record)
+        elif record is not None:
+            sts = replace(sts, policy_id=record.id)
+            if self.policy_fetch is not None:
+                sts = await self._policy(domain, sts, self.policy_fetch)
+        extras["sts"] = sts
+
+    async def _policy(self, domain: str, sts: MtaSts, config: PolicyFetchConfig) -> MtaSts:
+        """Resolve ``mta-sts.<domain>`` and fetch its policy from the first address that answers."""
+        host = f"mta-sts.{domain}"
+        a, aaaa = await self._ask_both(host, "A", "AAAA")
+        addresses = [*a.records, *aaaa.records][:MAX_POLICY_ADDRESSES]
+        if not addresses:
+            return replace(sts, policy_error=f"{host} has no address ({a.rcode}/{aaaa.rcode})")
+        if self.blocklist is not None and self.blocklist.blocks_domain(domain):
+            return replace(sts, policy_error=BLOCKED)
+        error = ""
+        for address in addresses:
+            if self._blocked(domain, address):
+                error = BLOCKED
+                continue
+            async with self._policy_slots, self._destinations.slot(address):
+                response = await self._fetcher(host, address, config)
+            if response.error:
+                error = f"{address}: {response.error}"
+                continue
+            got = read_response(
+                response.status, response.content_type, response.body, response.location
+            )
+            if isinstance(got, str):
+                return replace(sts, policy_address=address, policy_error=got)
+            return replace(
+                sts,
+                policy_address=address,
+                policy_fetched=True,
+                mode=got.mode,
+                mx_patterns=got.mx,
+                max_age=got.max_age,
+            )
+        return replace(sts, policy_address=addresses[-1], policy_error=error)
+
+    # ----------------------------------------------------------------- shared work
+
+    async def _gather_host(self, name: str) -> HostDns:
+        a, aaaa = await self._ask_both(name, "A", "AAAA")
+        lookups: list[DnsLookup] = []
+        # RFC 7672 §2.2.2, as scanner.core.tlsa walks it.
+        while (base := next_tlsa_base(name, a, aaaa, lookups)) is not None:
+            lookups.append(await self.tlsa.get(tlsa_owner(base)))
+        return HostDns(host=name, a=a, aaaa=aaaa, tlsa_lookups=tuple(lookups))
+
+    async def _tlsa(self, owner: str) -> DnsLookup:
+        return await self.resolver.lookup(owner, "TLSA")
+
+    async def _gather_zone(self, zone: str) -> ZoneKeys:
+        dnskey, ds = await self._ask_both(zone, "DNSKEY", "DS")
+        return ZoneKeys(zone=zone, dnskey=dnskey, ds=ds)
+
+    async def _ask_both(self, name: str, first: str, second: str) -> tuple[DnsLookup, DnsLookup]:
+        """Two questions about one name, asked concurrently."""
+        got: dict[str, DnsLookup] = {}
+
+        async def ask(rrtype: str) -> None:
+            got[rrtype] = await self.resolver.lookup(name, rrtype)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ask, first)
+            nursery.start_soon(ask, second)
+        return got[first], got[second]
+
+    def _blocked(self, host: str, address: str) -> bool:
+        """The opt-out list covers this server: its address, or the host name's domain."""
+        bl = self.blocklist
+        return bl is not None and (bl.blocks_address(address) or bl.blocks_domain(host))
+
+    async def _probe(self, key: ProbeKey) -> SmtpProbe:
+        assert self.probe_config is not None
+        if self._blocked(key.host, key.address):
+            return SmtpProbe(
+                host=key.host,
+                address=key.address,
+                sni=key.sni,
+                status=ProbeStatus.SKIPPED,
+                error=BLOCKED,
+            )
+        async with self._probe_slots, self._destinations.slot(key.address):
+            return await self._prober(key.host, key.address, key.sni, self.probe_config)

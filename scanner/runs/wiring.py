@@ -1,0 +1,154 @@
+"""The one wiring of resolver, prober, policy fetch and gatherer that scan and check share.
+
+What must live here: ``GatherOptions`` (every setting that changes what is gathered,
+with the one set of defaults both commands use), the checks those settings get before
+anything is contacted (the opt-out list parses strictly, the resolver validates), and
+the construction of the resolver client and the ``Gatherer`` from them. ``Seams`` names
+what the runs talk to, so unit tests can run the whole pipeline against fakes.
+
+Why one place: ``scan`` and ``check`` once wired these by hand and drifted (``check``
+ignored the opt-out list and had no per-domain deadline). Now a mail administrator's
+``check`` of a partner gathers exactly what a researcher's scan would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trio
+
+from scanner.core.blocklist import Blocklist
+from scanner.core.model import DnsLookup, DomainFacts
+from scanner.errors import DanescanError
+from scanner.gather.domain import Gatherer, PolicyFetcher, Prober
+from scanner.gather.policyfetch import PolicyFetchConfig, fetch_policy, trust_context
+from scanner.gather.probe import ProbeConfig, probe_address
+from scanner.gather.resolve import DnsClient, Resolver, ResolverConfig, self_check
+from scanner.gather.shared import SpillStore
+
+DEFAULT_CANARY_SECURE = "isc.org"
+DEFAULT_CANARY_BOGUS = "dnssec-failed.org"
+DEFAULT_EHLO_NAME = "danescan.invalid"
+
+
+class ResolverUnusable(DanescanError):
+    """The resolver failed the pre-scan self-check (it does not validate, or is silent)."""
+
+
+class OptionError(DanescanError):
+    """A setting that cannot be used as given (an unreadable or invalid opt-out list...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatherOptions:
+    """Everything that decides what is gathered for a domain (scan and check alike)."""
+
+    resolvers: tuple[tuple[str, int], ...]
+    canary_secure: str = DEFAULT_CANARY_SECURE
+    canary_bogus: str = DEFAULT_CANARY_BOGUS
+    probe: bool = True
+    dns_in_flight: int = 512
+    qps: float | None = None
+    probe_limit: int = 64  # SMTP probes in flight
+    per_destination: int = 1  # connections at a time per IP
+    ehlo_name: str = DEFAULT_EHLO_NAME
+    smtp_port: int = 25
+    blocklist: Path | None = None
+    mta_sts: bool = True
+    mta_sts_cafile: str | None = None  # PEM roots for policy hosts; None: the system's
+    domain_timeout: float = 600.0  # one domain's whole gathering
+
+    def resolver_config(self) -> ResolverConfig:
+        return ResolverConfig(
+            servers=list(self.resolvers),
+            max_in_flight=self.dns_in_flight,
+            qps=self.qps,
+            # hand-written codec: 3-4x less client CPU, cross-checked against dnspython
+            fast_codec=True,
+        )
+
+    def probe_config(self) -> ProbeConfig | None:
+        return ProbeConfig(port=self.smtp_port, ehlo_name=self.ehlo_name) if self.probe else None
+
+
+@dataclass(frozen=True, slots=True)
+class Seams:
+    """What the runs talk to. Production uses the real ones; unit tests pass fakes."""
+
+    resolver: Callable[[ResolverConfig], DnsClient] = field(default=Resolver)
+    prober: Prober = field(default=probe_address)
+    fetcher: PolicyFetcher = field(default=fetch_policy)
+
+
+def load_blocklist(path: Path | None) -> Blocklist | None:
+    """The opt-out list, strictly: a line that does not parse refuses the run, so an
+    operator's intent is never silently dropped."""
+    if path is None:
+        return None
+    try:
+        blocklist = Blocklist.from_file(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OptionError(f"--blocklist {path}: cannot read it ({exc})") from None
+    if blocklist.invalid:
+        number, entry = blocklist.invalid[0]
+        more = f" (and {len(blocklist.invalid) - 1} more)" if len(blocklist.invalid) > 1 else ""
+        raise OptionError(
+            f"--blocklist {path}: line {number}: {entry!r} is neither a network nor a "
+            f"domain name{more}"
+        )
+    return blocklist
+
+
+def policy_fetch_config(options: GatherOptions) -> PolicyFetchConfig:
+    try:
+        return PolicyFetchConfig(context=trust_context(options.mta_sts_cafile))
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise OptionError(f"--mta-sts-ca {options.mta_sts_cafile}: not usable ({exc})") from None
+
+
+async def require_validating(resolver: DnsClient, options: GatherOptions) -> str:
+    """DESIGN §4: refuse to gather through a resolver that does not validate."""
+    check = await self_check(resolver, options.canary_secure, options.canary_bogus)
+    if not check.ok:
+        raise ResolverUnusable(check.message)
+    return check.message
+
+
+def make_gatherer(
+    nursery: trio.Nursery,
+    resolver: DnsClient,
+    options: GatherOptions,
+    seams: Seams,
+    *,
+    blocklist: Blocklist | None,
+    policy_fetch: PolicyFetchConfig,
+    spill_store: SpillStore | None = None,
+    resident: int = 50_000,
+) -> Gatherer:
+    return Gatherer(
+        nursery,
+        resolver,
+        options.probe_config(),
+        probe_limit=options.probe_limit,
+        per_destination=options.per_destination,
+        blocklist=blocklist,
+        mta_sts=options.mta_sts,
+        policy_fetch=policy_fetch,
+        spill_store=spill_store,
+        resident=resident,
+        prober=seams.prober,
+        fetcher=seams.fetcher,
+    )
+
+
+async def gather_domain(gatherer: Gatherer, domain: str, options: GatherOptions) -> DomainFacts:
+    """One domain's facts within its deadline; past it, an indeterminate MX lookup."""
+    with trio.move_on_after(options.domain_timeout):
+        return await gatherer.domain(domain)
+    return DomainFacts(
+        domain,
+        DnsLookup(domain, "MX", "TIMEOUT", error="domain deadline exceeded"),
+        probing_enabled=options.probe,
+    )

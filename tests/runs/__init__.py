@@ -1,0 +1,1 @@
+"""Tests of the runs (scan, check, regrade) against fakes."""

@@ -1,0 +1,184 @@
+"""The scan pipeline against fakes (no namespace): once-per-scan work, duplicates and
+invalid lines, held-back ``dns_error`` domains, resume, and host rows written once.
+
+Expectations come from DESIGN §3-5: every MX host looked up and every address probed
+once per scan; every input line either scanned or recorded as invalid; no domain lost
+or doubled across an interruption.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from scanner.core.model import Verdict
+from scanner.errors import ResolverFailed
+from scanner.runs.scan import Scan, ScanConfig
+from scanner.runs.wiring import GatherOptions
+from scanner.store.sink import read_state
+from tests.runs.fakes import World, options
+
+
+def table(out: Path, name: str) -> list[dict[str, object]]:
+    parts = sorted((out / name).glob("part-*.parquet"))
+    rows: list[dict[str, object]] = []
+    for part in parts:
+        rows += pq.read_table(part).to_pylist()
+    return rows
+
+
+def write_list(path: Path, names: list[str]) -> Path:
+    path.write_text("".join(f"{n}\n" for n in names))
+    return path
+
+
+def config(inp: Path, out: Path, gather: GatherOptions, **kw: object) -> ScanConfig:
+    defaults: dict[str, object] = {"concurrency": 8, "checkpoint_domains": 7}
+    defaults.update(kw)
+    return ScanConfig(input=str(inp), out=out, gather=gather, **defaults)  # type: ignore[arg-type]
+
+
+async def test_shared_hosts_are_asked_and_probed_once(tmp_path: Path) -> None:
+    world = World(40)
+    inp = write_list(tmp_path / "in.txt", world.names())
+    out = tmp_path / "scan"
+    await Scan(config(inp, out, options()), world.seams()).run()
+
+    asked = world.dns.asked
+    for host in ("mx1.provider.test", "mx2.provider.test"):
+        assert asked[(host, "A")] == 1
+        assert asked[(host, "AAAA")] == 1
+        assert asked[(f"_25._tcp.{host}", "TLSA")] == 1
+    assert dict(world.prober.probed) == {"192.0.2.1": 1, "192.0.2.2": 1}
+
+    domains = table(out, "domains")
+    assert sorted(r["domain"] for r in domains) == world.names()
+    verdicts = {r["domain"]: r["verdict"] for r in domains}
+    for i, name in enumerate(world.names()):
+        # Signed MX + TLSA + no STARTTLS anywhere: DANE applies and nothing authenticates.
+        want = Verdict.DANE_BROKEN if i % 2 == 0 else Verdict.INSECURE
+        assert verdicts[name] == want.value, name
+    assert sorted(r["host"] for r in table(out, "hosts")) == [
+        "mx1.provider.test",
+        "mx2.provider.test",
+    ]
+    assert len(table(out, "addresses")) == 2
+    assert read_state(out)["status"] == "complete"  # type: ignore[index]
+
+
+async def test_duplicates_and_invalid_lines_are_recorded_not_scanned(tmp_path: Path) -> None:
+    world = World(3)
+    names = world.names()
+    lines = [names[0], names[1], names[0].upper(), "not a domain", "-bad.test", names[2]]
+    inp = write_list(tmp_path / "in.txt", lines)
+    out = tmp_path / "scan"
+    await Scan(config(inp, out, options(probe=False)), world.seams()).run()
+
+    assert sorted(r["domain"] for r in table(out, "domains")) == names
+    invalid = {r["line_no"]: r["reason"] for r in table(out, "invalid_inputs")}
+    assert invalid[3] == "duplicate"
+    assert set(invalid) == {3, 4, 5}
+    assert world.dns.asked[(names[0], "MX")] == 1
+
+
+async def test_timeouts_are_held_back_until_the_resolver_is_vouched_for(tmp_path: Path) -> None:
+    world = World(10)
+    silent = world.domain(3)
+    world.dns.timeout_names.add(silent)
+    inp = write_list(tmp_path / "in.txt", world.names())
+    out = tmp_path / "scan"
+    await Scan(config(inp, out, options(probe=False)), world.seams()).run()
+    # The canaries still answer: the timeout is the domain's, recorded as dns_error.
+    verdicts = {r["domain"]: r["verdict"] for r in table(out, "domains")}
+    assert verdicts[silent] == Verdict.DNS_ERROR.value
+    assert len(verdicts) == 10
+
+
+async def test_a_dying_resolver_stops_the_scan_resumably(tmp_path: Path) -> None:
+    world = World(30)
+    inp = write_list(tmp_path / "in.txt", world.names())
+    out = tmp_path / "scan"
+
+    def die_after(name: str, rrtype: str) -> None:
+        if rrtype == "MX" and name == world.domain(12):
+            world.dns.dead = True
+
+    world.dns.on_ask = die_after
+    with pytest.raises(ResolverFailed):
+        await Scan(config(inp, out, options(probe=False)), world.seams()).run()
+    first = table(out, "domains")
+    # Nothing judged on a dead resolver's silence was committed.
+    assert all(r["verdict"] != Verdict.DNS_ERROR.value for r in first)
+    assert read_state(out)["status"] == "resolver_failed"  # type: ignore[index]
+
+    world.dns.dead = False
+    world.dns.on_ask = None
+    await Scan(config(inp, out, options(probe=False), resume=True), world.seams()).run()
+    domains = [r["domain"] for r in table(out, "domains")]
+    assert sorted(domains) == world.names()  # none lost, none doubled
+    assert read_state(out)["status"] == "complete"  # type: ignore[index]
+
+
+async def test_interrupted_scan_resumes_to_the_same_rows(tmp_path: Path) -> None:
+    reference_world = World(60)
+    inp = write_list(tmp_path / "in.txt", reference_world.names())
+    reference = tmp_path / "reference"
+    await Scan(config(inp, reference, options()), reference_world.seams()).run()
+
+    world = World(60)
+    out = tmp_path / "scan"
+
+    def interrupt(name: str, rrtype: str) -> None:
+        if rrtype == "MX" and name == world.domain(40):
+            raise KeyboardInterrupt
+
+    world.dns.on_ask = interrupt
+    with pytest.raises(BaseException) as caught:
+        await Scan(config(inp, out, options()), world.seams()).run()
+    assert (
+        caught.group_contains(KeyboardInterrupt)
+        if isinstance(caught.value, BaseExceptionGroup)
+        else isinstance(caught.value, KeyboardInterrupt)
+    )
+    assert read_state(out)["status"] == "interrupted"  # type: ignore[index]
+    done_before = {r["domain"] for r in table(out, "domains")}
+    assert 0 < len(done_before) < 60
+
+    world.dns.on_ask = None
+    await Scan(config(inp, out, options(), resume=True), world.seams()).run()
+    for name, key in (("domains", "domain"), ("hosts", "host"), ("addresses", "address")):
+        got = sorted(r[key] for r in table(out, name))  # type: ignore[type-var]
+        want = sorted(r[key] for r in table(reference, name))  # type: ignore[type-var]
+        assert got == want, name
+    got_verdicts = {r["domain"]: r["verdict"] for r in table(out, "domains")}
+    want_verdicts = {r["domain"]: r["verdict"] for r in table(reference, "domains")}
+    assert got_verdicts == want_verdicts
+    # The resumed run re-used the stored host facts instead of asking again.
+    assert world.dns.asked[("mx1.provider.test", "A")] == 1
+
+
+async def test_opted_out_addresses_are_never_probed(tmp_path: Path) -> None:
+    world = World(4)
+    blocklist = tmp_path / "optout.txt"
+    blocklist.write_text("192.0.2.1/32\n")
+    inp = write_list(tmp_path / "in.txt", world.names())
+    out = tmp_path / "scan"
+    await Scan(config(inp, out, options(blocklist=blocklist)), world.seams()).run()
+    assert dict(world.prober.probed) == {"192.0.2.2": 1}
+
+
+async def test_check_gathers_like_a_scan_and_honours_the_opt_out(tmp_path: Path) -> None:
+    from scanner.runs.check import check_domains
+
+    world = World(2)
+    blocklist = tmp_path / "optout.txt"
+    blocklist.write_text("# spare the primary\n192.0.2.1\n")
+    got = await check_domains(world.names(), options(blocklist=blocklist), world.seams())
+    assert [r["domain"] for r in got] == world.names()
+    assert dict(world.prober.probed) == {"192.0.2.2": 1}
+    # The opted-out primary was never probed: DANE applies, nothing authenticated,
+    # a host with usable TLSA unprobed → unverified (DESIGN §4), not dane_broken.
+    assert got[0]["verdict"] == Verdict.UNVERIFIED.value
+    assert got[1]["verdict"] == Verdict.INSECURE.value

@@ -1,0 +1,55 @@
+"""Domain-list parsing: plain lists, CSV with a header, Tranco, bad lines."""
+
+from __future__ import annotations
+
+import io
+
+import trio
+
+from scanner.store.inputs import InputLine, parse_lines, read_input
+
+
+def _parse(text: str) -> list[InputLine]:
+    return list(parse_lines(iter(text.splitlines())))
+
+
+def test_plain_list_normalises_and_numbers_lines() -> None:
+    got = _parse("Example.COM.\n\n# comment\nbücher.de\n")
+    assert [(g.line_no, g.domain, g.rank) for g in got] == [
+        (1, "example.com", None),
+        (4, "xn--bcher-kva.de", None),
+    ]
+
+
+def test_tranco_keeps_rank() -> None:
+    got = _parse("1,google.com\n2,Facebook.com\n")
+    assert [(g.rank, g.domain) for g in got] == [(1, "google.com"), (2, "facebook.com")]
+
+
+def test_csv_header_selects_domain_column() -> None:
+    got = _parse("id,rank,domain\nx,7,a.example\ny,,b.example\n")
+    assert [(g.line_no, g.rank, g.domain) for g in got] == [
+        (2, 7, "a.example"),
+        (3, None, "b.example"),
+    ]
+
+
+def test_invalid_lines_carry_a_reason_and_are_not_fatal() -> None:
+    got = _parse("localhost\n-bad.example\nxn--zz.com\nok.example\n" + "a" * 64 + ".com\n")
+    assert got[-2].domain == "ok.example"
+    bad = [g for g in got if g.domain is None]
+    assert len(bad) == 4
+    assert all(g.reason for g in bad)
+
+
+def test_stream_reader_matches_line_parser_across_chunk_boundaries() -> None:
+    names = [f"d{i}.example" for i in range(20000)]
+    text = "\n".join(names)  # no final newline: the last line must not be lost
+
+    async def collect() -> list[InputLine]:
+        return [line async for line in read_input(io.BytesIO(text.encode()))]
+
+    got = trio.run(collect)
+    assert [g.domain for g in got] == names
+    assert got[-1].line_no == 20000
+    assert got == _parse(text)
