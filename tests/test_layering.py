@@ -41,7 +41,12 @@ def import_graph() -> dict[str, set[str]]:
                 if node.level:
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join([*anchor, base] if base else anchor)
-                targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+                # ``from pkg import sub`` depends on pkg.sub; ``from pkg import name``
+                # on pkg itself.
+                targets = [
+                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                    for alias in node.names
+                ]
             for target in targets:
                 # The longest project module that the import names.
                 while target and target not in modules:

@@ -25,7 +25,7 @@ import logging
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,7 +296,7 @@ class Scan:
             await self._flush_suspects(force_check=True)
             outer.cancel_scope.cancel()
 
-    async def _open_input(self) -> AsyncIterator[InputLine]:
+    async def _open_input(self) -> AsyncGenerator[InputLine, None]:
         if self.config.input == "-":
             async with aclosing(read_input(sys.stdin.buffer)) as lines:
                 async for line in lines:

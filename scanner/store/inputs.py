@@ -9,7 +9,7 @@ is an integer, else the first field is the domain.
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -98,7 +98,7 @@ def parse_lines(lines: Iterator[str]) -> Iterator[InputLine]:
             yield parsed
 
 
-async def read_input(f: IO[bytes]) -> AsyncIterator[InputLine]:
+async def read_input(f: IO[bytes]) -> AsyncGenerator[InputLine, None]:
     """Stream InputLines from a binary file object (a file or standard input).
 
     Reads 64 KiB chunks on a worker thread: one thread hop per chunk, not per line.

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from analysis_synthetic import SyntheticScans, write_synthetic
 
 from analysis import db
+from tests.analysis.analysis_synthetic import SyntheticScans, write_synthetic
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from analysis_synthetic import SCAN_IDS, SyntheticScans
 from click.testing import CliRunner
 
 from analysis import cli, db, queries
 from scanner.errors import DanescanError
+from tests.analysis.analysis_synthetic import SCAN_IDS, SyntheticScans
 
 
 def test_sql_named_query_table(synthetic: SyntheticScans) -> None:

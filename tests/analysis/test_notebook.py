@@ -7,8 +7,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from analysis_synthetic import SyntheticScans
 from nbclient import NotebookClient
+
+from tests.analysis.analysis_synthetic import SyntheticScans
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 

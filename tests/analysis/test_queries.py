@@ -8,10 +8,10 @@ from typing import Any
 
 import duckdb
 import pytest
-from analysis_synthetic import SCAN_IDS, SyntheticScans, write_table
 
 from analysis import db, queries
 from analysis.queries import QueryError
+from tests.analysis.analysis_synthetic import SCAN_IDS, SyntheticScans, write_table
 
 DANE_VERDICTS = {
     "dane_valid",

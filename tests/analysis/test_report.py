@@ -10,9 +10,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from analysis_synthetic import SCAN_IDS, SyntheticScans
 
 from analysis import report
+from tests.analysis.analysis_synthetic import SCAN_IDS, SyntheticScans
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [

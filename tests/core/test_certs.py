@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from dane_fixtures import NOW_TS, Cert, chain, leaf, make_cert, pki, tlsa_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +25,7 @@ from scanner.core.certs import (
     spki_der,
 )
 from scanner.core.model import TlsaRecord
+from tests.core.dane_fixtures import NOW_TS, Cert, chain, leaf, make_cert, pki, tlsa_for
 
 MX = ("mx.example.com",)
 

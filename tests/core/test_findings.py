@@ -8,7 +8,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from dane_fixtures import (
+
+from scanner.core.findings import CATALOGUE, SEVERITIES, WEAK_ALGORITHMS, render_markdown
+from scanner.core.model import DomainFacts, MtaSts, ProbeStatus, Rrsig, TlsaRecord, ZoneKeys
+from scanner.core.rules import judge_domain
+from tests.core.dane_fixtures import (
     DAY,
     NOW_TS,
     chain,
@@ -21,10 +25,6 @@ from dane_fixtures import (
     probe,
     tlsa_for,
 )
-
-from scanner.core.findings import CATALOGUE, SEVERITIES, WEAK_ALGORITHMS, render_markdown
-from scanner.core.model import DomainFacts, MtaSts, ProbeStatus, Rrsig, TlsaRecord, ZoneKeys
-from scanner.core.rules import judge_domain
 
 D = "example.com"
 MX1 = "mx1.example.com"

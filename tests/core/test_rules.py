@@ -8,19 +8,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
-from dane_fixtures import (
-    DAY,
-    NOW_TS,
-    chain,
-    domain,
-    handshake,
-    host_dns,
-    leaf,
-    lk,
-    pki,
-    probe,
-    tlsa_for,
-)
 
 from scanner.core.model import (
     DomainFacts,
@@ -34,6 +21,19 @@ from scanner.core.model import (
 )
 from scanner.core.mxset import MAX_MX_HOSTS, parse_mx
 from scanner.core.rules import RULES_VERSION, judge_domain, mail_outcome
+from tests.core.dane_fixtures import (
+    DAY,
+    NOW_TS,
+    chain,
+    domain,
+    handshake,
+    host_dns,
+    leaf,
+    lk,
+    pki,
+    probe,
+    tlsa_for,
+)
 
 D = "example.com"
 MX1 = "mx1.example.com"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from dane_fixtures import leaf, lk, tlsa_for
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,6 +22,7 @@ from scanner.core.tlsa import (
     tlsa_owner,
     unusable_reason,
 )
+from tests.core.dane_fixtures import leaf, lk, tlsa_for
 
 H32 = "ab" * 32
 H64 = "cd" * 64

@@ -10,7 +10,11 @@ import dns.message
 import dns.rcode
 import pytest
 import trio
-from test_resolve_fakedns import (
+
+from scanner.core.dnssec import lookup_status
+from scanner.core.model import DnsLookup, DnssecStatus, Ede
+from scanner.gather.resolve import Resolver, ResolverConfig, SelfCheck, self_check
+from tests.gather.fakedns import (
     FakeDns,
     Handler,
     Response,
@@ -21,10 +25,6 @@ from test_resolve_fakedns import (
     rrsig_for,
     soa,
 )
-
-from scanner.core.dnssec import lookup_status
-from scanner.core.model import DnsLookup, DnssecStatus, Ede
-from scanner.gather.resolve import Resolver, ResolverConfig, SelfCheck, self_check
 
 FAST = {"timeout": 0.2, "backoff_base": 0.01, "backoff_max": 0.02, "lookup_timeout": 10.0}
 
@@ -687,3 +687,18 @@ def test_self_check_servfail_everywhere() -> None:
     result = run_self_check(lambda q, t: answer(q, rcode=dns.rcode.SERVFAIL))
     assert not result.ok
     assert "cannot tell bogus from broken" in result.message
+
+
+async def test_fake_server_answers_over_udp_and_tcp() -> None:
+    """The fake itself: a query over each transport gets the handler's answer."""
+    import dns.asyncquery
+
+    def handler(q: dns.message.Message, transport: str) -> Response:
+        return answer(q, rrset(qname_of(q), 60, "A", "192.0.2.1"))
+
+    async with FakeDns(handler).running() as fake:
+        q = dns.message.make_query("a.example.", "A")
+        r1 = await dns.asyncquery.udp(q, fake.host, timeout=2, port=fake.port)
+        r2 = await dns.asyncquery.tcp(q, fake.host, timeout=2, port=fake.port)
+        assert r1.answer == r2.answer
+        assert fake.count("udp") == 1 and fake.count("tcp") == 1

@@ -183,21 +183,3 @@ def qname_of(query: dns.message.Message) -> str:
 
 def qtype_of(query: dns.message.Message) -> str:
     return dns.rdatatype.to_text(query.question[0].rdtype)
-
-
-def test_fake_server_answers_over_udp_and_tcp() -> None:
-    """The fake itself: a query over each transport gets the handler's answer."""
-    import dns.asyncquery
-
-    def handler(q: dns.message.Message, transport: str) -> Response:
-        return answer(q, rrset(qname_of(q), 60, "A", "192.0.2.1"))
-
-    async def main() -> None:
-        async with FakeDns(handler).running() as fake:
-            q = dns.message.make_query("a.example.", "A")
-            r1 = await dns.asyncquery.udp(q, fake.host, timeout=2, port=fake.port)
-            r2 = await dns.asyncquery.tcp(q, fake.host, timeout=2, port=fake.port)
-            assert r1.answer == r2.answer
-            assert fake.count("udp") == 1 and fake.count("tcp") == 1
-
-    trio.run(main)

@@ -1,0 +1,1 @@
+"""Tests of analysis/ (queries, report, CLI) over synthetic and world scans."""

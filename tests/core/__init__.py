@@ -1,0 +1,1 @@
+"""Tests of scanner.core (laid out like the code)."""

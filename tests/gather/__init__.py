@@ -1,0 +1,1 @@
+"""Tests of scanner.gather (laid out like the code)."""

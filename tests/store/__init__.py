@@ -1,0 +1,1 @@
+"""Tests of scanner.store (laid out like the code)."""
