@@ -69,3 +69,45 @@ def test_invalid_lines_are_reported(blocklist: Blocklist) -> None:
     assert [n for n, _ in blocklist.invalid] == [9, 10]
     assert bool(blocklist)
     assert not Blocklist.from_lines(["# nothing", ""])
+
+
+def test_label_length_follows_dns_limit() -> None:
+    # RFC 1035 §2.3.4: a label is at most 63 octets; a longer one is a typo to report.
+    ok = "a" * 63 + ".example"
+    too_long = "a" * 64 + ".example"
+    bl = Blocklist.from_lines([ok, too_long])
+    assert bl.domains == {ok}
+    assert bl.invalid == [(2, too_long)]
+    assert bl.blocks_domain("mx." + ok)
+    assert not bl.blocks_domain("mx." + too_long)  # unparsable names never match
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "a..b.example",  # empty label in the middle
+        "a\u2025b.example",  # TWO DOT LEADER: nameprep (NFKC) makes it "..", an empty label
+        "bücher..example",  # empty label in a name with U-labels
+    ],
+)
+def test_names_with_empty_labels_are_invalid(entry: str) -> None:
+    bl = Blocklist.from_lines(["example", entry])
+    assert bl.invalid == [(2, entry)]
+    assert bl.domains == {"example"}
+    assert not bl.blocks_domain(entry.replace("example", "other"))
+
+
+def test_idna_dot_equivalents_separate_labels() -> None:
+    # IDNA (RFC 3490 §3.1): U+3002, U+FF0E and U+FF61 are label separators like ".".
+    bl = Blocklist.from_lines(["example\u3002com", "*.corp\uff0eexample\uff61net"])
+    assert bl.domains == {"example.com"}
+    assert bl.subdomains_only == {"corp.example.net"}
+    assert bl.blocks_domain("mx\u3002example.com")
+    assert bl.blocks_domain("mx.corp.example.net")
+    assert not bl.blocks_domain("corp.example.net")
+
+
+def test_whitespace_only_name_is_not_blocked() -> None:
+    bl = Blocklist.from_lines(["example.com"])
+    assert not bl.blocks_domain("   ")
+    assert not bl.blocks_domain(".")

@@ -6,7 +6,10 @@ import base64
 import dataclasses
 import enum
 import json
-from typing import Any
+import typing
+from typing import Any, Literal, NamedTuple
+
+import pytest
 
 from scanner.core import factjson
 from scanner.core.model import (
@@ -85,3 +88,60 @@ def _reference_plain(value: Any) -> Any:
 def test_missing_fields_take_defaults() -> None:
     got = factjson.loads(DnsLookup, '{"name": "a", "rrtype": "MX", "rcode": "NXDOMAIN"}')
     assert got == DnsLookup("a", "MX", "NXDOMAIN")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Sample:
+    """A fact shape the model may grow into: a fixed-length tuple, a float, free fields."""
+
+    pair: tuple[int, str]
+    ratio: float
+    extra: Any = None
+    mode: Literal["enforce", "testing", "none", ""] = ""
+
+
+def test_fixed_length_tuple_round_trip() -> None:
+    sample = _Sample((25, "smtp"), 0.5)
+    text = factjson.dumps(sample)
+    assert json.loads(text) == {"pair": [25, "smtp"], "ratio": 0.5, "extra": None, "mode": ""}
+    back = factjson.loads(_Sample, text)
+    assert back == sample and type(back.pair) is tuple
+
+
+def test_fixed_length_tuple_of_wrong_length_is_refused() -> None:
+    with pytest.raises(ValueError):
+        factjson.loads(_Sample, '{"pair": [25, "smtp", "extra"], "ratio": 0.5}')
+
+
+def test_integral_float_from_json_is_a_float() -> None:
+    # JSON has one number type; another writer may store 2.0 as 2.
+    back = factjson.loads(_Sample, '{"pair": [1, "a"], "ratio": 2}')
+    assert back.ratio == 2.0 and type(back.ratio) is float
+
+
+def test_untyped_field_keeps_plain_json() -> None:
+    # Hints that name no dataclass, enum, bytes or float (Any, a Literal) leave data as is.
+    text = '{"pair": [1, "a"], "ratio": 1.5, "extra": {"k": [1, 2]}, "mode": "testing"}'
+    back = factjson.loads(_Sample, text)
+    assert back.extra == {"k": [1, 2]}
+    assert back.mode == "testing"
+    assert factjson.from_plain(typing.Any, [1, "x"]) == [1, "x"]
+    assert factjson.from_plain(Literal["a", "b"], "b") == "b"
+
+
+class _Point(NamedTuple):
+    x: int
+    y: bytes
+
+
+class _Label(str):
+    pass
+
+
+def test_to_plain_of_tuple_subclass_and_other_values() -> None:
+    # A tuple subclass is a JSON list, its items converted like any other.
+    assert factjson.to_plain(_Point(1, b"\xff")) == [1, "/w=="]
+    # A value of no known kind (a str subclass here) is left for json to handle.
+    label = _Label("mx.example")
+    assert factjson.to_plain(label) is label
+    assert factjson.dumps({"host": label}) == '{"host":"mx.example"}'

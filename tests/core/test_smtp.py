@@ -206,6 +206,83 @@ def test_dialogue_rejects_bad_ehlo_name_and_misuse() -> None:
         d.tls_established()
 
 
+def test_feed_after_eof_is_a_caller_bug() -> None:
+    parser = ReplyParser()
+    parser.feed(b"220 hi\r\n")
+    parser.feed_eof()
+    parser.feed(b"")  # an empty read after EOF is harmless
+    with pytest.raises(RuntimeError):
+        parser.feed(b"250 late\r\n")
+    assert parser.events(b"") == [Reply(220, ("220 hi",))]
+    assert parser.next_event() is CLOSED
+
+
+def test_take_leftover_refused_in_the_middle_of_a_reply() -> None:
+    parser = ReplyParser()
+    parser.feed(b"220-first line\r\n220 sec")
+    assert parser.next_event() is NEED_DATA
+    with pytest.raises(RuntimeError):
+        parser.take_leftover()
+
+
+def test_events_returns_every_completed_reply() -> None:
+    parser = ReplyParser()
+    assert parser.events(b"220 hi\r\n250-a\r\n250 b\r\n354 par") == [
+        Reply(220, ("220 hi",)),
+        Reply(250, ("250-a", "250 b")),
+    ]
+    assert parser.events(b"tial") == []
+    assert parser.events(b"\n") == [Reply(354, ("354 partial",))]
+
+
+def test_ehlo_keywords_skip_blank_extension_lines() -> None:
+    # RFC 5321 §4.1.1.1: an ehlo-line starts with a keyword; a blank line offers nothing.
+    r = reply(b"250-mx.example\r\n250-\r\n250-   \r\n250 STARTTLS\r\n")
+    assert ehlo_keywords(r) == {"STARTTLS"}
+    assert offers_starttls(r)
+
+
+def test_dialogue_fed_through_its_own_parser() -> None:
+    d = ClientDialogue("probe.example")
+    d.receive_data(b"220-mx.example ESMTP\r\n")
+    assert d.next_event() is NEED_DATA  # the greeting is awaited in full
+    d.receive_data(b"220 ready\r\n")
+    banner = d.next_event()
+    assert isinstance(banner, Reply)
+    assert d.handle_reply(banner) == Send(b"EHLO probe.example\r\n")
+    d.receive_data(b"250 mx.example\r\n")
+    ehlo = d.next_event()
+    assert isinstance(ehlo, Reply)
+    action = d.handle_reply(ehlo)
+    assert isinstance(action, Finish) and action.status is ProbeStatus.STARTTLS_MISSING
+    d.receive_data(b"221 bye\r\n")
+    d.receive_eof()
+    assert isinstance(d.next_event(), Reply)
+    assert d.next_event() is CLOSED
+
+
+@pytest.mark.parametrize("stage", ["tls", "quit"])
+def test_dialogue_expects_no_reply_after_starttls(stage: str) -> None:
+    d = ClientDialogue("probe.example")
+    d.handle_reply(reply(b"220 hi\r\n"))
+    d.handle_reply(reply(b"250-mx\r\n250 STARTTLS\r\n"))
+    d.handle_reply(reply(b"220 go\r\n"))
+    if stage == "quit":
+        d.tls_established()
+    assert d.stage.value == stage
+    # During TLS the I/O layer owns the bytes; after QUIT the dialogue is over.
+    with pytest.raises(RuntimeError, match=f"stage {stage}"):
+        d.handle_reply(reply(b"221 bye\r\n"))
+
+
+def test_dialogue_expects_no_reply_after_finish() -> None:
+    d = ClientDialogue("probe.example")
+    action = d.handle_reply(reply(b"554 go away\r\n"))
+    assert isinstance(action, Finish) and d.stage is Stage.QUIT
+    with pytest.raises(RuntimeError):
+        d.handle_reply(reply(b"221 bye\r\n"))
+
+
 # --------------------------------------------------------------------------- properties
 
 code = st.sampled_from([b"220", b"250", b"354", b"421", b"454", b"550"])
