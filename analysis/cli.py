@@ -2,7 +2,8 @@
 
 What must live here: the click commands and what is particular to the command
 line — ``KEY=VALUE`` and ``@FILE`` parameters, output formats, and how an error
-for the user ends a command (:func:`user_errors`). The work is done by
+for the user ends a command (``scanner.cli.Danescan.invoke``, the one place where
+errors become exit statuses). The work is done by
 ``analysis.db``, ``analysis.queries`` and ``analysis.report``, which raise
 ``scanner.errors.DanescanError`` subclasses for the user's mistakes; nothing here
 maps an error type to an exit status of its own.
@@ -19,11 +20,9 @@ its own usage errors.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
@@ -34,7 +33,7 @@ from analysis.queries import QueryResult, jsonable
 from analysis.tables import text_table
 from scanner.errors import DanescanError
 
-__all__ = ["COMMANDS", "ParamFileError", "diff", "list_queries", "report", "sql", "user_errors"]
+__all__ = ["COMMANDS", "ParamFileError", "diff", "list_queries", "report", "sql"]
 
 FORMATS = ("table", "csv", "json")
 
@@ -44,26 +43,6 @@ _R = TypeVar("_R")
 
 class ParamFileError(DanescanError):
     """The file of a ``--param KEY=@FILE`` cannot be read."""
-
-
-def user_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
-    """End a command on a :class:`DanescanError`: ``danescan: MESSAGE``, its exit status.
-
-    Every command of :data:`COMMANDS` goes through this one function. It stands in
-    for the ``danescan`` group's own handler, which ``scanner.cli`` does not have
-    yet: click would print a traceback and exit 1 for an exception it does not
-    know. Once the group catches ``DanescanError`` itself, this can go.
-    """
-
-    @functools.wraps(command)
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return command(*args, **kwargs)
-        except DanescanError as exc:
-            click.echo(f"danescan: {exc}", err=True)
-            raise SystemExit(exc.exit_code) from exc
-
-    return run
 
 
 def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -133,7 +112,6 @@ def format_result(result: QueryResult, fmt: str) -> str:
     show_default=True,
     help="json = one JSON object per line.",
 )
-@user_errors
 def sql(args: tuple[str, ...], adhoc: str | None, param_pairs: tuple[str, ...], fmt: str) -> None:
     """Run a named query (see `danescan queries`) or ad-hoc SQL against scans.
 
@@ -166,7 +144,6 @@ def sql(args: tuple[str, ...], adhoc: str | None, param_pairs: tuple[str, ...], 
 
 @click.command("queries")
 @click.option("--verbose", "-v", is_flag=True, help="Also the counting rules and parameters.")
-@user_errors
 def list_queries(verbose: bool) -> None:
     """List the named queries: name, question, what they count."""
     for q in queries.all_queries():
@@ -190,7 +167,6 @@ def list_queries(verbose: bool) -> None:
     help="The HTML file; the Markdown goes beside it (FILE.md, charts in FILE_charts/).",
 )
 @click.option("--title", default="DANE for SMTP adoption report", show_default=True)
-@user_errors
 def report(scans: tuple[str, ...], out: Path, title: str) -> None:
     """Write an adoption report (self-contained HTML, and Markdown) for one or more scans."""
     # Here, not at the top: matplotlib takes half a second to import, and every
@@ -209,7 +185,6 @@ def report(scans: tuple[str, ...], out: Path, title: str) -> None:
 @click.option(
     "--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
 )
-@user_errors
 def diff(scans: tuple[str, ...], scan_a: str | None, scan_b: str | None, fmt: str) -> None:
     """What changed between two scans: newly broken, newly valid, provider, verdict.
 

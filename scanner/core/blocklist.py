@@ -25,8 +25,14 @@ from pathlib import Path
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+# IDNA (RFC 3490 §3.1) treats these as label separators, like ".".
+_IDNA_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+
+
 def _norm_name(name: str) -> str | None:
-    name = name.strip().rstrip(".").lower()
+    # Dots first, so that a trailing ideographic dot is the root label like ".": an
+    # opt-out lookup must not fail open on a spelling of the same name.
+    name = name.strip().translate(_IDNA_DOTS).rstrip(".").lower()
     if not name:
         return None
     try:

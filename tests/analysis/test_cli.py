@@ -12,13 +12,14 @@ import pytest
 from click.testing import CliRunner
 
 from analysis import cli, db, queries
+from scanner.cli import main
 from scanner.errors import DanescanError
 from tests.analysis.analysis_synthetic import SCAN_IDS, SyntheticScans
 
 
 def test_sql_named_query_table(synthetic: SyntheticScans) -> None:
     res = CliRunner().invoke(
-        cli.sql, ["verdict_shares", str(synthetic.root), "-p", f"scan={SCAN_IDS[1]}"]
+        main, ["sql", "verdict_shares", str(synthetic.root), "-p", f"scan={SCAN_IDS[1]}"]
     )
     assert res.exit_code == 0, res.output
     counts = Counter(d["verdict"] for d in synthetic.table(SCAN_IDS[1], "domains"))
@@ -28,15 +29,16 @@ def test_sql_named_query_table(synthetic: SyntheticScans) -> None:
 
 def test_sql_json_and_csv(synthetic: SyntheticScans) -> None:
     res = CliRunner().invoke(
-        cli.sql, ["funnel", str(synthetic.scan_dir(SCAN_IDS[0])), "-f", "json"]
+        main, ["sql", "funnel", str(synthetic.scan_dir(SCAN_IDS[0])), "-f", "json"]
     )
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in res.output.splitlines()]
     assert rows[0]["stage"] == "domains scanned"
     assert rows[0]["domains"] == len(synthetic.table(SCAN_IDS[0], "domains"))
     res = CliRunner().invoke(
-        cli.sql,
+        main,
         [
+            "sql",
             "--query",
             "SELECT scan_id, count(*) AS domains FROM domains GROUP BY 1 ORDER BY 1",
             str(synthetic.root),
@@ -55,8 +57,16 @@ def test_sql_partner_file(synthetic: SyntheticScans, tmp_path: Path) -> None:
     partners = tmp_path / "partners.txt"
     partners.write_text("# partners\nd00-validbig.com\nd19-broken.se  # old one\n\nnew-one.se\n")
     res = CliRunner().invoke(
-        cli.sql,
-        ["partner_readiness", str(synthetic.root), "--param", f"domains=@{partners}", "-f", "json"],
+        main,
+        [
+            "sql",
+            "partner_readiness",
+            str(synthetic.root),
+            "--param",
+            f"domains=@{partners}",
+            "-f",
+            "json",
+        ],
     )
     assert res.exit_code == 0, res.output
     rows = {r["domain"]: r for r in map(json.loads, res.output.splitlines())}
@@ -67,15 +77,19 @@ def test_sql_partner_file(synthetic: SyntheticScans, tmp_path: Path) -> None:
 
 def test_sql_usage_errors(synthetic: SyntheticScans, tmp_path: Path) -> None:
     runner = CliRunner()
-    assert runner.invoke(cli.sql, ["no_such_query", str(synthetic.root)]).exit_code == 2
-    assert runner.invoke(cli.sql, ["funnel", str(synthetic.root), "-p", "bogus=1"]).exit_code == 2
-    assert runner.invoke(cli.sql, ["funnel", str(synthetic.root), "-p", "noequals"]).exit_code == 2
-    assert runner.invoke(cli.sql, ["funnel", str(tmp_path)]).exit_code == 2
-    assert runner.invoke(cli.sql, ["--query", "SELEKT 1", str(synthetic.root)]).exit_code == 2
+    assert runner.invoke(main, ["sql", "no_such_query", str(synthetic.root)]).exit_code == 2
+    assert (
+        runner.invoke(main, ["sql", "funnel", str(synthetic.root), "-p", "bogus=1"]).exit_code == 2
+    )
+    assert (
+        runner.invoke(main, ["sql", "funnel", str(synthetic.root), "-p", "noequals"]).exit_code == 2
+    )
+    assert runner.invoke(main, ["sql", "funnel", str(tmp_path)]).exit_code == 2
+    assert runner.invoke(main, ["sql", "--query", "SELEKT 1", str(synthetic.root)]).exit_code == 2
 
 
 def test_queries_lists_every_query() -> None:
-    res = CliRunner().invoke(cli.list_queries, ["-v"])
+    res = CliRunner().invoke(main, ["queries", "-v"])
     assert res.exit_code == 0
     for name in queries.names():
         assert f"\n{name}\n" in "\n" + res.output
@@ -84,28 +98,29 @@ def test_queries_lists_every_query() -> None:
 
 def test_diff_command(synthetic: SyntheticScans) -> None:
     res = CliRunner().invoke(
-        cli.diff, [str(synthetic.scan_dir(SCAN_IDS[0])), str(synthetic.scan_dir(SCAN_IDS[1]))]
+        main, ["diff", str(synthetic.scan_dir(SCAN_IDS[0])), str(synthetic.scan_dir(SCAN_IDS[1]))]
     )
     assert res.exit_code == 0, res.output
     assert "newly_broken           2" in res.output
     assert "newly_valid            2" in res.output
     res = CliRunner().invoke(
-        cli.diff, [str(synthetic.root), "--from", SCAN_IDS[1], "--to", SCAN_IDS[0], "-f", "json"]
+        main,
+        ["diff", str(synthetic.root), "--from", SCAN_IDS[1], "--to", SCAN_IDS[0], "-f", "json"],
     )
     rows = [json.loads(line) for line in res.output.splitlines()]
     assert {r["domain"] for r in rows if "newly_valid" in r["changes"]} == {
         "d00-validbig.com",
         "d01-validbig.net",
     }
-    res = CliRunner().invoke(cli.diff, [str(synthetic.scan_dir(SCAN_IDS[0]))])
+    res = CliRunner().invoke(main, ["diff", str(synthetic.scan_dir(SCAN_IDS[0]))])
     assert res.exit_code == 2
-    res = CliRunner().invoke(cli.diff, [str(synthetic.root), "--from", "nope"])
+    res = CliRunner().invoke(main, ["diff", str(synthetic.root), "--from", "nope"])
     assert res.exit_code == 2
 
 
 def test_report_command(synthetic: SyntheticScans, tmp_path: Path) -> None:
     out = tmp_path / "r" / "report.html"
-    res = CliRunner().invoke(cli.report, [str(synthetic.root), "--out", str(out)])
+    res = CliRunner().invoke(main, ["report", str(synthetic.root), "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert out.exists() and out.with_suffix(".md").exists()
     assert str(out) in res.output
@@ -134,8 +149,7 @@ def test_user_errors_are_one_line_with_exit_status_2(
         (["diff", str(synthetic.root), "--from", "nope"], "danescan: no scan 'nope' here"),
     ]
     for args, message in cases:
-        command = {c.name: c for c in cli.COMMANDS}[args[0]]
-        res = runner.invoke(command, args[1:])
+        res = runner.invoke(main, args)
         assert res.exit_code == 2, (args, res.output)
         assert res.stderr.startswith(message), (args, res.stderr)
         assert res.stderr.count("\n") == 1, res.stderr  # one line
@@ -148,7 +162,7 @@ def test_unreadable_scan_is_a_scan_read_error(tmp_path: Path) -> None:
     (table_dir / "part-000000.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(db.ScanReadError, match="cannot read the scans"):
         db.connect([tmp_path / "scan"])
-    res = CliRunner().invoke(cli.sql, ["funnel", str(tmp_path / "scan")])
+    res = CliRunner().invoke(main, ["sql", "funnel", str(tmp_path / "scan")])
     assert res.exit_code == 2
     assert res.stderr.startswith("danescan: cannot read the scans: ")
 
@@ -159,7 +173,7 @@ def test_unwritable_report_is_a_report_write_error(
     blocker = tmp_path / "file"
     blocker.write_text("")
     res = CliRunner().invoke(
-        cli.report, [str(synthetic.scan_dir(SCAN_IDS[0])), "--out", str(blocker / "r.html")]
+        main, ["report", str(synthetic.scan_dir(SCAN_IDS[0])), "--out", str(blocker / "r.html")]
     )
     assert res.exit_code == 2
     assert res.stderr.startswith("danescan: cannot write the report: ")

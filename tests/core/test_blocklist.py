@@ -111,3 +111,10 @@ def test_whitespace_only_name_is_not_blocked() -> None:
     bl = Blocklist.from_lines(["example.com"])
     assert not bl.blocks_domain("   ")
     assert not bl.blocks_domain(".")
+
+
+def test_trailing_ideographic_dot_is_the_root_label() -> None:
+    bl = Blocklist.from_lines(["example.org\u3002\n"])
+    assert not bl.invalid
+    assert bl.blocks_domain("mx.example.org")
+    assert Blocklist.from_lines(["example.com\n"]).blocks_domain("mx.example.com\u3002")

@@ -13,14 +13,9 @@ import trio
 
 from scanner.core.dnssec import lookup_status
 from scanner.core.model import DnsLookup, DnssecStatus
-from scanner.gather.dnswire import FastCodec, decode_reply
-from scanner.gather.resolve import (
-    DnspythonCodec,
-    Resolver,
-    ResolverConfig,
-    reply_from_message,
-    self_check,
-)
+from scanner.gather.dnsreply import reply_from_message
+from scanner.gather.dnswire import DnspythonCodec, FastCodec, decode_reply
+from scanner.gather.resolve import Resolver, ResolverConfig, self_check
 from scanner.world.catalog import load_catalog
 from scanner.world.info import LAME_ADDRESS, WorldInfo
 
@@ -31,7 +26,7 @@ def _config(world: WorldInfo, **kw: object) -> ResolverConfig:
     return ResolverConfig(servers=[(world.resolver, world.resolver_port)], **kw)  # type: ignore[arg-type]
 
 
-def _lookups(
+async def _lookups(
     world: WorldInfo, queries: list[tuple[str, str]], fast: bool = False
 ) -> list[DnsLookup]:
     async def main() -> list[DnsLookup]:
@@ -46,35 +41,35 @@ def _lookups(
                     nursery.start_soon(one, i, name, rrtype)
             return [x for x in out if x is not None]
 
-    return trio.run(main)
+    return await main()
 
 
-def test_self_check_passes_with_the_world_canaries(world: WorldInfo) -> None:
+async def test_self_check_passes_with_the_world_canaries(world: WorldInfo) -> None:
     async def main() -> tuple[bool, str]:
         async with Resolver(_config(world)) as resolver:
             check = await self_check(resolver, world.canary_secure, world.canary_bogus)
             return check.ok, check.message
 
-    ok, message = trio.run(main)
+    ok, message = await main()
     assert ok, message
 
 
-def test_self_check_refuses_a_server_that_does_not_resolve(world: WorldInfo) -> None:
+async def test_self_check_refuses_a_server_that_does_not_resolve(world: WorldInfo) -> None:
     async def main() -> tuple[bool, str]:
         cfg = ResolverConfig(servers=[(LAME_ADDRESS, 53)], timeout=1.0)
         async with Resolver(cfg) as resolver:
             check = await self_check(resolver, world.canary_secure, world.canary_bogus)
             return check.ok, check.message
 
-    ok, message = trio.run(main)
+    ok, message = await main()
     assert not ok
     assert LAME_ADDRESS in message and "REFUSED" in message
 
 
-def test_mx_status_of_every_scenario(world: WorldInfo) -> None:
+async def test_mx_status_of_every_scenario(world: WorldInfo) -> None:
     catalog = load_catalog(world.catalog)
     scenarios = list(catalog.scenarios)
-    got = _lookups(world, [(s.domain, "MX") for s in scenarios])
+    got = await _lookups(world, [(s.domain, "MX") for s in scenarios])
     checked = 0
     for scenario, lk in zip(scenarios, got, strict=True):
         status = lookup_status(lk)
@@ -90,11 +85,11 @@ def test_mx_status_of_every_scenario(world: WorldInfo) -> None:
                 assert lk.rrsigs and all(r.covered == "MX" for r in lk.rrsigs), lk
             checked += 1
     assert checked >= len(scenarios) // 2
-    (bogus,) = _lookups(world, [(world.canary_bogus, "MX")])
+    (bogus,) = await _lookups(world, [(world.canary_bogus, "MX")])
     assert lookup_status(bogus) is DnssecStatus.BOGUS, bogus
 
 
-def test_cname_chains_from_the_catalog(world: WorldInfo) -> None:
+async def test_cname_chains_from_the_catalog(world: WorldInfo) -> None:
     catalog = load_catalog(world.catalog)
     cases = []
     for host in catalog.hosts().values():
@@ -103,7 +98,7 @@ def test_cname_chains_from_the_catalog(world: WorldInfo) -> None:
         if host.tlsa_cname:
             cases.append((f"_25._tcp.{host.name}", "TLSA", host.tlsa_cname))
     assert cases, "the catalog has CNAME scenarios"
-    got = _lookups(world, [(name, rrtype) for name, rrtype, _ in cases])
+    got = await _lookups(world, [(name, rrtype) for name, rrtype, _ in cases])
     for (_name, _rrtype, target), lk in zip(cases, got, strict=True):
         assert lk.rcode == "NOERROR", lk
         assert lk.cname_chain[:1] == (target,), lk
@@ -119,10 +114,10 @@ def _world_queries(world: WorldInfo) -> list[tuple[str, str]]:
     return queries
 
 
-def test_fast_codec_gives_the_same_lookups_as_dnspython(world: WorldInfo) -> None:
+async def test_fast_codec_gives_the_same_lookups_as_dnspython(world: WorldInfo) -> None:
     queries = _world_queries(world)
-    ref = _lookups(world, queries)
-    fast = _lookups(world, queries, fast=True)
+    ref = await _lookups(world, queries)
+    fast = await _lookups(world, queries, fast=True)
 
     def strip(lk: DnsLookup) -> DnsLookup:
         # TTLs count down in the cache; Unbound's EDE text depends on its cache state.
@@ -165,22 +160,22 @@ def test_decoders_agree_on_raw_world_replies(world: WorldInfo) -> None:
     assert lenient <= 4
 
 
-def test_lame_server_is_refused_and_retried(world: WorldInfo) -> None:
+async def test_lame_server_is_refused_and_retried(world: WorldInfo) -> None:
     async def main() -> tuple[DnsLookup, int]:
         cfg = ResolverConfig(servers=[(LAME_ADDRESS, 53)], timeout=1.0, backoff_base=0.01)
         async with Resolver(cfg) as resolver:
             return await resolver.lookup(world.canary_secure, "MX"), resolver.queries_sent
 
-    lk, sent = trio.run(main)
+    lk, sent = await main()
     assert lk.rcode == "REFUSED" and sent == 3
     assert lookup_status(lk) is DnssecStatus.ERROR
 
 
-def test_closed_port_is_a_network_error(world: WorldInfo) -> None:
+async def test_closed_port_is_a_network_error(world: WorldInfo) -> None:
     async def main() -> DnsLookup:
         cfg = ResolverConfig(servers=[(world.resolver, 1)], timeout=1.0, backoff_base=0.01)
         async with Resolver(cfg) as resolver:
             return await resolver.lookup(world.canary_secure, "MX")
 
-    lk = trio.run(main)
+    lk = await main()
     assert lk.rcode == "NETWORK_ERROR", lk

@@ -16,8 +16,7 @@ import functools
 import ipaddress
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import pytest
 import trio
@@ -25,7 +24,7 @@ import trio.testing
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scanner.core.blocklist import Blocklist
@@ -44,20 +43,11 @@ SNI = "mx.example.test"
 CONFIG = ProbeConfig(ehlo_name="probe.danescan.test", key_variants=False)
 
 
-def trio_test(
-    fn: Callable[..., Coroutine[Any, Any, None]] | None = None, *, autojump: bool = False
-) -> Any:
-    """Run an async test under trio.run (MockClock with autojump when asked)."""
-
-    def deco(f: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-        @functools.wraps(f)
-        def wrapper(*args: Any, **kwargs: Any) -> None:
-            clock = trio.testing.MockClock(autojump_threshold=0.02) if autojump else None
-            trio.run(functools.partial(f, *args, **kwargs), clock=clock)
-
-        return wrapper
-
-    return deco(fn) if fn is not None else deco
+@pytest.fixture
+def clock() -> trio.testing.MockClock:
+    """A test that asks for ``clock`` runs on it (pytest-trio): the autojump threshold
+    is a few real milliseconds, so loopback I/O completes before time jumps."""
+    return trio.testing.MockClock(autojump_threshold=0.02)
 
 
 # --------------------------------------------------------------------------- certificates
@@ -188,7 +178,6 @@ def starttls_server(ctx: ssl.SSLContext) -> Handler:
 # --------------------------------------------------------------------------- tests
 
 
-@trio_test
 async def test_starttls_captures_whole_chain_leaf_first(pki: Pki) -> None:
     sni_seen: list[str] = []
     ctx = pki.server_context(pki.ecdsa, sni_seen=sni_seen)
@@ -213,7 +202,6 @@ async def test_starttls_captures_whole_chain_leaf_first(pki: Pki) -> None:
     assert probe.started_at > 1e9 and probe.elapsed >= 0
 
 
-@trio_test
 async def test_starttls_not_offered(pki: Pki) -> None:
     peers: list[Peer] = []
 
@@ -229,7 +217,6 @@ async def test_starttls_not_offered(pki: Pki) -> None:
     assert peers[0].lines[-1] == b"QUIT\r\n"
 
 
-@trio_test
 async def test_starttls_454_is_rejected_and_kept() -> None:
     async def handler(peer: Peer) -> None:
         await greet_and_ehlo(peer)
@@ -244,7 +231,6 @@ async def test_starttls_454_is_rejected_and_kept() -> None:
     assert probe.error.startswith("4xx starttls: 454")
 
 
-@trio_test
 async def test_garbage_after_go_ahead_is_tls_failure() -> None:
     async def handler(peer: Peer) -> None:
         await greet_and_ehlo(peer)
@@ -261,8 +247,7 @@ async def test_garbage_after_go_ahead_is_tls_failure() -> None:
     assert probe.handshakes[0].error == probe.error
 
 
-@trio_test(autojump=True)
-async def test_tls_handshake_deadline() -> None:
+async def test_tls_handshake_deadline(clock: trio.testing.MockClock) -> None:
     async def handler(peer: Peer) -> None:
         await greet_and_ehlo(peer)
         await peer.line()
@@ -275,8 +260,7 @@ async def test_tls_handshake_deadline() -> None:
     assert 20 <= probe.elapsed < 21
 
 
-@trio_test(autojump=True)
-async def test_tarpit_hits_banner_deadline() -> None:
+async def test_tarpit_hits_banner_deadline(clock: trio.testing.MockClock) -> None:
     async def handler(peer: Peer) -> None:
         await trio.sleep_forever()
 
@@ -286,8 +270,7 @@ async def test_tarpit_hits_banner_deadline() -> None:
     assert 30 <= probe.elapsed < 31
 
 
-@trio_test(autojump=True)
-async def test_one_byte_drip_cannot_stretch_banner_deadline() -> None:
+async def test_one_byte_drip_cannot_stretch_banner_deadline(clock: trio.testing.MockClock) -> None:
     async def handler(peer: Peer) -> None:
         await peer.send(b"220-")
         while True:  # an idle timer of 30 s would never fire
@@ -299,7 +282,6 @@ async def test_one_byte_drip_cannot_stretch_banner_deadline() -> None:
     assert 30 <= probe.elapsed < 31
 
 
-@trio_test
 async def test_giant_banner_line_is_protocol_error() -> None:
     async def handler(peer: Peer) -> None:
         await peer.send(b"220 " + b"A" * 100_000 + b"\r\n")
@@ -311,7 +293,6 @@ async def test_giant_banner_line_is_protocol_error() -> None:
     assert probe.error.startswith("banner: ")
 
 
-@trio_test
 async def test_endless_ehlo_continuation_is_protocol_error() -> None:
     async def handler(peer: Peer) -> None:
         await peer.send(b"220 hi\r\n")
@@ -324,8 +305,7 @@ async def test_endless_ehlo_continuation_is_protocol_error() -> None:
     assert probe.error == "ehlo: reply of more than 1000 lines"
 
 
-@trio_test(autojump=True)
-async def test_multiline_banner_waits_for_final_line() -> None:
+async def test_multiline_banner_waits_for_final_line(clock: trio.testing.MockClock) -> None:
     peers: list[Peer] = []
 
     async def handler(peer: Peer) -> None:
@@ -344,7 +324,6 @@ async def test_multiline_banner_waits_for_final_line() -> None:
     assert probe.elapsed >= 12
 
 
-@trio_test
 async def test_connection_refused() -> None:
     with socket.socket() as s:  # find a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -354,7 +333,6 @@ async def test_connection_refused() -> None:
     assert probe.error.startswith("connect: ECONNREFUSED")
 
 
-@trio_test
 async def test_banner_4xx_is_rejected_with_backoff() -> None:
     async def handler(peer: Peer) -> None:
         await peer.send(b"421-4.3.2 busy\r\n421 4.3.2 come back later\r\n")
@@ -366,7 +344,6 @@ async def test_banner_4xx_is_rejected_with_backoff() -> None:
     assert probe.banner == "421-4.3.2 busy\n421 4.3.2 come back later"
 
 
-@trio_test
 async def test_banner_554_is_rejected_without_backoff() -> None:
     async def handler(peer: Peer) -> None:
         await peer.send(b"554 no service\r\n")
@@ -376,7 +353,6 @@ async def test_banner_554_is_rejected_without_backoff() -> None:
     assert not backoff_advised(probe)
 
 
-@trio_test
 async def test_ehlo_rejected() -> None:
     async def handler(peer: Peer) -> None:
         await peer.send(b"220 hi\r\n")
@@ -389,7 +365,6 @@ async def test_ehlo_rejected() -> None:
     assert probe.error == "ehlo: 550 5.7.1 go away"
 
 
-@trio_test
 async def test_close_after_banner_is_protocol_error() -> None:
     async def handler(peer: Peer) -> None:
         await peer.send(b"220 hi\r\n")
@@ -401,8 +376,7 @@ async def test_close_after_banner_is_protocol_error() -> None:
     assert probe.error == "ehlo: connection closed by the server"
 
 
-@trio_test(autojump=True)
-async def test_total_deadline_caps_the_stages() -> None:
+async def test_total_deadline_caps_the_stages(clock: trio.testing.MockClock) -> None:
     async def handler(peer: Peer) -> None:
         await trio.sleep(25)
         await peer.send(b"220 slow\r\n")
@@ -415,7 +389,6 @@ async def test_total_deadline_caps_the_stages() -> None:
     assert 40 <= probe.elapsed < 41
 
 
-@trio_test
 async def test_dual_certificate_server_gives_both_key_types(pki: Pki) -> None:
     sni_seen: list[str] = []
     ctx = pki.server_context(pki.rsa, pki.ecdsa, sni_seen=sni_seen)
@@ -434,7 +407,6 @@ async def test_dual_certificate_server_gives_both_key_types(pki: Pki) -> None:
     assert list(alternate.chain) == pki.der_chain(expected)
 
 
-@trio_test
 async def test_single_certificate_server_records_failed_alternate(pki: Pki) -> None:
     ctx = pki.server_context(pki.ecdsa, sni_seen=[])
     config = dataclasses.replace(CONFIG, key_variants=True)
@@ -446,7 +418,6 @@ async def test_single_certificate_server_records_failed_alternate(pki: Pki) -> N
     assert alternate.error.startswith("tls: ")
 
 
-@trio_test
 async def test_ipv6_loopback(pki: Pki) -> None:
     ctx = pki.server_context(pki.rsa, sni_seen=[])
     probe = await run_probe(starttls_server(ctx), address="::1")
@@ -455,21 +426,20 @@ async def test_ipv6_loopback(pki: Pki) -> None:
     assert leaf_key_type(probe.handshakes[0].chain) == "rsa"
 
 
-@trio_test
 async def test_blocklisted_address_is_never_contacted() -> None:
     blocklist = Blocklist.from_lines(["127.0.0.0/8"])
     probe = await probe_address(HOST, "127.0.0.1", SNI, CONFIG, blocklist=blocklist)
     assert probe.status is ProbeStatus.SKIPPED
 
 
-@trio_test
 async def test_bugs_still_raise() -> None:
     with pytest.raises(ValueError):
         await probe_address(HOST, "not-an-address", SNI, CONFIG)
 
 
-@trio_test(autojump=True)
-async def test_destination_limiter_caps_concurrency_and_cleans_up() -> None:
+async def test_destination_limiter_caps_concurrency_and_cleans_up(
+    clock: trio.testing.MockClock,
+) -> None:
     limiter = DestinationLimiter(per_destination=2)
     active: dict[str, int] = {}
     peak: dict[str, int] = {}
@@ -493,7 +463,6 @@ async def test_destination_limiter_caps_concurrency_and_cleans_up() -> None:
     assert len(limiter) == 0
 
 
-@trio_test
 async def test_long_chain_is_capped_at_twenty_certificates() -> None:
     root = trustme.CA(path_length=40)
     ca = root
@@ -510,7 +479,6 @@ async def test_long_chain_is_capped_at_twenty_certificates() -> None:
     assert probe.handshakes[0].error == "chain of 25 certificates, first 20 kept"
 
 
-@trio_test
 async def test_oversized_certificate_list_fails_tls() -> None:
     # ~3,000 names of 40 bytes: a certificate over OpenSSL's 100 KiB certificate-list limit.
     names = [f"host-{i:05d}-{'x' * 24}.example.test" for i in range(3000)]
@@ -530,9 +498,16 @@ hostile_chunk = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(
+    max_examples=40,
+    deadline=None,
+    # pytest-trio runs each example in a fresh trio.run on this (autojumping) clock.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(st.lists(hostile_chunk, max_size=6), st.booleans())
-def test_any_server_bytes_end_as_a_recorded_status(chunks: list[bytes], hang: bool) -> None:
+async def test_any_server_bytes_end_as_a_recorded_status(
+    clock: trio.testing.MockClock, chunks: list[bytes], hang: bool
+) -> None:
     async def handler(peer: Peer) -> None:
         for chunk in chunks:
             await peer.send(chunk)
@@ -540,10 +515,7 @@ def test_any_server_bytes_end_as_a_recorded_status(chunks: list[bytes], hang: bo
         if hang:
             await trio.sleep_forever()
 
-    async def main() -> SmtpProbe:
-        return await run_probe(handler)
-
-    probe = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0.02))
+    probe = await run_probe(handler)
     assert isinstance(probe.status, ProbeStatus)
     assert probe.elapsed <= CONFIG.total_timeout + 1
     if probe.status is not ProbeStatus.OK:

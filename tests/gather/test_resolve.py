@@ -29,7 +29,7 @@ from tests.gather.fakedns import (
 FAST = {"timeout": 0.2, "backoff_base": 0.01, "backoff_max": 0.02, "lookup_timeout": 10.0}
 
 
-def run_lookups(
+async def run_lookups(
     handler: Handler,
     queries: list[tuple[str, str]],
     **config: Any,
@@ -46,18 +46,20 @@ def run_lookups(
                     out.append(await resolver.lookup(name, rrtype))
             holder["fake"], holder["resolver"] = fake, resolver
 
-    trio.run(main)
+    await main()
     return out, holder["fake"], holder["resolver"]
 
 
-def one(handler: Handler, name: str = "a.example", rrtype: str = "A", **config: Any) -> DnsLookup:
-    return run_lookups(handler, [(name, rrtype)], **config)[0][0]
+async def one(
+    handler: Handler, name: str = "a.example", rrtype: str = "A", **config: Any
+) -> DnsLookup:
+    return (await run_lookups(handler, [(name, rrtype)], **config))[0][0]
 
 
 # ----------------------------------------------------------------------------- basics
 
 
-def test_secure_answer_flags_records_ttl_rrsigs() -> None:
+async def test_secure_answer_flags_records_ttl_rrsigs() -> None:
     seen: list[dns.message.Message] = []
 
     def handler(q: dns.message.Message, t: str) -> Response:
@@ -67,7 +69,7 @@ def test_secure_answer_flags_records_ttl_rrsigs() -> None:
             q, rrset(name, 123, "A", "192.0.2.1", "192.0.2.2"), rrsig_for(name, "A"), ad=True
         )
 
-    got = one(handler, "A.Example.")
+    got = await one(handler, "A.Example.")
     assert got.name == "a.example"
     assert got.rrtype == "A"
     assert got.rcode == "NOERROR"
@@ -90,25 +92,27 @@ def test_secure_answer_flags_records_ttl_rrsigs() -> None:
     assert q.payload == 1232
 
 
-def test_insecure_answer_without_ad() -> None:
-    got = one(lambda q, t: answer(q, rrset(qname_of(q), 60, "A", "192.0.2.1")))
+async def test_insecure_answer_without_ad() -> None:
+    got = await one(lambda q, t: answer(q, rrset(qname_of(q), 60, "A", "192.0.2.1")))
     assert got.rcode == "NOERROR" and got.ad is False
     assert lookup_status(got) is DnssecStatus.INSECURE
 
 
-def test_nxdomain_and_nodata() -> None:
+async def test_nxdomain_and_nodata() -> None:
     def handler(q: dns.message.Message, t: str) -> Response:
         if qname_of(q).startswith("gone."):
             return answer(q, rcode=dns.rcode.NXDOMAIN, ad=True, authority=[soa("example.")])
         return answer(q, ad=True, authority=[soa("example.")])
 
-    (nx, nodata), fake, _ = run_lookups(handler, [("gone.example", "MX"), ("a.example", "MX")])
+    (nx, nodata), fake, _ = await run_lookups(
+        handler, [("gone.example", "MX"), ("a.example", "MX")]
+    )
     assert nx.rcode == "NXDOMAIN" and nx.ad and nx.records == () and nx.ttl is None
     assert nodata.rcode == "NOERROR" and nodata.ad and nodata.records == ()
     assert fake.count() == 2
 
 
-def test_record_presentation_mx_null_mx_tlsa() -> None:
+async def test_record_presentation_mx_null_mx_tlsa() -> None:
     cert = bytes(range(100))  # longer than dnspython's 128-hex-digit chunking
 
     def handler(q: dns.message.Message, t: str) -> Response:
@@ -119,7 +123,7 @@ def test_record_presentation_mx_null_mx_tlsa() -> None:
             return answer(q, rrset(name, 60, "MX", "10 MX1.Example.", "20 mx2.example."))
         return answer(q, rrset(name, 60, "TLSA", f"3 0 0 {cert.hex()}"))
 
-    (mx, null, tlsa), _, _ = run_lookups(
+    (mx, null, tlsa), _, _ = await run_lookups(
         handler, [("a.example", "MX"), ("null.example", "MX"), ("_25._tcp.mx1.example", "TLSA")]
     )
     assert sorted(mx.records) == ["10 mx1.example.", "20 mx2.example."]
@@ -127,7 +131,7 @@ def test_record_presentation_mx_null_mx_tlsa() -> None:
     assert tlsa.records == (f"3 0 0 {cert.hex()}",)
 
 
-def test_tlsa_with_data_of_the_wrong_length_is_recorded() -> None:
+async def test_tlsa_with_data_of_the_wrong_length_is_recorded() -> None:
     """dnspython 2.9 refuses to parse 3 1 1 with 31 bytes; the record must still be kept
     (DESIGN §4 rule 3: wrong length = an unusable record, judged by the rules)."""
     digest = bytes(range(32))
@@ -139,12 +143,12 @@ def test_tlsa_with_data_of_the_wrong_length_is_recorded() -> None:
         assert wire.count(rdata) == 1
         return wire.replace(rdata, b"\x00\x22\x03\x01\x01" + digest[:31])
 
-    got = one(handler, "_25._tcp.mx.example", "TLSA")
+    got = await one(handler, "_25._tcp.mx.example", "TLSA")
     assert got.rcode == "NOERROR" and got.ad
     assert got.records == (f"3 1 1 {digest[:31].hex()}",)
 
 
-def test_unknown_type_and_bad_name_raise() -> None:
+async def test_unknown_type_and_bad_name_raise() -> None:
     async def main() -> None:
         async with Resolver(ResolverConfig(servers=[("127.0.0.1", 9)], **FAST)) as resolver:
             with pytest.raises(ValueError):
@@ -152,7 +156,7 @@ def test_unknown_type_and_bad_name_raise() -> None:
             with pytest.raises(ValueError):
                 await resolver.lookup("x" * 64 + ".example", "A")
 
-    trio.run(main)
+    await main()
 
 
 def test_config_validation() -> None:
@@ -167,13 +171,13 @@ def test_config_validation() -> None:
 # ----------------------------------------------------------------------------- SERVFAIL / CD
 
 
-def test_servfail_then_cd_success_is_bogus_with_ede() -> None:
+async def test_servfail_then_cd_success_is_bogus_with_ede() -> None:
     def handler(q: dns.message.Message, t: str) -> Response:
         if q.flags & dns.flags.CD:
             return answer(q, rrset(qname_of(q), 60, "A", "192.0.2.1"), ede=[(9, "stray on CD")])
         return answer(q, rcode=dns.rcode.SERVFAIL, ede=[(6, "validation failure <a.example. A>")])
 
-    got, fake, resolver = run_lookups(handler, [("a.example", "A")])
+    got, fake, resolver = await run_lookups(handler, [("a.example", "A")])
     (lk,) = got
     assert lk.rcode == "SERVFAIL"
     assert lk.cd_rcode == "NOERROR"
@@ -187,13 +191,13 @@ def test_servfail_then_cd_success_is_bogus_with_ede() -> None:
     assert resolver.queries_sent == 4
 
 
-def test_servfail_also_with_cd_is_error() -> None:
-    got = one(lambda q, t: answer(q, rcode=dns.rcode.SERVFAIL))
+async def test_servfail_also_with_cd_is_error() -> None:
+    got = await one(lambda q, t: answer(q, rcode=dns.rcode.SERVFAIL))
     assert got.rcode == "SERVFAIL" and got.cd_rcode == "SERVFAIL"
     assert lookup_status(got) is DnssecStatus.ERROR
 
 
-def test_servfail_then_success_on_retry() -> None:
+async def test_servfail_then_success_on_retry() -> None:
     calls = {"n": 0}
 
     def handler(q: dns.message.Message, t: str) -> Response:
@@ -202,12 +206,12 @@ def test_servfail_then_success_on_retry() -> None:
             return answer(q, rcode=dns.rcode.SERVFAIL)
         return answer(q, rrset(qname_of(q), 60, "A", "192.0.2.1"), ad=True)
 
-    got = one(handler)
+    got = await one(handler)
     assert got.rcode == "NOERROR" and got.ad and got.cd_rcode is None
 
 
-def test_refused_is_retried_then_reported() -> None:
-    got, fake, _ = run_lookups(
+async def test_refused_is_retried_then_reported() -> None:
+    got, fake, _ = await run_lookups(
         lambda q, t: answer(q, rcode=dns.rcode.REFUSED), [("a.example", "A")]
     )
     assert got[0].rcode == "REFUSED" and got[0].cd_rcode is None
@@ -215,8 +219,8 @@ def test_refused_is_retried_then_reported() -> None:
     assert fake.count() == 3
 
 
-def test_formerr_is_recorded_not_retried() -> None:
-    got, fake, _ = run_lookups(
+async def test_formerr_is_recorded_not_retried() -> None:
+    got, fake, _ = await run_lookups(
         lambda q, t: answer(q, rcode=dns.rcode.FORMERR), [("a.example", "A")]
     )
     assert got[0].rcode == "FORMERR"
@@ -226,8 +230,8 @@ def test_formerr_is_recorded_not_retried() -> None:
 # ----------------------------------------------------------------------------- timeouts, errors
 
 
-def test_timeout_after_all_attempts() -> None:
-    got, fake, resolver = run_lookups(lambda q, t: None, [("a.example", "A")], attempts=3)
+async def test_timeout_after_all_attempts() -> None:
+    got, fake, resolver = await run_lookups(lambda q, t: None, [("a.example", "A")], attempts=3)
     (lk,) = got
     assert lk.rcode == "TIMEOUT"
     assert "no reply within 0.2 s" in lk.error
@@ -237,31 +241,31 @@ def test_timeout_after_all_attempts() -> None:
     assert resolver.stats.udp_timeouts == 3
 
 
-def test_one_timeout_then_answer() -> None:
+async def test_one_timeout_then_answer() -> None:
     calls = {"n": 0}
 
     def handler(q: dns.message.Message, t: str) -> Response:
         calls["n"] += 1
         return None if calls["n"] == 1 else answer(q, rrset(qname_of(q), 60, "A", "192.0.2.9"))
 
-    got = one(handler)
+    got = await one(handler)
     assert got.rcode == "NOERROR" and got.records == ("192.0.2.9",)
 
 
-def test_servfail_then_timeouts_reports_the_answer() -> None:
+async def test_servfail_then_timeouts_reports_the_answer() -> None:
     calls = {"n": 0}
 
     def handler(q: dns.message.Message, t: str) -> Response:
         calls["n"] += 1
         return answer(q, rcode=dns.rcode.SERVFAIL) if calls["n"] == 1 else None
 
-    got = one(handler)
+    got = await one(handler)
     assert got.rcode == "SERVFAIL"
     assert got.cd_rcode == "TIMEOUT"
     assert lookup_status(got) is DnssecStatus.ERROR
 
 
-def test_port_unreachable_is_network_error() -> None:
+async def test_port_unreachable_is_network_error() -> None:
     # A UDP port with nothing listening: the kernel answers ICMP port unreachable.
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     probe.bind(("127.0.0.1", 0))
@@ -273,14 +277,14 @@ def test_port_unreachable_is_network_error() -> None:
         async with Resolver(cfg) as resolver:
             return await resolver.lookup("a.example", "A")
 
-    got = trio.run(main)
+    got = await main()
     assert got.rcode == "NETWORK_ERROR"
     assert "ECONNREFUSED" in got.error
     assert lookup_status(got) is DnssecStatus.ERROR
 
 
-def test_lookup_deadline() -> None:
-    got = one(lambda q, t: None, timeout=1.0, lookup_timeout=0.3)
+async def test_lookup_deadline() -> None:
+    got = await one(lambda q, t: None, timeout=1.0, lookup_timeout=0.3)
     assert got.rcode == "TIMEOUT"
     assert "not finished within 0.3 s" in got.error
 
@@ -288,29 +292,29 @@ def test_lookup_deadline() -> None:
 # ----------------------------------------------------------------------------- hostile replies
 
 
-def test_wrong_query_id_is_ignored_then_times_out() -> None:
+async def test_wrong_query_id_is_ignored_then_times_out() -> None:
     def handler(q: dns.message.Message, t: str) -> Response:
         r = answer(q, rrset(qname_of(q), 60, "A", "192.0.2.1"))
         r.id = (q.id + 1) % 65536
         return r
 
-    got, _, resolver = run_lookups(handler, [("a.example", "A")])
+    got, _, resolver = await run_lookups(handler, [("a.example", "A")])
     assert got[0].rcode == "TIMEOUT"
     assert resolver.stats.unexpected == 3
 
 
-def test_wrong_id_then_right_id_answers() -> None:
+async def test_wrong_id_then_right_id_answers() -> None:
     def handler(q: dns.message.Message, t: str) -> Response:
         good = answer(q, rrset(qname_of(q), 60, "A", "192.0.2.1"))
         bad = answer(q, rrset(qname_of(q), 60, "A", "203.0.113.66"))
         bad.id = (q.id + 1) % 65536
         return [bad, b"\x00", good]
 
-    got = one(handler)
+    got = await one(handler)
     assert got.rcode == "NOERROR" and got.records == ("192.0.2.1",)
 
 
-def test_same_id_other_question_is_ignored() -> None:
+async def test_same_id_other_question_is_ignored() -> None:
     def handler(q: dns.message.Message, t: str) -> Response:
         other = dns.message.make_query("evil.example.", "A")
         other.id = q.id
@@ -318,15 +322,15 @@ def test_same_id_other_question_is_ignored() -> None:
         good = answer(q, rrset(qname_of(q), 60, "A", "192.0.2.1"))
         return [spoof, good]
 
-    got = one(handler)
+    got = await one(handler)
     assert got.records == ("192.0.2.1",)
 
 
-def test_garbage_with_matching_id_is_malformed() -> None:
+async def test_garbage_with_matching_id_is_malformed() -> None:
     def handler(q: dns.message.Message, t: str) -> Response:
         return q.id.to_bytes(2, "big") + b"\x81\x80garbage-garbage-garbage"
 
-    got, fake, resolver = run_lookups(handler, [("a.example", "A")])
+    got, fake, resolver = await run_lookups(handler, [("a.example", "A")])
     assert got[0].rcode == "MALFORMED"
     assert "unparseable reply" in got[0].error
     assert lookup_status(got[0]) is DnssecStatus.ERROR
@@ -334,41 +338,41 @@ def test_garbage_with_matching_id_is_malformed() -> None:
     assert resolver.stats.malformed == 3
 
 
-def test_query_echoed_back_without_qr_is_ignored() -> None:
-    got = one(lambda q, t: q.to_wire())
+async def test_query_echoed_back_without_qr_is_ignored() -> None:
+    got = await one(lambda q, t: q.to_wire())
     assert got.rcode == "TIMEOUT"
 
 
 # ----------------------------------------------------------------------------- TCP
 
 
-def test_truncation_retries_over_tcp() -> None:
+async def test_truncation_retries_over_tcp() -> None:
     addrs = [f"10.0.{i // 256}.{i % 256}" for i in range(200)]  # > 1232 bytes
 
     def handler(q: dns.message.Message, t: str) -> Response:
         return answer(q, rrset(qname_of(q), 60, "A", *addrs), ad=True)
 
-    got, fake, resolver = run_lookups(handler, [("big.example", "A")])
+    got, fake, resolver = await run_lookups(handler, [("big.example", "A")])
     assert got[0].rcode == "NOERROR" and got[0].ad
     assert sorted(got[0].records) == sorted(addrs)
     assert [t for t, _ in fake.log] == ["udp", "tcp"]
     assert resolver.stats.tcp_fallbacks == 1 and resolver.queries_sent == 2
 
 
-def test_huge_answer_near_64k_over_tcp() -> None:
+async def test_huge_answer_near_64k_over_tcp() -> None:
     # 64 TXT records of 4 strings of 255 bytes: about 64 KiB on the wire.
     txt = " ".join(['"' + "x" * 250 + '"'] * 4)
 
     def handler(q: dns.message.Message, t: str) -> Response:
         return answer(q, rrset(qname_of(q), 60, "TXT", *[f'"{i}" {txt}' for i in range(63)]))
 
-    got, fake, _ = run_lookups(handler, [("huge.example", "TXT")])
+    got, fake, _ = await run_lookups(handler, [("huge.example", "TXT")])
     assert got[0].rcode == "NOERROR"
     assert len(got[0].records) == 63
     assert len(fake.log) == 2 and fake.log[1][0] == "tcp"
 
 
-def test_tcp_refused_after_truncation_is_network_error() -> None:
+async def test_tcp_refused_after_truncation_is_network_error() -> None:
     def handler(q: dns.message.Message, t: str) -> Response:
         r = answer(q)
         r.flags |= dns.flags.TC
@@ -380,12 +384,12 @@ def test_tcp_refused_after_truncation_is_network_error() -> None:
             async with Resolver(cfg) as resolver:
                 return await resolver.lookup("a.example", "A")
 
-    got = trio.run(main)
+    got = await main()
     assert got.rcode == "NETWORK_ERROR"
     assert "TCP connect failed" in got.error
 
 
-def test_tcp_silence_after_truncation_is_timeout() -> None:
+async def test_tcp_silence_after_truncation_is_timeout() -> None:
     def handler(q: dns.message.Message, t: str) -> Response:
         if t == "tcp":
             return None
@@ -393,7 +397,7 @@ def test_tcp_silence_after_truncation_is_timeout() -> None:
         r.flags |= dns.flags.TC
         return r
 
-    got = one(handler)
+    got = await one(handler)
     assert got.rcode == "TIMEOUT" and "(TCP)" in got.error
 
 
@@ -428,8 +432,8 @@ def chain_handler(hops: int, *, per_answer: int | None = None, loop: bool = Fals
     return handler
 
 
-def test_cname_chain_in_answer() -> None:
-    got, fake, _ = run_lookups(chain_handler(3), [("c0.example", "A")])
+async def test_cname_chain_in_answer() -> None:
+    got, fake, _ = await run_lookups(chain_handler(3), [("c0.example", "A")])
     lk = got[0]
     assert lk.cname_chain == ("c1.example", "c2.example", "c3.example")
     assert lk.final_name == "c3.example"
@@ -439,14 +443,14 @@ def test_cname_chain_in_answer() -> None:
     assert fake.count() == 1
 
 
-def test_cname_chain_of_exactly_the_cap_resolves() -> None:
-    got, _, _ = run_lookups(chain_handler(10), [("c0.example", "A")])
+async def test_cname_chain_of_exactly_the_cap_resolves() -> None:
+    got, _, _ = await run_lookups(chain_handler(10), [("c0.example", "A")])
     assert len(got[0].cname_chain) == 10
     assert got[0].records == ("192.0.2.7",) and not got[0].cname_limit_hit
 
 
-def test_cname_chain_of_12_hops_hits_the_cap() -> None:
-    got, fake, _ = run_lookups(chain_handler(12), [("c0.example", "A")])
+async def test_cname_chain_of_12_hops_hits_the_cap() -> None:
+    got, fake, _ = await run_lookups(chain_handler(12), [("c0.example", "A")])
     lk = got[0]
     assert lk.cname_limit_hit
     assert len(lk.cname_chain) == 10
@@ -455,30 +459,30 @@ def test_cname_chain_of_12_hops_hits_the_cap() -> None:
     assert fake.count() == 1
 
 
-def test_cname_loop_hits_the_cap() -> None:
-    got, _, _ = run_lookups(chain_handler(3, loop=True), [("c0.example", "A")])
+async def test_cname_loop_hits_the_cap() -> None:
+    got, _, _ = await run_lookups(chain_handler(3, loop=True), [("c0.example", "A")])
     lk = got[0]
     assert lk.cname_limit_hit
     assert "loop" in lk.error
     assert lk.cname_chain == ("c1.example", "c2.example")  # c2 points back to c0
 
 
-def test_partial_chain_is_followed_by_asking_the_last_target() -> None:
-    got, fake, _ = run_lookups(chain_handler(5, per_answer=2), [("c0.example", "A")])
+async def test_partial_chain_is_followed_by_asking_the_last_target() -> None:
+    got, fake, _ = await run_lookups(chain_handler(5, per_answer=2), [("c0.example", "A")])
     lk = got[0]
     assert lk.cname_chain == tuple(f"c{i}.example" for i in range(1, 6))
     assert lk.records == ("192.0.2.7",)
     assert [qname_of(q) for _, q in fake.log] == ["c0.example.", "c2.example.", "c4.example."]
 
 
-def test_partial_chain_of_12_hops_stops_at_the_cap() -> None:
-    got, fake, _ = run_lookups(chain_handler(12, per_answer=1), [("c0.example", "A")])
+async def test_partial_chain_of_12_hops_stops_at_the_cap() -> None:
+    got, fake, _ = await run_lookups(chain_handler(12, per_answer=1), [("c0.example", "A")])
     lk = got[0]
     assert lk.cname_limit_hit and len(lk.cname_chain) == 10
     assert fake.count() == 11  # c0 .. c10 asked; c10 -> c11 would be hop 11
 
 
-def test_followed_chain_ad_is_the_and_of_all_answers() -> None:
+async def test_followed_chain_ad_is_the_and_of_all_answers() -> None:
     inner = chain_handler(2, per_answer=1)
 
     def handler(q: dns.message.Message, t: str) -> Response:
@@ -488,11 +492,11 @@ def test_followed_chain_ad_is_the_and_of_all_answers() -> None:
             r.flags &= ~dns.flags.AD  # an insecure hop in the middle
         return r
 
-    got = one(handler, "c0.example")
+    got = await one(handler, "c0.example")
     assert got.records == ("192.0.2.7",) and got.ad is False
 
 
-def test_nodata_through_cname_with_soa_is_not_followed() -> None:
+async def test_nodata_through_cname_with_soa_is_not_followed() -> None:
     def handler(q: dns.message.Message, t: str) -> Response:
         return answer(
             q,
@@ -501,13 +505,13 @@ def test_nodata_through_cname_with_soa_is_not_followed() -> None:
             authority=[soa("provider.example.")],
         )
 
-    got, fake, _ = run_lookups(handler, [("host.example", "AAAA")])
+    got, fake, _ = await run_lookups(handler, [("host.example", "AAAA")])
     assert got[0].cname_chain == ("mail.provider.example",)
     assert got[0].records == () and got[0].rcode == "NOERROR"
     assert fake.count() == 1
 
 
-def test_servfail_on_a_followed_hop_reports_that_hop() -> None:
+async def test_servfail_on_a_followed_hop_reports_that_hop() -> None:
     def handler(q: dns.message.Message, t: str) -> Response:
         if qname_of(q) == "a.example.":
             return answer(q, rrset("a.example.", 60, "CNAME", "b.example."), ad=True)
@@ -515,33 +519,33 @@ def test_servfail_on_a_followed_hop_reports_that_hop() -> None:
             return answer(q, rrset("b.example.", 60, "A", "192.0.2.1"))
         return answer(q, rcode=dns.rcode.SERVFAIL)
 
-    got = one(handler, "a.example")
+    got = await one(handler, "a.example")
     assert got.rcode == "SERVFAIL" and got.cd_rcode == "NOERROR"
     assert got.cname_chain == ("b.example",)
     assert lookup_status(got) is DnssecStatus.BOGUS
 
 
-def test_cname_query_is_not_followed() -> None:
-    got = one(
+async def test_cname_query_is_not_followed() -> None:
+    got = await one(
         lambda q, t: answer(q, rrset("a.example.", 60, "CNAME", "B.example.")), rrtype="CNAME"
     )
     assert got.records == ("b.example.",) and got.cname_chain == ()
 
 
-def test_ede_option_is_kept() -> None:
+async def test_ede_option_is_kept() -> None:
     def handler(q: dns.message.Message, t: str) -> Response:
         return answer(
             q, rrset(qname_of(q), 60, "A", "192.0.2.1"), ede=[(18, "prohibited"), (3, "")]
         )
 
-    got = one(handler)
+    got = await one(handler)
     assert got.ede == (Ede(18, "prohibited"), Ede(3, ""))
 
 
 # ----------------------------------------------------------------------------- servers, caps
 
 
-def test_round_robin_and_skipping_a_dead_server() -> None:
+async def test_round_robin_and_skipping_a_dead_server() -> None:
     async def main() -> tuple[list[DnsLookup], FakeDns, FakeDns]:
         def good(q: dns.message.Message, t: str) -> Response:
             return answer(q, rrset(qname_of(q), 60, "A", "192.0.2.1"))
@@ -554,14 +558,14 @@ def test_round_robin_and_skipping_a_dead_server() -> None:
                 results = [await resolver.lookup(f"n{i}.example", "A") for i in range(20)]
         return results, dead, live
 
-    results, dead, live = trio.run(main)
+    results, dead, live = await main()
     assert all(r.rcode == "NOERROR" for r in results)
     # Retries go to the other server; after 3 timeouts in a row the dead one is skipped.
     assert dead.count() == 3
     assert live.count() == 20
 
 
-def test_max_in_flight_caps_concurrent_queries() -> None:
+async def test_max_in_flight_caps_concurrent_queries() -> None:
     async def slow(q: dns.message.Message, t: str) -> Response:
         await trio.sleep(0.05)
         return answer(q, rrset(qname_of(q), 60, "A", "192.0.2.1"))
@@ -574,12 +578,12 @@ def test_max_in_flight_caps_concurrent_queries() -> None:
                     nursery.start_soon(resolver.lookup, f"n{i}.example", "A")
         return fake
 
-    fake = trio.run(main)
+    fake = await main()
     assert fake.count() == 16
     assert fake.max_in_flight == 4
 
 
-def test_qps_cap_spaces_queries() -> None:
+async def test_qps_cap_spaces_queries() -> None:
     async def main() -> float:
         def handler(q: dns.message.Message, t: str) -> Response:
             return answer(q, rrset(qname_of(q), 60, "A", "192.0.2.1"))
@@ -593,17 +597,17 @@ def test_qps_cap_spaces_queries() -> None:
                         nursery.start_soon(resolver.lookup, f"n{i}.example", "A")
                 return trio.current_time() - start
 
-    elapsed = trio.run(main)
+    elapsed = await main()
     assert 0.19 <= elapsed < 1.0  # 21 sends at 100/s: the last 200 ms after the first
 
 
-def test_lookup_outside_context_raises() -> None:
+async def test_lookup_outside_context_raises() -> None:
     async def main() -> None:
         resolver = Resolver(ResolverConfig(servers=[("127.0.0.1", 9)]))
         with pytest.raises(RuntimeError):
             await resolver.lookup("a.example", "A")
 
-    trio.run(main)
+    await main()
 
 
 # ----------------------------------------------------------------------------- self-check
@@ -627,7 +631,7 @@ def non_validating(q: dns.message.Message, t: str) -> Response:
     return answer(q, rrset(name, 60, "A", "192.0.2.66"))
 
 
-def run_self_check(*handlers: Handler) -> SelfCheck:
+async def run_self_check(*handlers: Handler) -> SelfCheck:
     async def main() -> SelfCheck:
         async with trio.open_nursery() as nursery:
             fakes = []
@@ -639,7 +643,7 @@ def run_self_check(*handlers: Handler) -> SelfCheck:
             nursery.cancel_scope.cancel()
         return result
 
-    return trio.run(main)
+    return await main()
 
 
 async def nursery_start(nursery: trio.Nursery, fake: FakeDns) -> FakeDns:
@@ -652,14 +656,14 @@ async def nursery_start(nursery: trio.Nursery, fake: FakeDns) -> FakeDns:
     return started
 
 
-def test_self_check_ok() -> None:
-    result = run_self_check(validating)
+async def test_self_check_ok() -> None:
+    result = await run_self_check(validating)
     assert result.ok, result.message
     assert "validates DNSSEC" in result.message
 
 
-def test_self_check_refuses_non_validating_resolver() -> None:
-    result = run_self_check(non_validating)
+async def test_self_check_refuses_non_validating_resolver() -> None:
+    result = await run_self_check(non_validating)
     assert not result.ok
     assert "does not validate DNSSEC" in result.message
     assert "AD=0" in result.message
@@ -667,8 +671,8 @@ def test_self_check_refuses_non_validating_resolver() -> None:
     assert "bogus.example A" in result.message and "expected SERVFAIL" in result.message
 
 
-def test_self_check_names_the_bad_server_among_several() -> None:
-    result = run_self_check(validating, non_validating)
+async def test_self_check_names_the_bad_server_among_several() -> None:
+    result = await run_self_check(validating, non_validating)
     assert not result.ok
     lines = result.message.splitlines()
     assert lines and all(":" in line for line in lines)
@@ -677,14 +681,14 @@ def test_self_check_names_the_bad_server_among_several() -> None:
     assert len(result.secure) == 2 and result.secure[0].ad and not result.secure[1].ad
 
 
-def test_self_check_unreachable_resolver() -> None:
-    result = run_self_check(lambda q, t: None)
+async def test_self_check_unreachable_resolver() -> None:
+    result = await run_self_check(lambda q, t: None)
     assert not result.ok
     assert "not usable" in result.message and "TIMEOUT" in result.message
 
 
-def test_self_check_servfail_everywhere() -> None:
-    result = run_self_check(lambda q, t: answer(q, rcode=dns.rcode.SERVFAIL))
+async def test_self_check_servfail_everywhere() -> None:
+    result = await run_self_check(lambda q, t: answer(q, rcode=dns.rcode.SERVFAIL))
     assert not result.ok
     assert "cannot tell bogus from broken" in result.message
 

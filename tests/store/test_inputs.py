@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 
-import trio
-
 from scanner.store.inputs import InputLine, parse_lines, read_input
 
 
@@ -42,14 +40,11 @@ def test_invalid_lines_carry_a_reason_and_are_not_fatal() -> None:
     assert all(g.reason for g in bad)
 
 
-def test_stream_reader_matches_line_parser_across_chunk_boundaries() -> None:
+async def test_stream_reader_matches_line_parser_across_chunk_boundaries() -> None:
     names = [f"d{i}.example" for i in range(20000)]
     text = "\n".join(names)  # no final newline: the last line must not be lost
 
-    async def collect() -> list[InputLine]:
-        return [line async for line in read_input(io.BytesIO(text.encode()))]
-
-    got = trio.run(collect)
+    got = [line async for line in read_input(io.BytesIO(text.encode()))]
     assert [g.domain for g in got] == names
     assert got[-1].line_no == 20000
     assert got == _parse(text)

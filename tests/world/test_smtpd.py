@@ -160,7 +160,7 @@ def test_slow_banner_drops_early_talkers(world: WorldInfo) -> None:
         assert "STARTTLS" in command(s, "EHLO patient.test")
 
 
-def test_thousands_of_concurrent_connections(world: WorldInfo) -> None:
+async def test_thousands_of_concurrent_connections(world: WorldInfo) -> None:
     n = 2000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard < n + 100:
@@ -187,7 +187,7 @@ def test_thousands_of_concurrent_connections(world: WorldInfo) -> None:
                     nursery.start_soon(one)
 
     try:
-        trio.run(main)
+        await main()
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert greeted == n
