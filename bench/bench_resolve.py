@@ -228,6 +228,8 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=20000)
     ap.add_argument("--concurrency", type=int, default=256)
     ap.add_argument("--capture", type=Path, help="store raw world replies here and exit")
+    ap.add_argument("--section", default="resolve", help="RESULTS.md section to write")
+    ap.add_argument("--no-save", action="store_true", help="print only, leave RESULTS.md")
     args = ap.parse_args()
     if args.capture:
         capture(args.capture)
@@ -310,7 +312,8 @@ def main() -> None:
         "The fake server answers NOERROR to everything (one query per lookup). A lookup "
         "that SERVFAILs costs 3 tries + 1 CD query, a TC answer one more (TCP)."
     )
-    save_section(Path(__file__).with_name("RESULTS.md"), "resolve", rows)
+    if not args.no_save:
+        save_section(Path(__file__).with_name("RESULTS.md"), args.section, rows)
 
 
 def save_section(path: Path, heading: str, rows: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""Validating-resolver client: one question in, one ``DnsLookup`` fact out (DESIGN §4).
+"""Validating-resolver client: questions in, ``DnsLookup`` facts out (DESIGN §4).
 
 Theory of operation
 -------------------
@@ -10,15 +10,40 @@ error). Everything else the resolver said that the rules or the findings need is
 the answer RRset at the end of the CNAME chain, its TTL, the RRSIGs over the answer
 RRsets, and any Extended DNS Error (RFC 8914) as evidence.
 
+The hot path (issue 10: a scan spends most of its CPU here, and every µs of it is taken
+from the resolver on a small machine) is built the way massdns and zdns build theirs:
+a question is not a coroutine with its own cancel scope, Event and limiter slot but a
+small state machine (``_Job``) that the resolver's own three tasks drive:
+
+- one *reader* per resolver address: it waits until the socket is readable, then
+  drains every waiting datagram (non-blocking ``recv`` until ``EAGAIN``) before it
+  yields, so a burst of replies costs one epoll pass, not one per datagram;
+- one *timer* for every deadline (a UDP try's timeout, a lookup's overall deadline) and
+  every delayed action (retry backoff, a send held back by the qps cap). Timeouts all
+  have the same length, so they sit in FIFO queues in deadline order and an answered
+  query's entry is simply skipped when it reaches the front; backoffs and delayed sends
+  sit in a heap. The timer sleeps until the earliest live entry;
+- one *writer* per address, idle unless the socket buffer is full: sends are plain
+  non-blocking ``send`` calls made wherever a question moves on (a reply handled by the
+  reader, a timer firing, a caller starting a batch), so the follow-up queries of a
+  whole drained burst go out without a yield in between; only ``EAGAIN`` queues them.
+
+Questions in flight sit in a pending table per address, keyed by query id and checked
+against the question (a reply counts only if its id *and* question match). A caller
+(``lookup``, or ``lookup_many`` for a set of independent questions) parks once
+(``trio.lowlevel.wait_task_rescheduled``) and is woken directly when its last answer
+is in. A caller that is cancelled stops waiting at once; its questions already on the
+wire keep their pending entries (and their ``max_in_flight`` slots) until their reply
+or timeout, so the cap really bounds what is on the wire.
+
 Transport. One connected UDP socket per resolver address, shared by every query to it
-and demultiplexed by query id: a background task reads the socket and hands each
-datagram to the task waiting for that id (NOTES: this beats a socket per query). A
-*connected* socket also gives two things for free: the kernel drops datagrams from any
-other source, and an ICMP port-unreachable surfaces as ``ECONNREFUSED``, which fails
-the queries in flight to that address as ``NETWORK_ERROR`` instead of letting them time
-out. Truncated answers (TC) are asked again over TCP, one connection per question.
-Query ids come from ``secrets``; the resolver is assumed to be on a trusted path (the
-AD bit means nothing otherwise, RFC 6840 §5.7), so a fixed source port is acceptable.
+(NOTES: this beats a socket per query). A *connected* socket also gives two things for
+free: the kernel drops datagrams from any other source, and an ICMP port-unreachable
+surfaces as ``ECONNREFUSED``, which fails the queries in flight to that address as
+``NETWORK_ERROR`` instead of letting them time out. Truncated answers (TC) are asked
+again over TCP, one connection per question, in a task of its own (rare). Query ids
+come from ``secrets``; the resolver is assumed to be on a trusted path (the AD bit means
+nothing otherwise, RFC 6840 §5.7), so a fixed source port is acceptable.
 
 Messages are built and parsed by a *codec*: dnspython (the reference) or, when
 ``ResolverConfig.fast_codec`` is set, the hand-written ``scanner.gather.dnswire`` codec, which
@@ -31,15 +56,20 @@ unusable by the rules).
 Failures are values (STYLE §3): a timeout, a refused port, a garbage reply end as a
 ``DnsLookup`` whose ``rcode`` is ``"TIMEOUT"``, ``"NETWORK_ERROR"`` or ``"MALFORMED"``
 with the detail in ``error``. Only caller bugs (an unknown RR type, an invalid name)
-raise.
+raise. An answer whose answer section carries records that are neither of the type
+asked nor part of the CNAME/DNAME chain from the question (TXT records for an MX
+question, an MX RRset at some other name) is MALFORMED too: no resolver that follows
+RFC 1034 §4.3.2 writes one, and reading it as an empty (NODATA) answer would turn a
+lying resolver into a secure "no MX" fact.
 
-Retries. A try that times out, or a SERVFAIL / REFUSED answer, is retried up to
-``attempts`` times in all, on the next resolver address in round-robin order, after an
-exponential backoff with jitter. After a final SERVFAIL the question is repeated with
-CD set and its RCODE recorded as ``cd_rcode``. An answer beats a transport failure when
-choosing what to report (a SERVFAIL and then a timeout report the SERVFAIL). An
-address with ``down_after`` consecutive timeouts and no answer in between is skipped
-for a cool-down period (doubling, capped) while other addresses are available.
+Retries. A try that times out, a SERVFAIL / REFUSED answer or a malformed reply is
+retried up to ``attempts`` times in all, on the next resolver address in round-robin
+order, after an exponential backoff with jitter. After a final SERVFAIL the question is
+repeated with CD set and its RCODE recorded as ``cd_rcode``. An answer beats a transport
+failure when choosing what to report (a SERVFAIL and then a timeout report the
+SERVFAIL). An address with ``down_after`` consecutive timeouts and no answer in between
+is skipped for a cool-down period (doubling, capped) while other addresses are
+available.
 
 CNAMEs (DESIGN §4: cap chains yourself, results must not depend on the resolver's
 cache). The answer section is walked from the question name through CNAMEs to the
@@ -50,11 +80,11 @@ section: the resolver gave up), the last target is asked for directly and the wa
 continues there, within the same hop budget. The AD bit of a lookup assembled from
 several answers is the AND of all of them; the RCODE is the last answer's.
 
-Rates. ``max_in_flight`` caps the questions on the wire at once (a
-``trio.CapacityLimiter``; tasks waiting for a backoff or for the next CNAME hold no
-slot); ``qps`` caps the rate of questions sent, UDP and TCP, with a token bucket
-(GCRA: each send reserves the next free instant on trio's clock; up to ``qps_burst``
-may go back to back).
+Rates. ``max_in_flight`` caps the questions on the wire at once (UDP and TCP tries; a
+question waiting for a backoff or for the next CNAME hop holds no slot; questions
+beyond the cap wait in FIFO order); ``qps`` caps the rate of questions sent, UDP and
+TCP, with a token bucket (GCRA: each send reserves the next free instant on trio's
+clock; up to ``qps_burst`` may go back to back).
 
 Record presentation (``DnsLookup.records``, sorted: resolvers rotate RRset order, and
 scans must compare over time): dnspython's presentation form, except
@@ -68,27 +98,24 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import heapq
+import itertools
 import random
 import re
 import secrets
 import socket
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, Protocol, Self, cast
 
 import dns.dnssec
-import dns.edns
 import dns.exception
-import dns.flags
-import dns.message
 import dns.name
-import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.rdtypes.ANY.RRSIG
-import dns.rrset
 import trio
 import trio.lowlevel
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
@@ -114,9 +141,10 @@ __all__ = [
 
 ANSWERED = frozenset({"NOERROR", "NXDOMAIN"})
 RETRIED_RCODES = frozenset({"SERVFAIL", "REFUSED"})
+_CNAME = int(dns.rdatatype.CNAME)
+_DNAME = int(dns.rdatatype.DNAME)
 
 FailureKind = Literal["TIMEOUT", "NETWORK_ERROR", "MALFORMED"]
-
 
 # --------------------------------------------------------------------------- configuration
 
@@ -174,18 +202,81 @@ class _Failure:
 _Result = Reply | _Failure
 
 
-class _Waiter:
-    """One query waiting on a shared socket; the reader task fills ``inbox``."""
+class _Batch:
+    """The questions one caller asked together; the caller parks until ``remaining`` is 0."""
 
-    __slots__ = ("event", "inbox")
+    __slots__ = ("jobs", "remaining", "task")
 
     def __init__(self) -> None:
-        self.event = trio.Event()
-        self.inbox: list[bytes | OSError] = []
+        self.jobs: list[_Job] = []
+        self.remaining = 0
+        self.task: trio.lowlevel.Task | None = None  # set while the caller is parked
 
-    def deliver(self, item: bytes | OSError) -> None:
-        self.inbox.append(item)
-        self.event.set()
+
+class _Job:
+    """One question being resolved: its CNAME walk, its current exchange, its current try.
+
+    ``token`` changes with every try, so a timer entry or a delayed send left behind by
+    an earlier try is recognised as stale. ``qid`` is the id of the UDP query on the
+    wire (-1: none). ``done`` is set once the lookup has a result, or when its caller
+    stopped waiting; a done job still finishes the try it has on the wire (the slot and
+    the pending entry are released when its reply or timeout comes) but starts no other.
+    """
+
+    __slots__ = (
+        "ad",
+        "attempt",
+        "batch",
+        "cd",
+        "chain",
+        "current",
+        "done",
+        "edes",
+        "last_failure",
+        "last_reply",
+        "log",
+        "mismatched",
+        "pin",
+        "previous",
+        "qid",
+        "qname",
+        "rdtype",
+        "result",
+        "rrsigs",
+        "rrtype",
+        "seen",
+        "server",
+        "tcp_scope",
+        "token",
+    )
+
+    def __init__(
+        self, batch: _Batch, qname: str, rrtype: str, rdtype: int, pin: _Server | None
+    ) -> None:
+        self.batch = batch
+        self.qname = qname
+        self.rrtype = rrtype
+        self.rdtype = rdtype
+        self.pin = pin
+        self.current = qname
+        self.chain: list[str] = []
+        self.seen = {qname}
+        self.rrsigs: list[Rrsig] = []
+        self.edes: list[Ede] = []
+        self.ad = True
+        self.cd = False
+        self.attempt = 0
+        self.log: list[str] = []
+        self.last_reply: Reply | None = None
+        self.last_failure: _Failure | None = None
+        self.previous: _Server | None = None
+        self.server: _Server | None = None
+        self.token = 0
+        self.qid = -1
+        self.mismatched = 0
+        self.tcp_scope: trio.CancelScope | None = None
+        self.done = False
+        self.result: DnsLookup | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -194,8 +285,10 @@ class _Server:
     port: int
     family: int
     label: str
-    sock: trio.socket.SocketType | None = None
-    pending: dict[int, _Waiter] = field(default_factory=dict)
+    sock: socket.socket | None = None
+    pending: dict[int, _Job] = field(default_factory=dict)  # query id -> question on the wire
+    outbox: deque[bytes] = field(default_factory=deque)  # datagrams the kernel refused (EAGAIN)
+    outbox_ready: trio.Event = field(default_factory=trio.Event)
     consecutive_timeouts: int = 0
     down_until: float = 0.0
     down_streak: int = 0
@@ -227,11 +320,15 @@ class _TokenBucket:
         self._slack = max(0, burst - 1) * self._interval
         self._next = -float("inf")
 
-    async def take(self) -> None:
-        now = trio.current_time()
+    def reserve(self, now: float) -> float:
+        """The instant at which the caller may send (``now`` or later)."""
         at = max(self._next, now - self._slack)
         self._next = at + self._interval
-        if at > now:
+        return max(at, now)
+
+    async def take(self) -> None:
+        at = self.reserve(trio.current_time())
+        if at > trio.current_time():
             await trio.sleep_until(at)
 
 
@@ -243,9 +340,11 @@ class ResolverStats:
     udp_timeouts: int = 0
     tcp_fallbacks: int = 0  # TC answers asked again over TCP
     network_errors: int = 0
-    malformed: int = 0
+    malformed: int = 0  # unparseable replies and answers with records of the wrong type
     unexpected: int = 0  # datagrams matching no question in flight (late, wrong id)
     cd_retries: int = 0
+    drains: int = 0  # reader wake-ups (each drains every waiting datagram)
+    batches: int = 0  # lookup / lookup_many calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,8 +365,8 @@ def _walk_answer(reply: Reply, start: str, rdtype: int, budget: int, seen: set[s
     current = start
     problem = ""
     rrset = index.get((current, rdtype))
-    while rrset is None and rdtype != dns.rdatatype.CNAME:
-        cname = index.get((current, dns.rdatatype.CNAME))
+    while rrset is None and rdtype != _CNAME:
+        cname = index.get((current, _CNAME))
         if cname is None or not cname.records:
             break
         target = canonical_name(cname.records[0])
@@ -298,6 +397,45 @@ def _walk_answer(reply: Reply, start: str, rdtype: int, budget: int, seen: set[s
     return _Walk(tuple(names), current, rrset, sigs, problem, denied)
 
 
+def _stray(reply: Reply, qname: str, rdtype: int) -> str:
+    """Why an answer section is a lie ("" when it is not): it carries an RRset that is
+    neither part of the CNAME/DNAME chain nor of the type asked at a name of the chain
+    (RFC 1034 §4.3.2: the answer holds the CNAMEs followed and the RRset asked for)."""
+    chain: set[str] | None = None
+    for rr in reply.answer:
+        rdt = rr.rdtype
+        if rdt in (_CNAME, _DNAME):
+            continue
+        if rdt == rdtype:
+            if rr.owner == qname:
+                continue
+            if chain is None:
+                chain = _chain_owners(reply, qname)
+            if rr.owner in chain:
+                continue
+            return (
+                f"answer carries {_type_text(rdt)} records at {rr.owner}, "
+                f"which no CNAME from {qname} leads to"
+            )
+        return (
+            f"answer carries {_type_text(rdt)} records at {rr.owner} "
+            f"for a {_type_text(rdtype)} question"
+        )
+    return ""
+
+
+def _chain_owners(reply: Reply, qname: str) -> set[str]:
+    cnames = {rr.owner: rr for rr in reply.answer if rr.rdtype == _CNAME and rr.records}
+    owners = {qname}
+    current = qname
+    while current in cnames:
+        current = canonical_name(cnames[current].records[0])
+        if current in owners:
+            break
+        owners.add(current)
+    return owners
+
+
 # --------------------------------------------------------------------------- the resolver
 
 
@@ -308,9 +446,13 @@ class Resolver:
 
         async with Resolver(ResolverConfig(servers=[("127.53.0.53", 53)])) as resolver:
             mx = await resolver.lookup("example.com", "MX")
+            mx, sts, rpt = await resolver.lookup_many(
+                [("example.com", "MX"), ("_mta-sts.example.com", "TXT"),
+                 ("_smtp._tls.example.com", "TXT")]
+            )
 
-    ``lookup`` never raises for network trouble; ``queries_sent`` (and ``stats``) count
-    what went on the wire.
+    ``lookup`` and ``lookup_many`` never raise for network trouble; ``queries_sent``
+    (and ``stats``) count what went on the wire.
     """
 
     def __init__(self, config: ResolverConfig, codec: Codec | None = None) -> None:
@@ -327,10 +469,20 @@ class Resolver:
             for h, p in config.servers
         ]
         self._rr = 0
-        self._limiter = trio.CapacityLimiter(config.max_in_flight)
+        self._in_flight = 0  # tries holding a max_in_flight slot
+        self._slot_queue: deque[_Job] = deque()  # jobs waiting for a slot, FIFO
         self._bucket = _TokenBucket(config.qps, config.qps_burst) if config.qps else None
         self._jitter = random.Random()
         self._stack: contextlib.AsyncExitStack | None = None
+        self._nursery: trio.Nursery | None = None
+        # The timer's queues (module docstring): UDP try deadlines and lookup deadlines
+        # in FIFO order (each has one fixed length), delayed actions in a heap.
+        self._try_deadlines: deque[tuple[float, _Job, int]] = deque()
+        self._batch_deadlines: deque[tuple[float, _Batch]] = deque()
+        self._delayed: list[tuple[float, int, Callable[[_Job, int], None], _Job, int]] = []
+        self._seq = itertools.count()
+        self._timer_at = -float("inf")  # when the timer wakes; -inf while it is running
+        self._timer_scope: trio.CancelScope | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -338,15 +490,21 @@ class Resolver:
         stack = contextlib.AsyncExitStack()
         await stack.__aenter__()
         try:
-            nursery = await stack.enter_async_context(trio.open_nursery())
             for server in self._servers:
-                sock = trio.socket.socket(server.family, socket.SOCK_DGRAM)
+                sock = socket.socket(server.family, socket.SOCK_DGRAM)
+                # Closed after the nursery below has finished: no task waits on it then.
                 stack.callback(sock.close)
+                sock.setblocking(False)
                 with contextlib.suppress(OSError):  # a bigger buffer absorbs bursts of replies
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-                await sock.connect((server.host, server.port))
+                sock.connect((server.host, server.port))  # UDP: no handshake, never blocks
                 server.sock = sock
-                nursery.start_soon(self._reader, server, sock, name=f"dns-reader {server.label}")
+            nursery = await stack.enter_async_context(trio.open_nursery())
+            for server in self._servers:
+                nursery.start_soon(self._reader, server, name=f"dns-reader {server.label}")
+                nursery.start_soon(self._writer, server, name=f"dns-writer {server.label}")
+            nursery.start_soon(self._timer, name="dns-timer")
+            self._nursery = nursery
             stack.callback(nursery.cancel_scope.cancel)
         except BaseException:
             await stack.aclose()
@@ -366,6 +524,7 @@ class Resolver:
         try:
             return await stack.__aexit__(exc_type, exc, tb)
         finally:
+            self._nursery = None
             for server in self._servers:
                 server.sock = None
 
@@ -378,25 +537,6 @@ class Resolver:
     def servers(self) -> list[str]:
         return [s.label for s in self._servers]
 
-    async def _reader(self, server: _Server, sock: trio.socket.SocketType) -> None:
-        """Hand each datagram from ``server`` to the query waiting for its id."""
-        while True:
-            try:
-                data = await sock.recv(MAX_MESSAGE)
-            except OSError as exc:
-                # ECONNREFUSED after an ICMP port unreachable (or another asynchronous
-                # error): every question in flight to this address is lost.
-                for waiter in list(server.pending.values()):
-                    waiter.deliver(exc)
-                await trio.lowlevel.checkpoint()
-                continue
-            found = server.pending.get(int.from_bytes(data[:2], "big")) if len(data) >= 2 else None
-            if found is None:
-                server.unexpected += 1
-                self.stats.unexpected += 1
-            else:
-                found.deliver(data)
-
     # -- the public API -------------------------------------------------------------------
 
     async def lookup(self, name: str, rrtype: str) -> DnsLookup:
@@ -405,130 +545,460 @@ class Resolver:
         Raises ``ValueError`` for an unknown RR type or a name dnspython rejects; every
         network outcome is a value.
         """
-        return await self._lookup(name, rrtype, pin=None)
+        return (await self._run(((name, rrtype),), pin=None))[0]
+
+    async def lookup_many(self, questions: Sequence[tuple[str, str]]) -> list[DnsLookup]:
+        """``lookup`` of independent questions at once, results in the same order.
+
+        All are sent together and the caller is woken once, when the last is decided
+        (each within ``lookup_timeout``). Validates every question before sending any.
+        """
+        return await self._run(questions, pin=None)
 
     async def lookup_at(self, server: int, name: str, rrtype: str) -> DnsLookup:
         """``lookup`` asked of one configured server only (index into ``servers``)."""
-        return await self._lookup(name, rrtype, pin=self._servers[server])
+        return (await self._run(((name, rrtype),), pin=self._servers[server]))[0]
 
-    # -- resolution -----------------------------------------------------------------------
-
-    async def _lookup(self, name: str, rrtype: str, pin: _Server | None) -> DnsLookup:
+    async def _run(
+        self, questions: Sequence[tuple[str, str]], pin: _Server | None
+    ) -> list[DnsLookup]:
         if self._stack is None:
             raise RuntimeError("use the Resolver inside 'async with'")
-        rdtype, rrtype = _rrtype(rrtype)
-        qname = _qname(name)
-        deadline = self.config.lookup_timeout
-        if deadline is None:
-            return await self._resolve(qname, rrtype, rdtype, pin)
-        with trio.move_on_after(deadline):
-            return await self._resolve(qname, rrtype, rdtype, pin)
-        return DnsLookup(
-            name=qname,
-            rrtype=rrtype,
-            rcode="TIMEOUT",
-            error=f"lookup not finished within {deadline:g} s",
-        )
+        batch = _Batch()
+        for name, rrtype in questions:
+            rdtype, text = _rrtype(rrtype)
+            batch.jobs.append(_Job(batch, _qname(name), text, rdtype, pin))
+        self.stats.batches += 1
+        batch.remaining = len(batch.jobs)
+        if self.config.lookup_timeout is not None and batch.jobs:
+            when = trio.current_time() + self.config.lookup_timeout
+            self._batch_deadlines.append((when, batch))
+            self._arm(when)
+        for job in batch.jobs:
+            self._exchange(job)
+        if batch.remaining:
+            batch.task = trio.lowlevel.current_task()
 
-    async def _resolve(
-        self, qname: str, rrtype: str, rdtype: int, pin: _Server | None
-    ) -> DnsLookup:
-        chain: list[str] = []
-        seen = {qname}
-        rrsigs: list[Rrsig] = []
-        edes: list[Ede] = []
-        ad = True
-        current = qname
+            def abort(_: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
+                # The caller is cancelled: stop every question that is not decided.
+                # What is on the wire finishes its try (class docstring of _Job).
+                batch.task = None
+                batch.remaining = 0
+                for job in batch.jobs:
+                    job.done = True
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
+        else:
+            await trio.lowlevel.checkpoint()
+        return [cast(DnsLookup, job.result) for job in batch.jobs]
+
+    # -- the three tasks ------------------------------------------------------------------
+
+    async def _reader(self, server: _Server) -> None:
+        """Drain every datagram waiting on ``server``'s socket, then wait for more."""
+        sock = server.sock
+        assert sock is not None
+        recv = sock.recv
+        handle = self._datagram
         while True:
-            result, log = await self._exchange(current, rdtype, cd=False, pin=pin)
-            if isinstance(result, _Failure):
-                return DnsLookup(
+            await trio.lowlevel.wait_readable(sock)
+            self.stats.drains += 1
+            while True:
+                try:
+                    data = recv(MAX_MESSAGE)
+                except BlockingIOError:
+                    break
+                except InterruptedError:
+                    continue
+                except OSError as exc:
+                    # ECONNREFUSED after an ICMP port unreachable (or another asynchronous
+                    # error): every question in flight to this address is lost.
+                    self._fail_server(server, exc)
+                    break
+                handle(server, data)
+
+    async def _writer(self, server: _Server) -> None:
+        """Send what the kernel refused with EAGAIN, once the socket is writable again."""
+        sock = server.sock
+        assert sock is not None
+        while True:
+            await server.outbox_ready.wait()
+            server.outbox_ready = trio.Event()
+            while server.outbox:
+                await trio.lowlevel.wait_writable(sock)
+                while server.outbox:
+                    try:
+                        sock.send(server.outbox[0])
+                    except BlockingIOError:
+                        break
+                    except OSError:
+                        # The question is counted as sent and pending: it times out
+                        # (and is retried) like a datagram lost on the way.
+                        self.stats.network_errors += 1
+                    server.outbox.popleft()
+
+    async def _timer(self) -> None:
+        """Fire due deadlines and delayed actions, then sleep until the next one."""
+        while True:
+            self._timer_at = -float("inf")  # _arm leaves the wake-up time to us meanwhile
+            self._fire(trio.current_time())
+            at = self._next_due()
+            self._timer_at = at
+            with trio.CancelScope(deadline=at) as scope:
+                self._timer_scope = scope
+                await trio.sleep_forever()
+            self._timer_scope = None
+
+    def _arm(self, when: float) -> None:
+        """Make the timer wake at ``when`` if it would sleep longer."""
+        if when < self._timer_at:
+            self._timer_at = when
+            if self._timer_scope is not None:
+                self._timer_scope.deadline = when
+
+    def _fire(self, now: float) -> None:
+        tries = self._try_deadlines
+        while tries:
+            when, job, token = tries[0]
+            if job.token != token or job.qid < 0:
+                tries.popleft()  # answered (or failed) before its deadline
+                continue
+            if when > now:
+                break
+            tries.popleft()
+            self._udp_timeout(job)
+        batches = self._batch_deadlines
+        while batches:
+            when, batch = batches[0]
+            if batch.remaining == 0:
+                batches.popleft()
+                continue
+            if when > now:
+                break
+            batches.popleft()
+            self._batch_timeout(batch)
+        delayed = self._delayed
+        while delayed and delayed[0][0] <= now:
+            _, _, action, job, token = heapq.heappop(delayed)
+            action(job, token)
+
+    def _next_due(self) -> float:
+        at = float("inf")
+        if self._try_deadlines:
+            at = self._try_deadlines[0][0]
+        if self._batch_deadlines:
+            at = min(at, self._batch_deadlines[0][0])
+        if self._delayed:
+            at = min(at, self._delayed[0][0])
+        return at
+
+    def _later(self, when: float, action: Callable[[_Job, int], None], job: _Job) -> None:
+        heapq.heappush(self._delayed, (when, next(self._seq), action, job, job.token))
+        self._arm(when)
+
+    # -- one question's state machine -----------------------------------------------------
+
+    def _exchange(self, job: _Job) -> None:
+        """Start asking ``job.current`` (CD as ``job.cd``): up to ``attempts`` tries."""
+        job.attempt = 0
+        job.log = []
+        job.last_reply = None
+        job.last_failure = None
+        job.previous = None
+        self._attempt(job)
+
+    def _attempt(self, job: _Job) -> None:
+        server = job.pin if job.pin is not None else self._pick(job.previous)
+        job.previous = server
+        job.server = server
+        job.token += 1
+        if self._in_flight < self.config.max_in_flight:
+            self._in_flight += 1
+            self._send(job)
+        else:
+            self._slot_queue.append(job)
+
+    def _after_backoff(self, job: _Job, token: int) -> None:
+        if not job.done and job.token == token:
+            self._attempt(job)
+
+    def _send(self, job: _Job) -> None:
+        """Send ``job``'s try (it holds a slot), now or when the qps cap allows."""
+        if self._bucket is not None:
+            now = trio.current_time()
+            at = self._bucket.reserve(now)
+            if at > now:
+                self._later(at, self._send_due, job)
+                return
+        self._transmit(job)
+
+    def _send_due(self, job: _Job, token: int) -> None:
+        if job.done:
+            self._release()
+        else:
+            self._transmit(job)
+
+    def _release(self) -> None:
+        """A try ended: its slot goes to the first job waiting for one, if any."""
+        queue = self._slot_queue
+        while queue:
+            job = queue.popleft()
+            if not job.done:
+                self._send(job)
+                return
+        self._in_flight -= 1
+
+    def _transmit(self, job: _Job) -> None:
+        server = job.server
+        assert server is not None
+        sock = server.sock
+        if sock is None:
+            raise RuntimeError("use the Resolver inside 'async with'")
+        qid = self._new_id(server)
+        wire = self.codec.encode_query(
+            job.current, job.rdtype, qid, job.cd, self.config.edns_payload
+        )
+        if server.outbox:
+            server.outbox.append(wire)  # keep the order; the writer is already awake
+        else:
+            try:
+                sock.send(wire)
+            except BlockingIOError:
+                server.outbox.append(wire)
+                server.outbox_ready.set()
+            except OSError as exc:
+                detail = f"UDP send failed: {_oserror(exc)}"
+                self._try_finished(job, server, _Failure("NETWORK_ERROR", detail))
+                return
+        self.stats.queries_sent += 1
+        server.pending[qid] = job
+        job.qid = qid
+        job.mismatched = 0
+        when = trio.current_time() + self.config.timeout
+        self._try_deadlines.append((when, job, job.token))
+        if when < self._timer_at:
+            self._arm(when)
+
+    def _new_id(self, server: _Server) -> int:
+        pending = server.pending
+        while True:
+            qid = secrets.randbits(16)
+            if qid not in pending:
+                return qid
+
+    def _datagram(self, server: _Server, data: bytes) -> None:
+        """One datagram from ``server``: hand it to the question it answers, if any."""
+        job = server.pending.get((data[0] << 8) | data[1]) if len(data) >= 2 else None
+        if job is None:
+            server.unexpected += 1
+            self.stats.unexpected += 1
+            return
+        try:
+            reply = self.codec.decode_reply(data)
+        except MalformedReply as exc:
+            self._udp_done(job, server, _Failure("MALFORMED", f"UDP reply: {exc}"))
+            return
+        if not (
+            reply.qr
+            and reply.id == job.qid
+            and reply.qname == job.current
+            and reply.qtype == job.rdtype
+        ):
+            # Same id, other question: a late answer to an earlier query that used this
+            # id. Keep waiting for ours.
+            job.mismatched += 1
+            self.stats.unexpected += 1
+            return
+        self._udp_done(job, server, reply)
+
+    def _fail_server(self, server: _Server, exc: OSError) -> None:
+        failure = _Failure("NETWORK_ERROR", f"UDP: {_oserror(exc)}")
+        for qid, job in list(server.pending.items()):
+            if server.pending.get(qid) is job:
+                self._udp_done(job, server, failure)
+
+    def _udp_timeout(self, job: _Job) -> None:
+        server = job.server
+        assert server is not None
+        self.stats.udp_timeouts += 1
+        detail = f"no reply within {self.config.timeout:g} s (UDP)"
+        if job.mismatched:
+            detail += f", {job.mismatched} reply(ies) to another question ignored"
+        self._udp_done(job, server, _Failure("TIMEOUT", detail))
+
+    def _udp_done(self, job: _Job, server: _Server, result: _Result) -> None:
+        del server.pending[job.qid]
+        job.qid = -1
+        if isinstance(result, Reply) and result.tc and not job.done:
+            self.stats.tcp_fallbacks += 1
+            assert self._nursery is not None
+            self._nursery.start_soon(self._tcp, job, server)  # keeps the slot
+            return
+        self._try_finished(job, server, result)
+
+    async def _tcp(self, job: _Job, server: _Server) -> None:
+        result: _Result = _Failure("TIMEOUT", "lookup abandoned during the TCP try")
+        with trio.CancelScope() as scope:
+            job.tcp_scope = scope
+            result = await self._try_tcp(server, job.current, job.rdtype, job.cd)
+        job.tcp_scope = None
+        self._try_finished(job, server, result)
+
+    def _try_finished(self, job: _Job, server: _Server, result: _Result) -> None:
+        """A try is over (answer or failure): free its slot, then retry or move on."""
+        self._release()
+        if isinstance(result, Reply) and result.rcode in ANSWERED:
+            lie = _stray(result, job.current, job.rdtype)
+            if lie:
+                result = _Failure("MALFORMED", lie)
+        if isinstance(result, Reply):
+            self._mark_alive(server)
+        elif result.kind == "TIMEOUT":
+            self._mark_timeout(server)
+        elif result.kind == "NETWORK_ERROR":
+            self.stats.network_errors += 1
+        else:
+            self.stats.malformed += 1
+        if job.done:
+            return
+        if isinstance(result, Reply):
+            if result.rcode not in RETRIED_RCODES:
+                self._exchange_done(job, result)
+                return
+            job.last_reply = result
+            job.log.append(f"{server.label}: {result.rcode}")
+        else:
+            job.last_failure = result
+            job.log.append(f"{server.label}: {result.detail}")
+        job.attempt += 1
+        if job.attempt < self.config.attempts:
+            self._later(trio.current_time() + self._backoff(job.attempt), self._after_backoff, job)
+            return
+        final: _Result | None = job.last_reply or job.last_failure
+        assert final is not None
+        self._exchange_done(job, final)
+
+    def _exchange_done(self, job: _Job, result: _Result) -> None:
+        """An exchange is decided: finish the lookup, or ask with CD, or follow the chain."""
+        qname, current = job.qname, job.current
+        if job.cd:
+            # The CD retry after a SERVFAIL: bogus (validation failed) vs error (the
+            # resolver could not get an answer at all). Its EDEs are not kept: Unbound
+            # attaches stray ones to CD answers (NOTES).
+            failed = isinstance(result, _Failure)
+            self._finish(
+                job,
+                DnsLookup(
                     name=qname,
-                    rrtype=rrtype,
-                    rcode=result.kind,
-                    cname_chain=tuple(chain),
-                    ede=tuple(edes),
-                    rrsigs=tuple(rrsigs),
-                    error=_where(current, qname) + "; ".join(log),
-                )
-            edes.extend(result.ede)
-            if result.rcode not in ANSWERED:
-                # The RCODE says it all; ``error`` carries transport detail only (model).
-                cd_rcode: str | None = None
-                error = ""
-                if result.rcode == "SERVFAIL":
-                    # Bogus (validation failed) vs error (the resolver could not get an
-                    # answer at all): only the CD retry tells them apart. Its EDEs are not
-                    # kept: Unbound attaches stray ones to CD answers (NOTES).
-                    self.stats.cd_retries += 1
-                    cd_result, cd_log = await self._exchange(current, rdtype, cd=True, pin=pin)
-                    cd_rcode = cd_result.rcode if isinstance(cd_result, Reply) else cd_result.kind
-                    if isinstance(cd_result, _Failure):
-                        error = _where(current, qname) + "CD retry: " + "; ".join(cd_log)
-                return DnsLookup(
-                    name=qname,
-                    rrtype=rrtype,
-                    rcode=result.rcode,
-                    cd_rcode=cd_rcode,
-                    cname_chain=tuple(chain),
-                    ede=tuple(edes),
-                    rrsigs=tuple(rrsigs),
-                    error=error,
-                )
-            ad = ad and result.ad
-            walk = _walk_answer(result, current, rdtype, self.config.cname_hops - len(chain), seen)
-            chain.extend(walk.names)
-            rrsigs.extend(walk.rrsigs)
-            done = (
-                walk.problem
-                or walk.rrset is not None
-                or not walk.names
-                or walk.denied_at_final
-                or result.rcode == "NXDOMAIN"
+                    rrtype=job.rrtype,
+                    rcode="SERVFAIL",
+                    cd_rcode=result.kind if isinstance(result, _Failure) else result.rcode,
+                    cname_chain=tuple(job.chain),
+                    ede=tuple(job.edes),
+                    rrsigs=tuple(job.rrsigs),
+                    error=_where(current, qname) + "CD retry: " + "; ".join(job.log)
+                    if failed
+                    else "",
+                ),
             )
-            if done:
-                return DnsLookup(
+            return
+        if isinstance(result, _Failure):
+            self._finish(
+                job,
+                DnsLookup(
                     name=qname,
-                    rrtype=rrtype,
+                    rrtype=job.rrtype,
+                    rcode=result.kind,
+                    cname_chain=tuple(job.chain),
+                    ede=tuple(job.edes),
+                    rrsigs=tuple(job.rrsigs),
+                    error=_where(current, qname) + "; ".join(job.log),
+                ),
+            )
+            return
+        job.edes.extend(result.ede)
+        if result.rcode not in ANSWERED:
+            if result.rcode == "SERVFAIL":
+                self.stats.cd_retries += 1
+                job.cd = True
+                self._exchange(job)
+                return
+            # The RCODE says it all; ``error`` carries transport detail only (model).
+            self._finish(
+                job,
+                DnsLookup(
+                    name=qname,
+                    rrtype=job.rrtype,
                     rcode=result.rcode,
-                    ad=ad,
+                    cname_chain=tuple(job.chain),
+                    ede=tuple(job.edes),
+                    rrsigs=tuple(job.rrsigs),
+                ),
+            )
+            return
+        job.ad = job.ad and result.ad
+        walk = _walk_answer(
+            result, current, job.rdtype, self.config.cname_hops - len(job.chain), job.seen
+        )
+        job.chain.extend(walk.names)
+        job.rrsigs.extend(walk.rrsigs)
+        if (
+            walk.problem
+            or walk.rrset is not None
+            or not walk.names
+            or walk.denied_at_final
+            or result.rcode == "NXDOMAIN"
+        ):
+            self._finish(
+                job,
+                DnsLookup(
+                    name=qname,
+                    rrtype=job.rrtype,
+                    rcode=result.rcode,
+                    ad=job.ad,
                     records=tuple(sorted(walk.rrset.records)) if walk.rrset else (),
-                    cname_chain=tuple(chain),
+                    cname_chain=tuple(job.chain),
                     ttl=walk.rrset.ttl if walk.rrset else None,
-                    ede=tuple(edes),
-                    rrsigs=tuple(rrsigs),
+                    ede=tuple(job.edes),
+                    rrsigs=tuple(job.rrsigs),
                     cname_limit_hit=bool(walk.problem),
                     error=walk.problem,
-                )
-            # The chain stops at a name with neither the RRset nor a denial for it: the
-            # resolver gave up (its own chain limit, a cold cache). Ask for the last target.
-            current = walk.final
+                ),
+            )
+            return
+        # The chain stops at a name with neither the RRset nor a denial for it: the
+        # resolver gave up (its own chain limit, a cold cache). Ask for the last target.
+        job.current = walk.final
+        self._exchange(job)
 
-    async def _exchange(
-        self, qname: str, rdtype: int, *, cd: bool, pin: _Server | None
-    ) -> tuple[_Result, list[str]]:
-        """One question with retries; returns the result and a log of failed tries."""
-        log: list[str] = []
-        last_reply: Reply | None = None
-        last_failure: _Failure | None = None
-        previous: _Server | None = None
-        for attempt in range(self.config.attempts):
-            if attempt:
-                await trio.sleep(self._backoff(attempt))
-            server = pin if pin is not None else self._pick(previous)
-            previous = server
-            result = await self._try(server, qname, rdtype, cd)
-            if isinstance(result, Reply):
-                if result.rcode not in RETRIED_RCODES:
-                    return result, log
-                last_reply = result
-                log.append(f"{server.label}: {result.rcode}")
-            else:
-                last_failure = result
-                log.append(f"{server.label}: {result.detail}")
-        final: _Result | None = last_reply or last_failure
-        assert final is not None
-        return final, log
+    def _finish(self, job: _Job, result: DnsLookup) -> None:
+        job.done = True
+        job.result = result
+        batch = job.batch
+        batch.remaining -= 1
+        if batch.remaining == 0 and batch.task is not None:
+            task, batch.task = batch.task, None
+            trio.lowlevel.reschedule(task)
+
+    def _batch_timeout(self, batch: _Batch) -> None:
+        deadline = self.config.lookup_timeout
+        for job in batch.jobs:
+            if job.done:
+                continue
+            if job.tcp_scope is not None:
+                job.tcp_scope.cancel()
+            self._finish(
+                job,
+                DnsLookup(
+                    name=job.qname,
+                    rrtype=job.rrtype,
+                    rcode="TIMEOUT",
+                    error=f"lookup not finished within {deadline:g} s",
+                ),
+            )
+
+    # -- servers, backoff -----------------------------------------------------------------
 
     def _backoff(self, attempt: int) -> float:
         base = min(self.config.backoff_max, self.config.backoff_base * 2.0 ** (attempt - 1))
@@ -571,75 +1041,10 @@ class Resolver:
         server.down_streak = 0
         server.down_until = 0.0
 
-    async def _try(self, server: _Server, qname: str, rdtype: int, cd: bool) -> _Result:
-        async with self._limiter:
-            result = await self._try_udp(server, qname, rdtype, cd)
-            if isinstance(result, Reply) and result.tc:
-                self.stats.tcp_fallbacks += 1
-                result = await self._try_tcp(server, qname, rdtype, cd)
-        if isinstance(result, Reply):
-            self._mark_alive(server)
-        elif result.kind == "TIMEOUT":
-            self._mark_timeout(server)
-        elif result.kind == "NETWORK_ERROR":
-            self.stats.network_errors += 1
-        else:
-            self.stats.malformed += 1
-        return result
-
-    def _new_id(self, server: _Server) -> int:
-        while True:
-            qid = secrets.randbits(16)
-            if qid not in server.pending:
-                return qid
-
-    async def _try_udp(self, server: _Server, qname: str, rdtype: int, cd: bool) -> _Result:
-        sock = server.sock
-        if sock is None:
-            raise RuntimeError("use the Resolver inside 'async with'")
-        if self._bucket is not None:
-            await self._bucket.take()
-        qid = self._new_id(server)
-        wire = self.codec.encode_query(qname, rdtype, qid, cd, self.config.edns_payload)
-        waiter = _Waiter()
-        server.pending[qid] = waiter
-        mismatched = 0
-        try:
-            with trio.move_on_after(self.config.timeout):
-                try:
-                    await sock.send(wire)
-                except OSError as exc:
-                    return _Failure("NETWORK_ERROR", f"UDP send failed: {_oserror(exc)}")
-                self.stats.queries_sent += 1
-                while True:
-                    await waiter.event.wait()
-                    inbox, waiter.inbox = waiter.inbox, []
-                    waiter.event = trio.Event()
-                    for item in inbox:
-                        if isinstance(item, OSError):
-                            return _Failure("NETWORK_ERROR", f"UDP: {_oserror(item)}")
-                        try:
-                            reply = self.codec.decode_reply(item)
-                        except MalformedReply as exc:
-                            return _Failure("MALFORMED", f"UDP reply: {exc}")
-                        if _matches(reply, qid, qname, rdtype):
-                            return reply
-                        # Same id, other question: a late answer to an earlier query that
-                        # used this id. Keep waiting for ours.
-                        mismatched += 1
-                        self.stats.unexpected += 1
-        finally:
-            del server.pending[qid]
-        self.stats.udp_timeouts += 1
-        detail = f"no reply within {self.config.timeout:g} s (UDP)"
-        if mismatched:
-            detail += f", {mismatched} reply(ies) to another question ignored"
-        return _Failure("TIMEOUT", detail)
-
     async def _try_tcp(self, server: _Server, qname: str, rdtype: int, cd: bool) -> _Result:
         if self._bucket is not None:
             await self._bucket.take()
-        qid = self._new_id(server)
+        qid = secrets.randbits(16)
         wire = self.codec.encode_query(qname, rdtype, qid, cd, self.config.edns_payload)
         with trio.move_on_after(self.config.timeout):
             try:
@@ -736,6 +1141,10 @@ class DnsClient(Protocol):
     def queries_sent(self) -> int: ...
 
     async def lookup(self, name: str, rrtype: str) -> DnsLookup: ...
+
+    async def lookup_many(self, questions: Sequence[tuple[str, str]]) -> list[DnsLookup]:
+        """``lookup`` of independent questions at once, results in order, one wake-up."""
+        ...
 
     async def lookup_at(self, server: int, name: str, rrtype: str) -> DnsLookup: ...
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -68,6 +68,9 @@ class FakeDns:
             return DnsLookup(name, rrtype, "SERVFAIL", cd_rcode="NOERROR")
         found = self.answers.get((name, rrtype))
         return found if found is not None else DnsLookup(name, rrtype, "NXDOMAIN", ad=True)
+
+    async def lookup_many(self, questions: Sequence[tuple[str, str]]) -> list[DnsLookup]:
+        return [await self.lookup(name, rrtype) for name, rrtype in questions]
 
     async def lookup_at(self, server: int, name: str, rrtype: str) -> DnsLookup:
         return await self.lookup(name, rrtype)
