@@ -10,8 +10,8 @@ one set of gathering options (``gather_options`` → ``scanner.runs.wiring``).
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -337,43 +337,229 @@ async def _display(p: ScanProgress, live: bool) -> None:
             await trio.sleep(0.25)
 
 
-@main.command(epilog=EXIT_STATUS_HELP)
-@click.argument("domains", nargs=-1, required=True)
+CHECK_EXIT_HELP = (
+    "Exit status: 0 every domain receives mail from the chosen --sender profiles; 1 some "
+    "domain would not; 2 usage, input or resolver errors (a resolver that does not "
+    "validate, does not answer or lies); 4 (with --state and --exit-on-change) every "
+    "domain receives, but something changed since the last run; 130 interrupted."
+)
+
+
+def _parse_at(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD[THH:MM])") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+@main.command(epilog=CHECK_EXIT_HELP)
+@click.argument("domains", nargs=-1)
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    metavar="FILE",
+    help="A partner list: one domain a line, # comments, or CSV with a domain column "
+    "(- for stdin). Repeatable.",
+)
 @gather_options
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per domain.")
-def check(domains: tuple[str, ...], as_json: bool, **gather_kw: Any) -> None:
-    """Would DOMAINS receive mail from a sender that enforces DANE? Exit 0 if all would."""
-    from scanner.runs.check import check_domains
+@click.option(
+    "--sender",
+    "senders",
+    multiple=True,
+    type=click.Choice(
+        [
+            "rfc7672",
+            "postfix-dane",
+            "postfix-dane-only",
+            "exchange-opportunistic",
+            "exchange-mandatory",
+            "mta-sts",
+        ]
+    ),
+    help="Sender profile whose outcome sets the exit status (repeatable; default rfc7672).",
+)
+@click.option(
+    "--days",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Look-ahead: warn of certificates and signatures that expire within N days.",
+)
+@click.option(
+    "--at",
+    "at",
+    callback=_parse_at,
+    metavar="DATE",
+    help="Judge as of DATE (ISO 8601, UTC unless an offset is given) instead of now.",
+)
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Watchlist file (SQLite): report what changed since the last run, then remember.",
+)
+@click.option(
+    "--exit-on-change",
+    is_flag=True,
+    help="With --state: exit 4 when every domain receives but something changed.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per domain, one a line.")
+@click.option(
+    "--evidence/--no-evidence",
+    default=None,
+    help="Text: show the evidence (default: for a single domain).",
+)
+def check(
+    domains: tuple[str, ...],
+    files: tuple[str, ...],
+    senders: tuple[str, ...],
+    days: float,
+    at: float | None,
+    state: Path | None,
+    exit_on_change: bool,
+    as_json: bool,
+    evidence: bool | None,
+    **gather_kw: Any,
+) -> None:
+    """Would DOMAINS (or the partners in --file, or - for stdin) receive mail from senders
+    that enforce DANE? Per sender profile, with evidence, a proven fix and a watchlist."""
+    from scanner.core.profiles import Sender
+    from scanner.runs.check import (
+        CheckSettings,
+        Watchlist,
+        changed,
+        check_domains,
+        exit_status,
+        iter_lines,
+        load_trust,
+        read_domains,
+    )
 
-    results = trio.run(check_domains, list(domains), _gather(gather_kw))
-    failing = 0
-    for result in results:
-        if as_json:
-            click.echo(json.dumps(result, sort_keys=False))
-        else:
-            click.echo(_check_text(result))
-        if not result["receives_mail"]:
-            failing += 1
-    sys.exit(1 if failing else 0)
+    names = read_domains(domains, files)
+    options = _gather(gather_kw)
+    settings = CheckSettings(
+        senders=tuple(Sender(s) for s in dict.fromkeys(senders or ("rfc7672",))),
+        days=days,
+        at=at,
+        trust=load_trust(options.mta_sts_cafile),
+    )
+    results = trio.run(check_domains, names, options, None, settings)
+    watchlist = Watchlist(state) if state is not None else None
+    if watchlist is not None:
+        watchlist.update(results)
+    if as_json:
+        for line in iter_lines(results):
+            click.echo(line)
+    else:
+        show = evidence if evidence is not None else len(results) == 1
+        color = False if os.environ.get("NO_COLOR") else None
+        for result in results:
+            click.echo(_check_text(result, show), color=color)
+    if watchlist is not None and watchlist.removed:
+        click.echo(
+            f"danescan: no longer on the list (forgotten): {', '.join(watchlist.removed)}",
+            err=True,
+        )
+    sys.exit(exit_status(results, changed(results, watchlist), exit_on_change))
 
 
-def _check_text(r: dict[str, Any]) -> str:
-    mark = "OK  " if r["receives_mail"] else "FAIL"
-    lines = [f"{mark} {r['domain']}: {r['verdict']}, {r['mail_outcome']}"]
+def _check_text(r: dict[str, Any], evidence: bool = False) -> str:
+    """One domain for a reader: verdict first, then what differs per sender, evidence,
+    fixes, warnings and changes. Styled with click (stripped when not on a terminal)."""
+    ok = r.get("passes", r["receives_mail"])
+    mark = (
+        click.style("OK  ", fg="green", bold=True)
+        if ok
+        else click.style("FAIL", fg="red", bold=True)
+    )
+    lines = [f"{mark} {click.style(r['domain'], bold=True)}: {r['verdict']}, {r['mail_outcome']}"]
     if r.get("error_code"):
         lines.append(f"     a DANE-enforcing sender reports {r['error_code']}")
+    senders = r.get("senders", [])
+    default = next((s for s in senders if s["sender"] == "rfc7672"), None)
+    chosen = set(r.get("selected_senders", ["rfc7672"]))
+    for s in senders:
+        if s["sender"] == "rfc7672" or (
+            default is not None and s["outcome"] == default["outcome"] and s["sender"] not in chosen
+        ):
+            continue
+        colour = "green" if s["receives_mail"] else "red"
+        code = f" {s['error_code']}" if s["error_code"] else ""
+        outcome = click.style(s["outcome"], fg=colour)
+        lines.append(f"     sender {s['sender']}: {outcome}{code}: {s['reason']}")
+    hosts = {h["host"]: h for h in r.get("evidence", {}).get("hosts", [])}
     for h in r.get("hosts", []):
         lines.append(
             f"     MX {h['preference']} {h['host']}: {h['outcome']} {h['detail']}".rstrip()
         )
+        if evidence and h["host"] in hosts:
+            lines.extend(_evidence_lines(hosts[h["host"]]))
+    for s in r.get("suggested_tlsa", []):
+        lines.append(f"     suggested: {s['owner']} TLSA {s['record']}")
+        lines.append(f"       ({s['advice']})")
     if r.get("fix"):
         lines.append(f"     fix: {r['fix']}")
+    sts = r.get("mta_sts")
+    if sts and (sts["mode"] or sts["policy_error"]):
+        what = f"mode {sts['mode']}, mx {' '.join(sts['mx_patterns'])}" if sts["mode"] else ""
+        lines.append(f"     MTA-STS: {what or 'no policy'} {sts['policy_error']}".rstrip())
     for f in r.get("findings", []):
         where = f" [{f['host']}]" if f.get("host") else ""
         lines.append(f"     finding {f['code']}{where}: {f['text']}")
         if f.get("detail"):
             lines.append(f"       ({f['detail']})")
+    for w in r.get("lookahead", []):
+        when = f" {w['date']}" if w["date"] else ""
+        host = f" [{w['host']}]" if w["host"] else ""
+        lines.append(
+            click.style(f"     warning {w['kind']}{when}{host}: {w['detail']}", fg="yellow")
+        )
+    for c in r.get("changes", []):
+        extra = (
+            f": {c['before']} -> {c['after']}"
+            if c["before"] is not None or c["after"] is not None
+            else ""
+        )
+        lines.append(click.style(f"     changed {c['kind']}: {c['detail']}{extra}", fg="cyan"))
     return "\n".join(lines)
+
+
+def _evidence_lines(h: dict[str, Any]) -> list[str]:
+    out = []
+    tlsa = h["tlsa"]
+    if tlsa["owner"]:
+        out.append(f"       TLSA {tlsa['owner']} ({tlsa['status']}, {tlsa['rcode']})")
+    for rec in tlsa["records"]:
+        state = "usable" if rec["usable"] else f"unusable: {rec['unusable_reason']}"
+        hits = ", ".join(f"{m['address']} depth {m['depth']}" for m in rec["matched"])
+        out.append(f"         {rec['record']} [{state}]" + (f" matched {hits}" if hits else ""))
+    for e in h["ede"]:
+        out.append(f"       EDE {e['code']} {e['text']} ({e['lookup']})")
+    for p in h["probes"]:
+        result = p["outcome"] or p["probe_status"]
+        tls = f" {p['tls_version']}" if p["tls_version"] else ""
+        err = f" ({p['error']})" if p["error"] else ""
+        out.append(f"       {p['address']}: reached {p['stage']}{tls}: {result}{err}")
+        for hs in p["handshakes"]:
+            for depth, c in enumerate(hs["chain"]):
+                if "error" in c:
+                    out.append(f"         [{hs['variant']}] depth {depth}: {c['error']}")
+                    continue
+                out.append(
+                    f"         [{hs['variant']}] depth {depth}: {c['subject']} "
+                    f"SANs {','.join(c['sans']) or '-'}; issuer {c['issuer']}; "
+                    f"{c['not_before'][:10]}..{c['not_after'][:10]}; {c['key_type']}; "
+                    f"SPKI SHA-256 {c['spki_sha256']}"
+                )
+    return out
 
 
 @main.command(epilog=EXIT_STATUS_HELP)
