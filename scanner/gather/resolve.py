@@ -381,17 +381,19 @@ def _walk_answer(reply: Reply, start: str, rdtype: int, budget: int, seen: set[s
         owners.append(target)
         current = target
         rrset = index.get((current, rdtype))
-    covered = {_type_text(rdtype), "CNAME"}
-    # In chain order, and sorted at each owner (resolvers rotate RRset order).
-    sigs = tuple(
-        sig
-        for owner in owners
-        for sig in sorted(
-            (sig for o, sig in reply.rrsigs if o == owner and sig.covered in covered),
-            key=_rrsig_order,
+    sigs: tuple[Rrsig, ...] = ()
+    if reply.rrsigs:
+        covered = {_type_text(rdtype), "CNAME"}
+        # In chain order, and sorted at each owner (resolvers rotate RRset order).
+        sigs = tuple(
+            sig
+            for owner in owners
+            for sig in sorted(
+                (sig for o, sig in reply.rrsigs if o == owner and sig.covered in covered),
+                key=_rrsig_order,
+            )
         )
-    )
-    denied = any(
+    denied = bool(reply.soa_owners) and any(
         current == soa or current.endswith("." + soa) or soa == "." for soa in reply.soa_owners
     )
     return _Walk(tuple(names), current, rrset, sigs, problem, denied)
@@ -473,6 +475,7 @@ class Resolver:
         self._slot_queue: deque[_Job] = deque()  # jobs waiting for a slot, FIFO
         self._bucket = _TokenBucket(config.qps, config.qps_burst) if config.qps else None
         self._jitter = random.Random()
+        self._ids: list[int] = []
         self._stack: contextlib.AsyncExitStack | None = None
         self._nursery: trio.Nursery | None = None
         # The timer's queues (module docstring): UDP try deadlines and lookup deadlines
@@ -501,8 +504,10 @@ class Resolver:
                 server.sock = sock
             nursery = await stack.enter_async_context(trio.open_nursery())
             for server in self._servers:
-                nursery.start_soon(self._reader, server, name=f"dns-reader {server.label}")
-                nursery.start_soon(self._writer, server, name=f"dns-writer {server.label}")
+                own = server.sock
+                assert own is not None
+                nursery.start_soon(self._reader, server, own, name=f"dns-reader {server.label}")
+                nursery.start_soon(self._writer, server, own, name=f"dns-writer {server.label}")
             nursery.start_soon(self._timer, name="dns-timer")
             self._nursery = nursery
             stack.callback(nursery.cancel_scope.cancel)
@@ -595,10 +600,8 @@ class Resolver:
 
     # -- the three tasks ------------------------------------------------------------------
 
-    async def _reader(self, server: _Server) -> None:
+    async def _reader(self, server: _Server, sock: socket.socket) -> None:
         """Drain every datagram waiting on ``server``'s socket, then wait for more."""
-        sock = server.sock
-        assert sock is not None
         recv = sock.recv
         handle = self._datagram
         while True:
@@ -618,10 +621,8 @@ class Resolver:
                     break
                 handle(server, data)
 
-    async def _writer(self, server: _Server) -> None:
+    async def _writer(self, server: _Server, sock: socket.socket) -> None:
         """Send what the kernel refused with EAGAIN, once the socket is writable again."""
-        sock = server.sock
-        assert sock is not None
         while True:
             await server.outbox_ready.wait()
             server.outbox_ready = trio.Event()
@@ -781,9 +782,13 @@ class Resolver:
             self._arm(when)
 
     def _new_id(self, server: _Server) -> int:
+        # Unpredictable ids (RFC 5452 §9.2) from a pool filled 4,096 at a time:
+        # ``secrets.randbits`` costs a getrandom() system call per query.
         pending = server.pending
         while True:
-            qid = secrets.randbits(16)
+            if not self._ids:
+                self._ids = list(memoryview(secrets.token_bytes(8192)).cast("H"))
+            qid = self._ids.pop()
             if qid not in pending:
                 return qid
 

@@ -76,7 +76,9 @@ class FakeDns:
             out.append(wire)
         return out
 
-    async def _udp_one(self, sock: trio.socket.SocketType, data: bytes, addr: object) -> None:
+    async def _udp_one(
+        self, sock: trio.socket.SocketType, data: bytes, addr: tuple[object, ...]
+    ) -> None:
         try:
             query = dns.message.from_wire(data)
         except Exception:
@@ -162,13 +164,15 @@ def answer(
     r.flags |= dns.flags.RA
     if ad:
         r.flags |= dns.flags.AD
-    r.set_rcode(rcode)
+    r.set_rcode(dns.rcode.Rcode.make(rcode))
     for s in sets:
         r.answer.append(s)
     for s in authority:
         r.authority.append(s)
     if ede:
-        opts = [dns.edns.EDEOption(code, text) for code, text in ede]
+        opts: list[dns.edns.Option] = [
+            dns.edns.EDEOption(dns.edns.EDECode.make(code), text) for code, text in ede
+        ]
         r.use_edns(0, dns.flags.DO, 1232, options=opts)
     return r
 
