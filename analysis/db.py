@@ -20,8 +20,10 @@ contract schema and the Parquet files.
 
 Helpers made available to queries:
 
-- ``providers(host, provider)``: the registered domain (Public Suffix List, offline,
-  ``publicsuffixlist``) of every distinct host name in ``hosts`` and ``domain_mx``.
+- ``providers(host, provider)``: the registered domain of every distinct host name in
+  ``hosts`` and ``domain_mx``, by the project's one Public Suffix List rule
+  (``scanner.store.psl``: the bundled snapshot, ICANN suffixes only, so
+  ``mx.foo.github.io`` → ``github.io``; :func:`psl_version` names the snapshot).
   Computed once over *distinct* hosts, so a join is cheap even for millions of
   domains sharing a handful of provider hosts.
 - ``provider(host)``: the same as a scalar SQL function, for ad-hoc queries.
@@ -32,7 +34,6 @@ Helpers made available to queries:
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,12 +41,13 @@ from pathlib import Path
 import duckdb
 import duckdb.func
 import pyarrow as pa
-from publicsuffixlist import PublicSuffixList
 
 from scanner.errors import DanescanError
+from scanner.store.psl import PSL_RULE, psl_version, registered_domain
 from scanner.store.schema import TABLES
 
 __all__ = [
+    "PSL_RULE",
     "TABLES",
     "NoScanError",
     "ScanReadError",
@@ -53,6 +55,7 @@ __all__ = [
     "connect",
     "find_scan_dirs",
     "provider_of",
+    "psl_version",
 ]
 
 
@@ -113,31 +116,16 @@ def find_scan_dirs(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-_PSL: PublicSuffixList | None = None
-
-
-def _psl() -> PublicSuffixList:
-    global _PSL
-    if _PSL is None:
-        _PSL = PublicSuffixList()  # the bundled list: no network
-    return _PSL
-
-
-@functools.lru_cache(maxsize=1 << 16)
 def provider_of(host: str | None) -> str | None:
-    """Registered domain of an MX host (``mx1.mail.example.co.uk`` → ``example.co.uk``).
+    """The provider of an MX host: its registered domain under the ICANN suffixes of
+    the bundled Public Suffix List (``mx1.mail.example.co.uk`` → ``example.co.uk``,
+    ``mx.foo.github.io`` → ``github.io``; see ``scanner.store.psl``).
 
     A name under an unknown TLD counts as registered one label below it (the PSL's
     default ``*`` rule), so local-world names such as ``mx.provider.test`` work.
     A host that is itself a public suffix is its own provider.
     """
-    if host is None:
-        return None
-    name = host.strip().rstrip(".").lower()
-    if not name:
-        return None
-    registered = _psl().privatesuffix(name)
-    return registered if registered is not None else name
+    return registered_domain(host)
 
 
 def _provider_udf(host: str | None) -> str | None:

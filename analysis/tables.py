@@ -10,16 +10,30 @@ or a notebook (``analysis.queries``), and the report builds its tables with it
 Column headers spell the grain out (``mx_hosts`` → "MX hosts"), so that a table
 never leaves the reader guessing whether a number counts domains, MX hosts, TLSA
 RRsets or TLSA records.
+
+:func:`md_escape` is the one place text becomes Markdown: MX names, banners, error
+strings and anything else a scanned network sent must not turn into tables, links,
+HTML or emphasis in a published report, so every Markdown producer (these tables and
+``analysis.report``) passes each piece of text through it and adds markup only around it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-__all__ = ["Tabular", "cell", "header", "html_table", "markdown_table", "text_table"]
+__all__ = [
+    "Tabular",
+    "cell",
+    "header",
+    "html_table",
+    "markdown_table",
+    "md_escape",
+    "text_table",
+]
 
 
 class Tabular(Protocol):
@@ -72,6 +86,58 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+# Characters that are Markdown wherever they stand (CommonMark §2.4 lets a backslash
+# escape any ASCII punctuation; GitHub's table extension also honours ``\|`` in a cell).
+# ``&`` starts entities (``&#124;``), ``~`` GitHub's strike-through.
+_MD_ALWAYS = frozenset("\\`*[]<>|~&")
+# Line endings of CommonMark and of str.splitlines(): a network string never starts a
+# new line (a heading, a list item, a table row) in the report.
+_MD_LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+# Control characters other than tab: shown as U+FFFD, as CommonMark does with NUL.
+_MD_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f]")
+# Block markers at the start of a line (CommonMark §4-5): "# heading", "- item",
+# "1. item" (each followed by white space or nothing), or a line of "=" or "-" only
+# (a setext underline or a thematic break). "12.50" or "-x" are no markers.
+_MD_LINE_START = re.compile(r"^(?:(?:#{1,6}|[-+=])(?=\s|$)|\d{1,9}(?=[.)](?:\s|$))|[-=](?=[-=]*$))")
+# GitHub's autolink extension turns scheme://... and www.... into links even without
+# <...>; escaping the ":" or the "." stops it (mail addresses stay links: GitHub
+# recognises those after unescaping).
+_MD_AUTOLINK = re.compile(r"(?i)(www)\.|:(?=//)")
+
+
+def md_escape(text: str) -> str:
+    """``text`` as Markdown that GitHub and CommonMark show as exactly that text.
+
+    Every Markdown-significant character is backslash-escaped (``\\ ` * [ ] < > | ~ &``,
+    and ``_`` unless it stands between two letters or digits, where it can neither open
+    nor close emphasis, so ``dane_valid`` stays readable); line breaks become one space;
+    control characters become U+FFFD; white space around is dropped; block markers at
+    the start, ``www.`` and ``://`` are escaped so that nothing becomes a heading, a list
+    or a link.
+    """
+    # Leading white space would make an indented code block at the start of a line;
+    # Markdown drops it (and trailing white space) anyway.
+    text = _MD_CONTROLS.sub("\ufffd", _MD_LINE_BREAKS.sub(" ", text)).strip()
+    out: list[str] = []
+    last = len(text) - 1
+    for i, ch in enumerate(text):
+        if ch in _MD_ALWAYS:
+            out.append("\\" + ch)
+        elif ch == "_":
+            between_words = 0 < i < last and text[i - 1].isalnum() and text[i + 1].isalnum()
+            out.append("_" if between_words else "\\_")
+        else:
+            out.append(ch)
+    escaped = "".join(out)
+    escaped = _MD_AUTOLINK.sub(lambda m: f"{m.group(1)}\\." if m.group(1) else "\\:", escaped)
+    # "\\-" or "1\\." (the digits kept, the dot escaped) stop a list or a heading.
+    return _MD_LINE_START.sub(
+        lambda m: m.group(0) + "\\" if m.group(0)[0].isdigit() else "\\" + m.group(0),
+        escaped,
+        count=1,
+    )
+
+
 def _shown(result: Tabular, columns: Sequence[str] | None) -> tuple[list[str], list[list[str]]]:
     cols = list(columns) if columns is not None else list(result.columns)
     idx = [result.columns.index(c) for c in cols]
@@ -98,15 +164,11 @@ def html_table(result: Tabular, columns: Sequence[str] | None = None, caption: s
 def markdown_table(result: Tabular, columns: Sequence[str] | None = None) -> str:
     """A GitHub-flavoured Markdown table of a query result."""
     cols, rows = _shown(result, columns)
-
-    def esc(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
     lines = [
-        "| " + " | ".join(esc(header(c)) for c in cols) + " |",
+        "| " + " | ".join(md_escape(header(c)) for c in cols) + " |",
         "|" + "|".join("---" for _ in cols) + "|",
     ]
-    lines.extend("| " + " | ".join(esc(v) for v in row) + " |" for row in rows)
+    lines.extend("| " + " | ".join(md_escape(v) for v in row) + " |" for row in rows)
     if not rows:
         lines.append("| " + " | ".join(["*no rows*"] + [""] * (len(cols) - 1)) + " |")
     return "\n".join(lines)

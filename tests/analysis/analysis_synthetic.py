@@ -39,6 +39,18 @@ SHA_A = "aa" * 32
 SHA_B = "bb" * 32
 SHA_C = "cc" * 32
 SHA_D = "dd" * 32
+BAD_LENGTH = "abcd"  # 2 bytes where SHA-256 needs 32: a 3 1 1 record that is unusable
+
+
+def usable_record(usage: int, selector: int, mtype: int, data_hex: str) -> bool:
+    """RFC 7672 §3.1 with RFC 6698's digest lengths: DANE-TA/EE, a known selector and
+    matching type, and data of the matching type's length (any non-empty for full data)."""
+    lengths = {0: None, 1: 32, 2: 64}
+    if usage not in (2, 3) or selector not in (0, 1) or mtype not in lengths:
+        return False
+    want = lengths[mtype]
+    return len(data_hex) // 2 == want if want is not None else bool(data_hex)
+
 
 HOSTS: dict[str, HostSpec] = {
     # Two hosts whose TLSA owner is one CNAME'd name: 2 records in 1 RRset, seen by 2 hosts.
@@ -65,7 +77,7 @@ HOSTS: dict[str, HostSpec] = {
     ),
     "mx.signedonly.net": HostSpec("mx.signedonly.net", True, None, (), "secure"),
     "mx.broken.org": HostSpec(
-        "mx.broken.org", True, "mx.broken.org", ((3, 1, 1, SHA_D),), "secure"
+        "mx.broken.org", True, "mx.broken.org", ((3, 1, 1, SHA_D), (3, 1, 1, BAD_LENGTH)), "secure"
     ),
 }
 
@@ -312,7 +324,7 @@ def build_rows(
                 "scan_id": scan_id,
                 "domain": domain,
                 "input_name": domain,
-                "rank": rank0 + n,
+                "rank": rank0 + n**4,  # 6 in the top 1k, ..., 4 beyond the top 1M
                 "verdict": p.verdict,
                 "mail_outcome": p.mail_outcome,
                 "error_code": p.error_code,
@@ -343,9 +355,7 @@ def build_rows(
                     "address_status": "secure" if spec.secure else "insecure",
                     "tlsa_status": spec.tlsa_status,
                     "tlsa_base": spec.tlsa_base,
-                    "usable_records": sum(1 for u, s, m, _ in spec.tlsa if u in (2, 3))
-                    if applies
-                    else 0,
+                    "usable_records": sum(usable_record(*r) for r in spec.tlsa) if applies else 0,
                     "detail": "",
                 }
             )
@@ -376,7 +386,7 @@ def build_rows(
                 "tlsa_status": spec.tlsa_status,
                 "tlsa_rcode": "NOERROR",
                 "tlsa_records": len(spec.tlsa),
-                "tlsa_usable": sum(1 for u, _, _, _ in spec.tlsa if u in (2, 3)),
+                "tlsa_usable": sum(usable_record(*r) for r in spec.tlsa),
                 "tlsa_ede": [],
                 "facts": "{}",
             }
@@ -413,7 +423,7 @@ def build_rows(
                     "selector": s,
                     "mtype": m,
                     "data_hex": data,
-                    "usable": u in (2, 3),
+                    "usable": usable_record(u, s, m, data),
                     "dnssec_status": spec.tlsa_status,
                 }
             )
@@ -437,6 +447,17 @@ def build_rows(
             "hosts": len(host_specs),
             "addresses": len(host_specs),
             "queries": 1000,
+            "parent_scan_id": None,
+            "input_sha256": "00" * 32,
+            "psl_version": "2026-01-01_00-00-00_UTC commit 0123456789ab (publicsuffixlist 1.0)",
+            "options": json.dumps(
+                {
+                    "canary_secure": "secure.canary.example",
+                    "canary_bogus": "bogus.canary.example",
+                    "blocklist": "optout.txt",
+                    "probe": True,
+                }
+            ),
         }
     )
     tables["invalid_inputs"].append(
@@ -457,7 +478,7 @@ def write_table(
     size = max(1, -(-len(rows) // parts))
     for i in range(parts):
         chunk = rows[i * size : (i + 1) * size]
-        data = {f.name: [r[f.name] for r in chunk] for f in schema}
+        data = {f.name: [r.get(f.name) for r in chunk] for f in schema}
         pq.write_table(pa.table(data, schema=schema), out / f"part-{i:06d}.parquet")
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from analysis import db, queries
 from analysis.queries import QueryError
+from scanner.store import psl
 from tests.analysis.analysis_synthetic import SCAN_IDS, SyntheticScans, write_table
 
 DANE_VERDICTS = {
@@ -78,6 +79,10 @@ def test_provider_mapping(con: duckdb.DuckDBPyConnection) -> None:
     assert db.provider_of("mx1.bigmail.example") == "bigmail.example"
     assert db.provider_of("Mail.Cheap.CO.UK.") == "cheap.co.uk"
     assert db.provider_of("co.uk") == "co.uk"
+    # ICANN suffixes only: a private suffix (github.io) is not a registration point.
+    assert db.provider_of("mx.foo.github.io") == "github.io"
+    assert con.execute("SELECT provider('mx.foo.github.io')").fetchall()[0] == ("github.io",)
+    assert db.psl_version() == psl.psl_version() and db.psl_version().startswith("20")
     assert con.execute("SELECT provider('mx.a.b.example.co.uk')").fetchall()[0] == (
         "example.co.uk",
     )
