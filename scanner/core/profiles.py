@@ -362,6 +362,14 @@ def _ca_policy() -> ExtensionPolicy:
     )
 
 
+def _ee_policy() -> ExtensionPolicy:
+    # The server verifier matches names in the subjectAltName only (RFC 6125 §6.4.4 lets
+    # a client skip the CN), so the leaf must carry one.
+    return ExtensionPolicy.permit_all().require_present(
+        x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
+    )
+
+
 def pkix_failure(chain: Sequence[bytes], host: str, now: float, trust: PkixTrust) -> str:
     """Why ``chain`` is not PKIX-valid for ``host`` at ``now`` (a TLS-RPT result type),
     or "" when it is (RFC 8461 §4.2: the MX certificate must be valid for the MX host
@@ -389,7 +397,7 @@ def pkix_failure(chain: Sequence[bytes], host: str, now: float, trust: PkixTrust
             PolicyBuilder()
             .store(Store(list(trust.roots)))
             .time(when)
-            .extension_policies(ca_policy=_ca_policy(), ee_policy=ExtensionPolicy.permit_all())
+            .extension_policies(ca_policy=_ca_policy(), ee_policy=_ee_policy())
             .build_server_verifier(x509.DNSName(host))
         )
         verifier.verify(leaf, intermediates)
@@ -501,7 +509,8 @@ def judge_senders(
     ``judgement`` is ``judge_domain(facts, now)``; ``trust`` the MTA-STS sender's roots
     (None: an enforce policy's hosts cannot be judged, the outcome is ``unknown``).
     """
-    if not judgement.hosts:
+    if not judgement.hosts or judgement.mail_outcome is MailOutcome.NO_MAIL:
+        # Decided before any host matters (an implicit MX without addresses has a host).
         return tuple(_without_hosts(s, facts, judgement) for s in Sender)
     hosts = host_assessments(facts, judgement, now)
     secure = judgement.mx_status is DnssecStatus.SECURE
