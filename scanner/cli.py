@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +23,8 @@ import click
 import trio
 
 from scanner import __version__
-from scanner.errors import EXIT_INTERRUPTED, EXIT_STATUS_HELP, DanescanError
-from scanner.runs.scan import Scan, ScanConfig, ScanProgress, raise_scan_error
+from scanner.errors import EXIT_INTERRUPTED, EXIT_STATUS_HELP, DanescanError, user_error
+from scanner.runs.scan import Scan, ScanConfig, ScanProgress
 from scanner.runs.wiring import (
     DEFAULT_CANARY_BOGUS,
     DEFAULT_CANARY_SECURE,
@@ -196,18 +197,6 @@ def _gather(kw: dict[str, Any]) -> GatherOptions:
     )
 
 
-def _user_error(exc: BaseException) -> DanescanError | KeyboardInterrupt | None:
-    """The error to report for ``exc``, looking inside trio's exception groups."""
-    if isinstance(exc, DanescanError | KeyboardInterrupt):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = _user_error(inner)
-            if found is not None:
-                return found
-    return None
-
-
 class Danescan(click.Group):
     """The command group; the one place where errors become exit statuses."""
 
@@ -215,7 +204,7 @@ class Danescan(click.Group):
         try:
             return super().invoke(ctx)
         except (DanescanError, KeyboardInterrupt, BaseExceptionGroup) as exc:
-            found = _user_error(exc)
+            found = user_error(exc)
             if found is None:
                 raise
             if isinstance(found, KeyboardInterrupt):
@@ -236,9 +225,27 @@ def main(verbose: int) -> None:
     )
 
 
+def _parse_shard(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    k_text, _, n_text = value.partition("/")
+    if not (k_text.isdigit() and n_text.isdigit()) or not 0 <= int(k_text) < int(n_text):
+        raise click.BadParameter(f"{value!r} is not K/N with 0 <= K < N")
+    return int(k_text), int(n_text)
+
+
 @main.command(epilog=EXIT_STATUS_HELP)
 @click.argument("input_path", metavar="INPUT")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Scan dir.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    help="Where the scan goes: a directory, or an object-store URL such as "
+    "s3://bucket/prefix (credentials and endpoint from AWS_* variables or the URL's "
+    "?endpoint_override=HOST:PORT&scheme=http).",
+)
 @gather_options
 @click.option("--resume", is_flag=True, help="Continue an interrupted scan in --out.")
 @click.option(
@@ -246,54 +253,81 @@ def main(verbose: int) -> None:
     default=256,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Domains in flight.",
+    help="Domains (hosts, probes) in flight per task.",
 )
 @click.option(
-    "--checkpoint-domains",
-    default=5000,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Write a checkpoint after this many domains.",
+    "--partitions",
+    type=click.IntRange(min=1, max=65536),
+    default=None,
+    help="Domain partitions (default: about one per 50,000 input lines, at least two per "
+    "worker); hosts and addresses get an eighth as many.",
 )
 @click.option(
-    "--resident",
-    default=50_000,
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
     show_default=True,
-    type=click.IntRange(min=1),
-    help="Finished host/probe/TLSA/zone results kept in memory per kind; older ones spill "
-    "to a scratch file in --out (bounded memory on huge scans).",
+    help="Run the stages on a local Dask cluster of N worker processes (0: in this process).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Run the stages on an existing Dask cluster.",
+)
+@click.option(
+    "--shard",
+    default=None,
+    metavar="K/N",
+    callback=_parse_shard,
+    help="Run slice K of N (0-based) of the scan, e.g. from a SLURM array; all N slices "
+    "share --out and form one dataset.",
 )
 @click.option("--progress/--no-progress", default=None, help="Live display (default: on a tty).")
 def scan(
     input_path: str,
-    out: Path,
+    out: str,
     resume: bool,
     concurrency: int,
-    checkpoint_domains: int,
-    resident: int,
+    partitions: int | None,
+    workers: int,
+    scheduler: str | None,
+    shard: tuple[int, int] | None,
     progress: bool | None,
     **gather_kw: Any,
 ) -> None:
     """Scan the domains in INPUT (a list, CSV or Tranco file; - for stdin) into --out."""
+    if scheduler and workers:
+        raise click.UsageError("--workers starts a local cluster; --scheduler uses another")
     config = ScanConfig(
         input=input_path,
         out=out,
         gather=_gather(gather_kw),
         resume=resume,
         concurrency=concurrency,
-        checkpoint_domains=checkpoint_domains,
-        resident=resident,
+        partitions=partitions,
+        workers=workers,
+        scheduler=scheduler,
+        shard=shard,
     )
     live = sys.stderr.isatty() if progress is None else progress
     runner = Scan(config)
+    stop = threading.Event()
+    display = threading.Thread(
+        target=_display, args=(runner.progress, live, stop), name="danescan-progress", daemon=True
+    )
+    display.start()
     try:
-        result = trio.run(_run_with_display, runner, live)
+        result = runner.run()
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; resume with --resume --out {out}") from None
+    finally:
+        stop.set()
+        display.join(timeout=2)
     click.echo(_summary(result, runner.scan_id, out), err=True)
 
 
-def _summary(p: ScanProgress, scan_id: str, out: Path) -> str:
+def _summary(p: ScanProgress, scan_id: str, out: str) -> str:
     verdicts = ", ".join(f"{k} {v}" for k, v in sorted(p.verdicts.items(), key=lambda kv: -kv[1]))
     return (
         f"scan {scan_id}: {p.done} domains scanned ({p.skipped_resume} already done, "
@@ -302,39 +336,26 @@ def _summary(p: ScanProgress, scan_id: str, out: Path) -> str:
     )
 
 
-async def _run_with_display(runner: Scan, live: bool) -> ScanProgress:
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_display, runner.progress, live)
-            result = await runner.run()
-            nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        raise_scan_error(group)
-        raise
-    return result
-
-
-async def _display(p: ScanProgress, live: bool) -> None:
+def _display(p: ScanProgress, live: bool, stop: threading.Event) -> None:
     """A rich live display on a terminal; a log line every 10 s otherwise."""
+
+    def line() -> str:
+        return (
+            f"{p.stage} {p.parts_done}/{p.parts_total} partitions · {p.lines:,} lines read · "
+            f"{p.done:,} domains judged · {p.skipped_resume:,} resumed"
+        )
+
     if not live:
-        while True:
-            await trio.sleep(10)
-            click.echo(
-                f"danescan: {p.done} done, {p.in_flight} in flight, {p.rate:.0f}/s", err=True
-            )
+        while not stop.wait(10):
+            click.echo(f"danescan: {line()}", err=True)
+        return
     from rich.console import Console
     from rich.live import Live
 
-    console = Console(stderr=True)
-    with Live(console=console, refresh_per_second=4, transient=True) as view:
-        while True:
+    with Live(console=Console(stderr=True), refresh_per_second=4, transient=True) as view:
+        while not stop.wait(0.25):
             top = sorted(p.verdicts.items(), key=lambda kv: -kv[1])[:6]
-            view.update(
-                f"[bold]{p.done:,}[/] domains done · {p.in_flight} in flight · "
-                f"{p.rate:,.0f}/s · {p.invalid} invalid · {p.skipped_resume:,} resumed\n"
-                + "  ".join(f"{k}: {v:,}" for k, v in top)
-            )
-            await trio.sleep(0.25)
+            view.update(line() + "\n" + "  ".join(f"{k}: {v:,}" for k, v in top))
 
 
 CHECK_EXIT_HELP = (
@@ -563,14 +584,18 @@ def _evidence_lines(h: dict[str, Any]) -> list[str]:
 
 
 @main.command(epilog=EXIT_STATUS_HELP)
-@click.argument("scan_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="New scan dir.")
-def regrade(scan_dir: Path, out: Path) -> None:
-    """Re-judge a stored scan with the current rules (no network), into --out."""
+@click.argument("scan_dir", metavar="SCAN")
+@click.option(
+    "--out", required=True, help="Where the new scan goes (a directory or object-store URL)."
+)
+def regrade(scan_dir: str, out: str) -> None:
+    """Re-judge a stored scan with the current rules (no network) into a new scan at --out
+    (new scan id; its parent_scan_id is SCAN's), so that `danescan diff` shows what the
+    rules change."""
     from scanner.runs.regrade import regrade as run_regrade
 
-    count = run_regrade(scan_dir, out)
-    click.echo(f"regraded {count} domains → {out}", err=True)
+    scan_id, count = run_regrade(scan_dir, out)
+    click.echo(f"regraded {count} domains → scan {scan_id} in {out}", err=True)
 
 
 def _attach() -> None:

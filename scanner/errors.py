@@ -42,3 +42,16 @@ class ResolverFailed(DanescanError):
     """The resolver stopped answering during a scan; the dataset is resumable."""
 
     exit_code = EXIT_RESOLVER_FAILED
+
+
+def user_error(exc: BaseException) -> DanescanError | KeyboardInterrupt | None:
+    """The error to report for ``exc``, looking inside (trio's) exception groups: the
+    first ``DanescanError`` or ``KeyboardInterrupt`` among the leaves, else None (a bug)."""
+    if isinstance(exc, DanescanError | KeyboardInterrupt):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = user_error(inner)
+            if found is not None:
+                return found
+    return None

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scanner.core.model import MxHost
+from scanner.core.dnssec import FAILED_DNS, lookup_status
+from scanner.core.model import DnsLookup, MxHost
 
 MAX_MX_HOSTS = 32
 
@@ -59,3 +60,23 @@ def parse_mx(records: Sequence[str]) -> MxSet:
         invalid=tuple(invalid),
         truncated=max(0, len(ordered) - MAX_MX_HOSTS),
     )
+
+
+def hosts_to_resolve(domain: str, mx: DnsLookup) -> tuple[tuple[str, ...], bool]:
+    """The host names a sender would try for ``domain``, and whether the MX is implicit.
+
+    Nothing to resolve when the MX lookup failed or denied the name (the rules judge
+    those from the MX lookup alone); a NODATA answer makes the domain itself the
+    implicit MX host (RFC 5321 §5.1); otherwise ``parse_mx``'s hosts, in order.
+    """
+    if mx_failed(mx):
+        return (), False
+    if not mx.records:
+        return (domain,), True
+    return tuple(dict.fromkeys(h.host for h in parse_mx(mx.records).hosts)), False
+
+
+def mx_failed(mx: DnsLookup) -> bool:
+    """The MX lookup gave no usable answer (NXDOMAIN, bogus, indeterminate): the domain
+    is judged from the MX lookup alone (DESIGN §4 rule 1)."""
+    return mx.rcode != "NOERROR" or lookup_status(mx) in FAILED_DNS

@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 import trio
 
 from scanner.core import factjson
+from scanner.core.assemble import ProbeKey as CoreProbeKey
+from scanner.core.assemble import assemble, probe_keys
 from scanner.core.blocklist import Blocklist
 from scanner.core.dnssec import lookup_status
 from scanner.core.model import (
@@ -31,14 +33,13 @@ from scanner.core.model import (
     ZoneKeys,
 )
 from scanner.core.mtasts import read_response, sts_record
-from scanner.core.mxset import parse_mx
-from scanner.core.tlsa import next_tlsa_base, presented_sni, tlsa_owner
+from scanner.core.mxset import hosts_to_resolve, mx_failed
+from scanner.core.tlsa import next_tlsa_base, tlsa_owner
 from scanner.gather.policyfetch import PolicyFetchConfig, PolicyResponse, fetch_policy
 from scanner.gather.probe import DestinationLimiter, ProbeConfig, probe_address
 from scanner.gather.resolve import DnsClient
 from scanner.gather.shared import K, SharedWork, Spill, SpillStore, V
 
-MAX_ADDRESSES = 32
 MAX_POLICY_ADDRESSES = 2  # addresses of mta-sts.<domain> tried before giving up
 BLOCKED = "blocklisted (opt-out)"  # the error of a server the opt-out list spares
 
@@ -121,56 +122,76 @@ class Gatherer:
     # ----------------------------------------------------------------- per domain
 
     async def domain(self, domain: str) -> DomainFacts:
+        """Every fact of one domain, gathered in this process (``check``)."""
         mx = await self.resolver.lookup(domain, "MX")
-        status = lookup_status(mx)
-        if mx.rcode != "NOERROR" or status in (DnssecStatus.BOGUS, DnssecStatus.ERROR):
+        names, implicit = hosts_to_resolve(domain, mx)
+        if mx_failed(mx):
             return DomainFacts(domain, mx, probing_enabled=self.probe_config is not None)
-        implicit = not mx.records
-        # The same MX parsing as the rules (null MX, duplicates, the 32-host cap).
-        names = [domain] if implicit else [h.host for h in parse_mx(mx.records).hosts]
         hosts: dict[str, HostDns] = {}
-        probes: dict[str, tuple[SmtpProbe, ...]] = {}
+        probes: dict[CoreProbeKey, SmtpProbe] = {}
         extras: dict[str, object] = {}
         async with trio.open_nursery() as nursery:
-            for name in dict.fromkeys(names):
+            for name in names:
                 nursery.start_soon(self._host_and_probes, name, hosts, probes)
-            if mx.rrsigs and status == DnssecStatus.SECURE:
-                nursery.start_soon(self._zone_into, mx.rrsigs[0].signer, extras)
-            if self.mta_sts:
-                nursery.start_soon(self._mta_sts_into, domain, extras)
+            self._start_own(nursery, domain, mx, extras)
+        own = self._own(domain, mx, implicit, extras)
+        return assemble(own, names, hosts, probes if self.probe_config is not None else None)
+
+    async def own_facts(self, domain: str) -> tuple[DomainFacts, tuple[str, ...]]:
+        """The domain's own facts (MX, zone keys, MTA-STS) and its MX host names; the
+        hosts and probes are another stage's work in a staged scan."""
+        mx = await self.resolver.lookup(domain, "MX")
+        names, implicit = hosts_to_resolve(domain, mx)
+        if mx_failed(mx):
+            return DomainFacts(domain, mx, probing_enabled=self.probe_config is not None), ()
+        extras: dict[str, object] = {}
+        async with trio.open_nursery() as nursery:
+            self._start_own(nursery, domain, mx, extras)
+        return self._own(domain, mx, implicit, extras), names
+
+    async def host(self, name: str) -> HostDns:
+        return await self.hosts.get(name)
+
+    async def probe(self, key: CoreProbeKey) -> SmtpProbe:
+        host, address, sni = key
+        return await self.probes.get(ProbeKey(host, address, sni))
+
+    def _start_own(
+        self, nursery: trio.Nursery, domain: str, mx: DnsLookup, extras: dict[str, object]
+    ) -> None:
+        if mx.rrsigs and lookup_status(mx) is DnssecStatus.SECURE:
+            nursery.start_soon(self._zone_into, mx.rrsigs[0].signer, extras)
+        if self.mta_sts:
+            nursery.start_soon(self._mta_sts_into, domain, extras)
+
+    def _own(
+        self, domain: str, mx: DnsLookup, implicit: bool, extras: dict[str, object]
+    ) -> DomainFacts:
         zone_keys = extras.get("zone")
         sts = extras.get("sts")
         return DomainFacts(
             domain=domain,
             mx=mx,
             implicit_mx=implicit,
-            hosts=hosts,
-            probes=probes,
             zone_keys=zone_keys if isinstance(zone_keys, ZoneKeys) else None,
             mta_sts=sts if isinstance(sts, MtaSts) else None,
             probing_enabled=self.probe_config is not None,
         )
 
     async def _host_and_probes(
-        self, name: str, hosts: dict[str, HostDns], probes: dict[str, tuple[SmtpProbe, ...]]
+        self, name: str, hosts: dict[str, HostDns], probes: dict[CoreProbeKey, SmtpProbe]
     ) -> None:
         host = await self.hosts.get(name)
         hosts[name] = host
         if self.probe_config is None:
             return
-        addresses = [*host.a.records, *host.aaaa.records][:MAX_ADDRESSES]
-        if not addresses:
-            return
-        sni = presented_sni(host)
-        results: list[SmtpProbe | None] = [None] * len(addresses)
 
-        async def one(i: int, address: str) -> None:
-            results[i] = await self.probes.get(ProbeKey(name, address, sni))
+        async def one(key: CoreProbeKey) -> None:
+            probes[key] = await self.probe(key)
 
         async with trio.open_nursery() as nursery:
-            for i, address in enumerate(addresses):
-                nursery.start_soon(one, i, address)
-        probes[name] = tuple(r for r in results if r is not None)
+            for key in probe_keys(host):
+                nursery.start_soon(one, key)
 
     async def _zone_into(self, zone: str, extras: dict[str, object]) -> None:
         extras["zone"] = await self.zones.get(zone)

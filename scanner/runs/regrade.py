@@ -1,107 +1,207 @@
 """Re-judge a stored scan with the current rules, without touching the network.
 
-Rebuilds each domain's ``DomainFacts`` from the ``facts`` columns (domain, host and
-address grains), runs ``rules.judge_domain`` at the time the domain was scanned, and
-writes a complete scan dataset: observation tables copied unchanged, judgement tables
-(``domains``, ``domain_mx``, ``findings``) recomputed and stamped with the new rules
-version. The scan id is kept: the observations are the same.
+What must live here: turning a stored scan into the inputs of the staged pipeline's
+domain, host and probe stages (its ``facts`` columns, spooled by partition), so that
+the judge stage — the same code a scan runs — re-judges it. The result is a *new*
+scan (new id, ``parent_scan_id`` = the stored scan's, the current rules version), so
+``danescan diff OLD NEW`` and the report show what a rule change alters.
+
+The stored scan is only read: a scan that is still running (or was interrupted) is
+refused, and nothing in its location is written. Stored facts that cannot be read
+back end in ``RegradeError`` and the new scan's location is removed: nothing half
+written stays behind.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
+from collections import Counter
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from scanner.core import factjson
-from scanner.core.model import DnsLookup, DomainFacts, HostDns, MtaSts, SmtpProbe, ZoneKeys
-from scanner.core.rules import RULES_VERSION, judge_domain
 from scanner.errors import DanescanError
-from scanner.store import rows
-from scanner.store.inputs import InputLine
-from scanner.store.sink import ScanSink, recover
+from scanner.runs.engine import Engine
+from scanner.runs.scan import Scan, ScanConfig, ScanProgress, new_scan_id
+from scanner.runs.stages import (
+    IMPORT_DOMAIN_SCHEMA,
+    IMPORT_HOST_SCHEMA,
+    IMPORT_PROBE_SCHEMA,
+    StoredFactsError,
+)
+from scanner.runs.wiring import GatherOptions
+from scanner.store import dataset as ds
+from scanner.store.objstore import Store, open_store
+from scanner.store.schema import TABLES
 
-COPIED = ("hosts", "addresses", "tlsa_records", "invalid_inputs")
-BATCH = 5000
+SPOOL_ROWS = 50_000
 
 
 class RegradeError(DanescanError):
-    """The scan directory cannot be regraded (missing, incomplete, or the output exists)."""
+    """The scan cannot be regraded (not a scan, not complete, unreadable facts, --out used)."""
 
 
-def _parts(scan: Path, table: str) -> list[Path]:
-    return sorted((scan / table).glob("part-*.parquet"))
+def _source_state(store: Store) -> dict[str, Any]:
+    try:
+        state = store.read_json(ds.STATE)
+    except ValueError as exc:
+        raise RegradeError(f"{store.describe(ds.STATE)} is not readable: {exc}") from None
+    if not isinstance(state, dict) or not ds.scan_table_files(store, "domains"):
+        raise RegradeError(f"{store.describe()} is not a scan directory (no domains table)")
+    status = state.get("status")
+    if status != "complete":
+        raise RegradeError(
+            f"the scan in {store.describe()} is {status}, not complete: finish it (--resume) "
+            "before regrading it"
+        )
+    return state
 
 
-def _iter_rows(scan: Path, table: str, columns: list[str]) -> Iterator[dict[str, Any]]:
-    for part in _parts(scan, table):
-        for batch in pq.ParquetFile(part).iter_batches(columns=columns, batch_size=BATCH):
-            yield from batch.to_pylist()
+class Regrade(Scan):
+    """A scan whose domain, host and probe stages read a stored scan's facts."""
+
+    def __init__(
+        self, source: str, out: str, engine: Engine | None = None, partitions: int | None = None
+    ) -> None:
+        self.source = open_store(source)
+        self.source_state = _source_state(self.source)
+        settings = self.source_state.get("settings", {})
+        probing = bool(self.source_state.get("probe", settings.get("probe", True)))
+        options = GatherOptions(resolvers=(("127.0.0.1", 53),), probe=probing)
+        config = ScanConfig(input=str(source), out=out, gather=options, partitions=partitions)
+        super().__init__(config, engine=engine)
+
+    def _check_input(self) -> None:
+        pass
+
+    async def _preflight(self) -> str:  # no resolver: the facts are stored
+        return str(self.source_state.get("trust_anchor") or "")
+
+    def _estimate(self) -> int:
+        files = ds.scan_table_files(self.source, "domains")
+        return sum(ds.row_count(self.source, f) for f in files)
+
+    def _run_owned(self, store: Store, ownership: Any, state: dict[str, Any] | None) -> None:
+        if state is not None:
+            raise RegradeError(f"{store.describe()} is not empty")
+        super()._run_owned(store, ownership, None)
+
+    def _shard_scan_id(self, plan: Any, now: float) -> str:
+        return new_scan_id(now)
+
+    def run(self) -> ScanProgress:
+        try:
+            return super().run()
+        except StoredFactsError as exc:
+            self._remove_output()
+            raise RegradeError(f"cannot regrade {self.source.describe()}: {exc}") from None
+        except DanescanError as exc:
+            if isinstance(exc, RegradeError):
+                raise
+            raise RegradeError(str(exc)) from None
+
+    def _remove_output(self) -> None:
+        store = open_store(self.config.out)
+        for name in store.list_dirs():
+            store.delete_dir(name)
+        for path in store.list_files():
+            if not path.rsplit("/", 1)[-1].startswith(".lock"):
+                store.fs.delete_file(path)
+
+    def _partition_input(self, fresh: bool) -> None:
+        """Spool the stored scan's facts by partition (the regrade's "input")."""
+        if self.store.exists(ds.input_done("")):
+            return
+        self.state["mode"] = "regrade"
+        self.state["parent_scan_id"] = str(self.source_state.get("scan_id", ""))
+        plan = self.plan
+        src = self.source
+        counts: Counter[str] = Counter()
+        self._spool_table(
+            "domains",
+            ["domain", "input_name", "rank", "scanned_at", "facts"],
+            IMPORT_DOMAIN_SCHEMA,
+            lambda r: ds.partition_of(r["domain"], plan.domain_parts),
+            counts,
+        )
+        self._spool_table(
+            "hosts",
+            ["host", "facts"],
+            IMPORT_HOST_SCHEMA,
+            lambda r: ds.partition_of(r["host"], plan.host_parts),
+            counts,
+            optional=["observed_at"],  # schema 3 on
+        )
+        if self.options.probe:
+            self._spool_table(
+                "addresses",
+                ["host", "address", "facts"],
+                IMPORT_PROBE_SCHEMA,
+                lambda r: ds.partition_of(r["address"], plan.address_parts),
+                counts,
+                drop=["address"],
+            )
+        invalid = ds.scan_table_files(src, "invalid_inputs")
+        rows_in = [
+            {**r, "scan_id": self.scan_id, "observed_at": r.get("observed_at")}
+            for r in ds.read_rows(src, invalid, ["line_no", "raw", "reason"])
+        ]
+        ds.write_rows(
+            self.store,
+            ds.work_final("invalid_inputs", "in-000001"),
+            TABLES["invalid_inputs"],
+            rows_in,
+        )
+        self.progress.lines = counts["domains"] + len(rows_in)
+        self.progress.invalid = len(rows_in)
+        self.store.write_json(
+            {"lines": self.progress.lines, "invalid": len(rows_in), "valid": counts["domains"]},
+            ds.input_done(""),
+        )
+        self._save_state("running")
+
+    def _spool_table(
+        self,
+        table: str,
+        columns: list[str],
+        schema: Any,
+        part_of: Any,
+        counts: Counter[str],
+        optional: list[str] | None = None,
+        drop: list[str] | None = None,
+    ) -> None:
+        src = self.source
+        files = ds.scan_table_files(src, table)
+        present: set[str] = set()
+        if files:
+            with src.fs.open_input_file(files[0]) as f:
+                present = set(pq.ParquetFile(f).schema_arrow.names)
+        wanted = columns + [c for c in (optional or []) if c in present]
+        buffers: dict[int, list[dict[str, Any]]] = {}
+        chunk = 0
+
+        def flush() -> None:
+            nonlocal chunk
+            chunk += 1
+            for part, rows_ in buffers.items():
+                ds.write_rows(self.store, ds.import_file(table, part, chunk), schema, rows_)
+            buffers.clear()
+
+        buffered = 0
+        for r in ds.read_rows(src, files, wanted):
+            part = part_of(r)
+            for name in drop or []:
+                r.pop(name)
+            buffers.setdefault(part, []).append(r)
+            counts[table] += 1
+            buffered += 1
+            if buffered >= SPOOL_ROWS:
+                flush()
+                buffered = 0
+        flush()
 
 
-def rebuild_facts(
-    stored: dict[str, Any],
-    domain: str,
-    hosts: dict[str, HostDns],
-    probes: dict[str, list[SmtpProbe]],
-) -> DomainFacts:
-    """DomainFacts from a ``domains.facts`` JSON object and the host/address facts."""
-    names: list[str] = stored.get("hosts", [])
-    zone = stored.get("zone_keys")
-    sts = stored.get("mta_sts")
-    return DomainFacts(
-        domain=domain,
-        mx=factjson.from_plain(DnsLookup, stored["mx"]),
-        implicit_mx=bool(stored.get("implicit_mx", False)),
-        hosts={n: hosts[n] for n in names},
-        probes={n: tuple(probes[n]) for n in names if n in probes},
-        zone_keys=factjson.from_plain(ZoneKeys, zone) if zone else None,
-        mta_sts=factjson.from_plain(MtaSts, sts) if sts else None,
-        probing_enabled=bool(stored.get("probing_enabled", True)),
-    )
-
-
-def regrade(scan: Path, out: Path) -> int:
-    """Write a regraded copy of ``scan`` into ``out``; return the number of domains."""
-    if not (scan / "domains").is_dir():
-        raise RegradeError(f"{scan} is not a scan directory (no domains/ table)")
-    if out.exists() and any(out.iterdir()):
-        raise RegradeError(f"{out} is not empty")
-    recover(scan)
-    hosts = {
-        r["host"]: factjson.loads(HostDns, r["facts"])
-        for r in _iter_rows(scan, "hosts", ["host", "facts"])
-    }
-    probes: dict[str, list[SmtpProbe]] = {}
-    for r in _iter_rows(scan, "addresses", ["host", "facts"]):
-        probes.setdefault(r["host"], []).append(factjson.loads(SmtpProbe, r["facts"]))
-
-    scan_rows = pq.read_table(scan / "scans").to_pylist()
-    scan_id = scan_rows[0]["scan_id"] if scan_rows else "unknown"
-    sink = ScanSink(out, scan_id)
-    for table in COPIED:
-        if _parts(scan, table):
-            (out / table).mkdir(parents=True, exist_ok=True)
-            for part in _parts(scan, table):
-                shutil.copyfile(part, out / table / part.name)
-    count = 0
-    columns = ["domain", "input_name", "rank", "scanned_at", "facts"]
-    for r in _iter_rows(scan, "domains", columns):
-        facts = rebuild_facts(json.loads(r["facts"]), r["domain"], hosts, probes)
-        at = r["scanned_at"].timestamp()
-        judgement = judge_domain(facts, at)
-        line = InputLine(0, r["input_name"], r["domain"], r["rank"])
-        sink.add("domains", rows.domain_row(line, facts, judgement, at))
-        sink.add_many("domain_mx", rows.domain_mx_rows(judgement))
-        sink.add_many("findings", rows.finding_rows(judgement))
-        count += 1
-        if sink.pending >= 10 * BATCH:
-            sink.write_batch(*sink.take_batch())
-    sink.write_batch(*sink.take_batch())
-    if scan_rows:
-        sink.write_scan_row(dict(scan_rows[0], rules_version=RULES_VERSION))
-    return count
+def regrade(scan: str, out: str, engine: Engine | None = None) -> tuple[str, int]:
+    """Regrade the scan at ``scan`` into a new scan at ``out``; (new scan id, domains)."""
+    job = Regrade(scan, out, engine)
+    progress = job.run()
+    return job.scan_id, progress.done

@@ -1,94 +1,106 @@
-"""The scan: a domain list in, a Parquet dataset out, with bounded memory.
+"""The scan's driver: a domain list in, a Parquet dataset out, as stages on an engine.
 
-Shape (one nursery for the whole scan)::
+What must live here: everything about one run of ``danescan scan`` that is not a
+stage's work — refusing bad settings before anything is written, owning the output
+location, the resolver self-check, checking that ``--resume`` continues the *same*
+scan, partitioning the input, running the stages in order on the engine (or this
+shard's share of them), compaction, the scan's metadata, and what state a failure
+leaves behind. The stages themselves are ``scanner.runs.stages``.
 
-    reader ──(bounded channel)──▶ N domain workers ──▶ rules ──▶ sink buffers
-                                       │                            │
-                          shared host / zone / probe work     checkpoint task
-                          (once per scan, in the scan nursery)  (atomic parts)
+Guarantees (DESIGN §3, §5; issues 13 and 14):
 
-Back-pressure: the reader blocks when the channel is full, so at most ``concurrency``
-domains are in flight whatever the input size. Host facts, address probes and TLSA
-rows are written with the first committed domain that uses them, so a checkpoint never
-holds a host whose domain is not also in it or earlier, and ``--resume`` reloads them
-instead of asking again.
-
-A resolver that dies mid-scan must not turn into a burst of ``dns_error`` rows: domains
-judged ``dns_error`` because of timeouts are held back until a resolver health check
-vouches for them; if the check fails the scan stops, resumable, with those domains
-still to do.
+* Memory is bounded by a partition: the input is spooled to partition files as it is
+  read (``spool_rows`` rows buffered at most); deduplication happens per partition.
+* Each MX host is looked up and each address probed once per scan, whatever the number
+  of workers or machines: a host belongs to exactly one host partition, an address to
+  exactly one address partition, and a partition to one task.
+* ``--resume`` continues only the same scan: the input (path, size, SHA-256 of the bytes
+  read) and every setting that changes results must be those recorded; otherwise it
+  refuses and says what differs. Committed partitions are skipped; the rest rerun.
+* A fresh scan that is refused (bad option, unusable resolver, an input without one
+  valid name) leaves nothing behind that would block the corrected command.
+* ``--shard K/N``: any batch system can run N copies; each does the partitions p with
+  p % N == K of every stage, waits for the others between stages, and shard 0
+  compacts. All shards of one scan must be given the same input, options and N; the
+  scan id is then derived from them and the date, so the shards agree on it without
+  talking to each other.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import errno
+import hashlib
+import importlib.metadata
+import json
 import logging
 import secrets
 import sys
 import time
-from collections.abc import AsyncGenerator, Iterator
-from contextlib import aclosing
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import pyarrow as pa
 import trio
 
 from scanner import __version__
-from scanner.core import factjson
-from scanner.core.model import DomainFacts, DomainJudgement, HostDns, SmtpProbe
-from scanner.core.rules import RULES_VERSION, judge_domain
+from scanner.core.rules import RULES_VERSION
 from scanner.errors import DanescanError, ResolverFailed
-from scanner.gather.domain import Gatherer, ProbeKey
-from scanner.gather.resolve import self_check, trust_anchor
-from scanner.gather.shared import SpillStore
+from scanner.gather.resolve import trust_anchor
+from scanner.runs import stages
+from scanner.runs.engine import DaskEngine, Engine, InProcess
+from scanner.runs.stages import Plan, TaskResult, TaskSpec, make_plan
 from scanner.runs.wiring import (
     GatherOptions,
     Seams,
-    gather_domain,
     load_blocklist,
-    make_gatherer,
     policy_fetch_config,
     require_validating,
 )
+from scanner.store import dataset as ds
 from scanner.store import rows
-from scanner.store.inputs import InputLine, read_input
-from scanner.store.schema import SCHEMA_VERSION
-from scanner.store.sink import ScanSink, read_column_values, read_state, recover, write_state
+from scanner.store.inputs import InputLine, LineSplitter, iter_input
+from scanner.store.objstore import Store, StoreError, open_store
+from scanner.store.ownership import Ownership, own, publish_owner
+from scanner.store.schema import SCHEMA_VERSION, TABLES, file_metadata
 
 log = logging.getLogger("danescan.scan")
 
+SHARD_POLL = 5.0  # seconds between looks at other shards' progress
+
 
 class ScanError(DanescanError):
-    """A scan that cannot start (bad input, output directory or resume); exit 2."""
-
-
-SPILL_FILE = "_spill.sqlite"  # scratch: shared results evicted from memory (shared.py)
+    """A scan that cannot start or continue (input, output location, resume); exit 2."""
 
 
 @dataclass
 class ScanConfig:
     input: str  # a path, or "-" for standard input
-    out: Path
+    out: str  # a directory or an object-store URL
     gather: GatherOptions  # what is gathered per domain: the same wiring as ``check``
     resume: bool = False
-    concurrency: int = 256  # domains in flight
-    checkpoint_domains: int = 5000
-    checkpoint_seconds: float = 30.0
-    resident: int = 50_000  # finished shared results per kind kept in memory; more spill
+    concurrency: int = 256  # domains (hosts, probes) in flight per task
+    partitions: int | None = None  # domain partitions; None: from the input's size
+    workers: int = 0  # 0: in-process; N: a LocalCluster of N worker processes
+    scheduler: str | None = None  # an existing Dask scheduler
+    shard: tuple[int, int] | None = None  # (K, N)
+    spool_rows: int = 500_000  # input rows buffered before partition files are written
 
 
 @dataclass
 class ScanProgress:
-    """Counters the progress display reads (updated in place)."""
+    """Counters the progress display reads (updated in place by the driver)."""
 
     started: float = field(default_factory=time.monotonic)
+    stage: str = "starting"
+    parts_done: int = 0
+    parts_total: int = 0
     lines: int = 0
-    done: int = 0
-    skipped_resume: int = 0
     invalid: int = 0
-    duplicates: int = 0
-    in_flight: int = 0
+    done: int = 0  # domains judged
+    skipped_resume: int = 0  # domains judged by an earlier run of this scan
     verdicts: dict[str, int] = field(default_factory=dict)
     finished: bool = False
 
@@ -98,355 +110,562 @@ class ScanProgress:
         return self.done / elapsed if elapsed > 0 else 0.0
 
 
-@dataclass
-class _Pending:
-    line: InputLine
-    facts: DomainFacts
-    judgement: DomainJudgement
-    at: float
-
-
 def new_scan_id(now: float) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
-def _timestamp(seconds: float | None) -> Any:
-    import datetime as dt
-
+def _ts(seconds: float | None) -> dt.datetime | None:
     return None if seconds is None else dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
 
 
-class Scan:
-    """One run of ``danescan scan`` (fresh or resumed)."""
+def _file_sha256(path: str | None) -> str:
+    if not path:
+        return ""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
-    def __init__(self, config: ScanConfig, seams: Seams | None = None) -> None:
+
+def settings_of(config: ScanConfig, plan: Plan) -> dict[str, Any]:
+    """Every setting that changes a scan's results; ``--resume`` must match them all."""
+    o = config.gather
+    return {
+        "probe": o.probe,
+        "mta_sts": o.mta_sts,
+        "ehlo_name": o.ehlo_name,
+        "smtp_port": o.smtp_port,
+        "domain_timeout": o.domain_timeout,
+        "blocklist_sha256": _file_sha256(str(o.blocklist) if o.blocklist else None),
+        "mta_sts_ca_sha256": _file_sha256(o.mta_sts_cafile),
+        "partitions": [plan.domain_parts, plan.host_parts, plan.address_parts],
+        "shards": config.shard[1] if config.shard else 1,
+    }
+
+
+def _differences(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    return [
+        f"{key}: was {recorded.get(key)!r}, now {now.get(key)!r}"
+        for key in sorted(set(recorded) | set(now))
+        if recorded.get(key) != now.get(key)
+    ]
+
+
+class Scan:
+    """One run of ``danescan scan`` (fresh or resumed, whole or one shard)."""
+
+    def __init__(
+        self, config: ScanConfig, seams: Seams | None = None, engine: Engine | None = None
+    ) -> None:
         self.config = config
         self.options = config.gather
         self.seams = seams or Seams()
+        self._engine = engine
         self.progress = ScanProgress()
-        self.resolver = self.seams.resolver(self.options.resolver_config())
-        self._done: set[str] = set()
-        self._seen: set[str] = set()
-        self._invalid_done: set[int] = set()
-        self._trust_anchor: str | None = None
-        self._hosts_written: set[str] = set()
-        self._probes_written: set[tuple[str, str]] = set()
-        self._suspects: list[_Pending] = []
-        self._health_lock = trio.Lock()
-        self._checkpoint_lock = trio.Lock()
-        self._since_checkpoint = 0
-        self.status = "running"
+        self.scan_id = ""
+        self.status = "starting"
 
     # ----------------------------------------------------------------- set-up
 
-    def _open(self) -> None:
-        out = self.config.out
-        state = read_state(out)
-        now = time.time()
-        if self.config.resume:
-            if state is None:
-                raise ScanError(f"--resume: no scan to resume in {out}")
-            if state.get("status") == "complete":
-                raise ScanError(f"--resume: the scan in {out} is already complete")
-            self.scan_id = str(state["scan_id"])
-            self.started_at = float(state["started_at"])
-            first_seq = recover(out) + 1
-            self._load_previous()
-        else:
-            if state is not None or (out.exists() and any(out.iterdir())):
-                raise ScanError(
-                    f"{out} is not empty: pass --resume to continue that scan, "
-                    "or choose a new --out directory"
-                )
-            self.scan_id = new_scan_id(now)
-            self.started_at = now
-            first_seq = 1
-        if self.config.input != "-" and not Path(self.config.input).is_file():
-            raise ScanError(f"cannot read input {self.config.input}: no such file")
-        self.sink = ScanSink(out, self.scan_id, first_seq)
-        self._save_state("running")
-
-    def _load_previous(self) -> None:
-        out = self.config.out
-        table = read_column_values(out, "domains", ["domain"])
-        self._done = set(table.column("domain").to_pylist())
-        self._invalid_done = set(
-            read_column_values(out, "invalid_inputs", ["line_no"]).column("line_no").to_pylist()
-        )
-        self._hosts_facts = read_column_values(out, "hosts", ["host", "facts"])
-        self._probe_facts = read_column_values(out, "addresses", ["host", "facts"])
-        log.info("resuming %s: %d domains already done", self.scan_id, len(self._done))
-
-    def _preload(self, gatherer: Gatherer) -> None:
-        """Seed the shared memos with what the interrupted run found (spilling as needed)."""
-        if not self.config.resume:
+    def _check_input(self) -> None:
+        name = self.config.input
+        if name == "-":
             return
-        for host, text in _pairs(self._hosts_facts):
-            gatherer.hosts.preload(host, factjson.loads(HostDns, text))
-            self._hosts_written.add(host)
-        for host, text in _pairs(self._probe_facts):
-            probe = factjson.loads(SmtpProbe, text)
-            gatherer.probes.preload(ProbeKey(host, probe.address, probe.sni), probe)
-            self._probes_written.add((host, probe.address))
-        # The Arrow tables are no longer needed; let them go before the scan grows.
-        self._hosts_facts = self._probe_facts = pa.table({"host": [], "facts": []})
+        path = Path(name)
+        if path.is_dir():
+            raise ScanError(f"input {name} is a directory, not a list of domains")
+        if not path.is_file():
+            raise ScanError(f"cannot read input {name}: no such file")
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as exc:
+            raise ScanError(f"cannot read input {name}: {exc.strerror}") from None
 
-    def _save_state(self, status: str) -> None:
-        self.status = status
-        c = self.config
-        write_state(
-            c.out,
-            {
-                "scan_id": self.scan_id,
-                "started_at": self.started_at,
-                "status": status,
-                "input": c.input,
-                "resolvers": [f"{h}:{p}" for h, p in c.gather.resolvers],
-                "probe": c.gather.probe,
-                "software_version": __version__,
-                "rules_version": RULES_VERSION,
-            },
-        )
+    def _open_input(self) -> IO[bytes]:
+        if self.config.input == "-":
+            return sys.stdin.buffer
+        return open(self.config.input, "rb")
 
-    def _scan_row(self, finished: float | None) -> dict[str, Any]:
-        c = self.config
-        return {
-            "started_at": _timestamp(self.started_at),
-            "finished_at": _timestamp(finished),
-            "status": self.status,
-            "resolvers": [f"{h}:{p}" for h, p in c.gather.resolvers],
-            "trust_anchor": self._trust_anchor,
-            "software_version": __version__,
-            "rules_version": RULES_VERSION,
-            "schema_version": SCHEMA_VERSION,
-            "input": c.input,
-            "probing": c.gather.probe,
-            "ehlo_name": c.gather.ehlo_name,
-            "domains_input": self.progress.lines,
-            "domains_scanned": len(self._done),
-            "domains_invalid": len(self._invalid_done),
-            "hosts": len(self._hosts_written),
-            "addresses": len(self._probes_written),
-            "queries": self.resolver.queries_sent,
-        }
+    def _estimate(self) -> int:
+        if self.config.input == "-":
+            return 0
+        return Path(self.config.input).stat().st_size // 20  # ~20 bytes per list line
+
+    def _input_identity(self, splitter: LineSplitter) -> dict[str, Any]:
+        where = "-" if self.config.input == "-" else str(Path(self.config.input).absolute())
+        return {"path": where, "size": splitter.bytes_read, "sha256": splitter.sha256.hexdigest()}
+
+    def _shard_mine(self, part: int) -> bool:
+        shard = self.config.shard
+        return shard is None or part % shard[1] == shard[0]
+
+    def _engine_for_run(self) -> Engine:
+        if self._engine is not None:
+            return self._engine
+        if self.config.scheduler or self.config.workers > 0:
+            self._engine = DaskEngine(self.config.workers, self.config.scheduler)
+        else:
+            self._engine = InProcess(2, self.seams)
+        return self._engine
+
+    def _slots(self) -> int:
+        if self._engine is not None:
+            return self._engine.slots
+        return max(1, self.config.workers) if not self.config.scheduler else 4
+
+    async def _preflight(self) -> str:
+        async with self.seams.resolver(self.options.resolver_config()) as resolver:
+            await require_validating(resolver, self.options)
+            return await trust_anchor(resolver)
+
+    def _existing_files(self, store: Store) -> list[str]:
+        return [
+            p
+            for p in store.list_files()
+            if not p.rsplit("/", 1)[-1].startswith((".lock", "_lease"))
+        ]
 
     # ----------------------------------------------------------------- run
 
-    async def run(self) -> ScanProgress:
-        # Settings are checked before the output directory is touched: a typo must not
-        # leave anything behind that blocks the corrected command.
-        self._blocklist = load_blocklist(self.options.blocklist)
-        self._policy_fetch = policy_fetch_config(self.options)
-        self._open()
+    def run(self) -> ScanProgress:
+        load_blocklist(self.options.blocklist)  # refuse bad settings before anything else
+        policy_fetch_config(self.options)
+        self._check_input()
+        store = open_store(self.config.out)
+        state = self._read_state(store)
+        if self.config.resume and state is None:
+            raise ScanError(f"--resume: no scan to resume in {store.describe()}")
+        if not self.config.resume and self.config.shard is None and state is not None:
+            raise ScanError(
+                f"{store.describe()} already holds scan {state.get('scan_id')}: pass "
+                "--resume to continue it, or choose a new --out"
+            )
+        if state is not None and state.get("status") == "complete":
+            raise ScanError(f"the scan in {store.describe()} is already complete")
+        if state is None and self._existing_files(store):
+            raise ScanError(
+                f"{store.describe()} is not empty: choose a new --out (or --resume a scan)"
+            )
+        self.trust_anchor = trio.run(self._preflight)
+        created = store.local and not Path(store.root).exists()
+        owns_engine = self._engine is None
+        engine = self._engine_for_run()
         try:
-            async with self.resolver:
-                await self._run()
-        except BaseExceptionGroup as group:
-            raise_scan_error(group)
-            raise
-        return self.progress
-
-    async def _run(self) -> None:
-        try:
-            await require_validating(self.resolver, self.options)
-        except DanescanError:
-            self._save_state("resolver_refused")
-            raise
-        self._trust_anchor = await trust_anchor(self.resolver)
-        spill = SpillStore(self.config.out / SPILL_FILE)
-        try:
-            async with trio.open_nursery() as scan_nursery:
-                gatherer = make_gatherer(
-                    scan_nursery,
-                    self.resolver,
-                    self.options,
-                    self.seams,
-                    blocklist=self._blocklist,
-                    policy_fetch=self._policy_fetch,
-                    spill_store=spill,
-                    resident=self.config.resident,
-                )
-                self._preload(gatherer)
-                await self._pipeline(gatherer)
-                scan_nursery.cancel_scope.cancel()
-        except BaseException:
-            # Ctrl-C, a dead resolver or a bug: keep what is complete, stay resumable.
-            with trio.CancelScope(shield=True):
-                await self._checkpoint(final=True)
-                failed = self.status == "resolver_failed"
-                self._save_state("resolver_failed" if failed else "interrupted")
-                self.sink.write_scan_row(self._scan_row(None))
+            with own(store, self.config.shard) as ownership:
+                self._run_owned(store, ownership, state)
+        except StoredInputError:
+            if created and state is None:
+                # Nothing of a refused fresh scan stays behind, not even the lock.
+                for leftover in Path(store.root).glob(".lock*"):
+                    leftover.unlink()
+                Path(store.root).rmdir()
             raise
         finally:
-            spill.close()
-        await self._checkpoint(final=True)
-        self._save_state("complete")
-        self.sink.write_scan_row(self._scan_row(time.time()))
+            if owns_engine:
+                engine.close()
+        return self.progress
+
+    def _read_state(self, store: Store) -> dict[str, Any] | None:
+        try:
+            state = store.read_json(ds.STATE)
+        except (ValueError, StoreError) as exc:
+            raise ScanError(
+                f"{store.describe(ds.STATE)} is not a readable scan state: {exc}"
+            ) from None
+        return state if isinstance(state, dict) else None
+
+    def _run_owned(self, store: Store, ownership: Ownership, state: dict[str, Any] | None) -> None:
+        fresh = state is None
+        now = time.time()
+        if state is None:
+            plan = make_plan(self._estimate(), self._slots(), self.config.partitions)
+            self.scan_id = self._shard_scan_id(plan, now) if self.config.shard else new_scan_id(now)
+            state = {
+                "scan_id": self.scan_id,
+                "scan_date": time.strftime("%Y-%m-%d", time.gmtime(now)),
+                "started_at": now,
+                "status": "running",
+                "input": self.config.input,
+                "plan": dataclasses.asdict(plan),
+                "settings": settings_of(self.config, plan),
+                "resolvers": [f"{h}:{p}" for h, p in self.options.resolvers],
+                "software_version": __version__,
+                "rules_version": RULES_VERSION,
+                "schema_version": SCHEMA_VERSION,
+            }
+            other = self._read_state(store)  # a shard that started first wrote it
+            if other is not None:
+                state = other
+        plan = Plan(**state["plan"])
+        recorded = state.get("settings", {})
+        differs = _differences(recorded, settings_of(self.config, plan))
+        if differs:
+            raise ScanError(
+                f"--resume would change the scan in {store.describe()}: " + "; ".join(differs)
+            )
+        self.scan_id = str(state["scan_id"])
+        self.state = state
+        self.plan = plan
+        self.store = store
+        self.ownership = ownership
+        publish_owner(store, ownership)
+        self._save_state("running")
+        try:
+            self._partition_input(fresh)
+            for stage in stages.STAGES:
+                if stage == "probe" and not self.options.probe:
+                    continue
+                self._run_stage(stage)
+            if self.config.shard is None or self.config.shard[0] == 0:
+                self._finish()
+            else:
+                self._save_state("running")
+        except KeyboardInterrupt:
+            self._stopped("interrupted")
+            raise
+        except ResolverFailed:
+            self._stopped("resolver_failed")
+            raise
+        except StoredInputError:
+            if fresh:
+                self._abandon()
+            raise
+        except OSError as exc:
+            self._stopped("interrupted")
+            if exc.errno == errno.ENOSPC:
+                raise ScanError(
+                    f"disk full while writing {store.describe()}; free space, then rerun "
+                    f"with --resume --out {self.config.out}"
+                ) from None
+            raise
+        except BaseException:
+            self._stopped("interrupted")
+            raise
+
+    def _shard_scan_id(self, plan: Plan, now: float) -> str:
+        identity = json.dumps(
+            [
+                str(Path(self.config.input).absolute()) if self.config.input != "-" else "-",
+                self._estimate(),
+                settings_of(self.config, plan),
+            ],
+            sort_keys=True,
+        )
+        stamp = time.strftime("%Y%m%d", time.gmtime(now))
+        return f"{stamp}-{hashlib.sha256(identity.encode()).hexdigest()[:6]}"
+
+    def _save_state(self, status: str) -> None:
+        self.status = status
+        self.state["status"] = status
+        self.state["updated_at"] = time.time()
+        if self.config.shard is None or self.config.shard[0] == 0:
+            self.store.write_json(self.state, ds.STATE)
+        self._write_scan_row(None)
+
+    def _stopped(self, status: str) -> None:
+        try:
+            self._save_state(status)
+        except Exception as exc:
+            log.warning("could not record the scan's state: %s", exc)
+
+    def _abandon(self) -> None:
+        """A fresh scan refused before any stage ran: leave nothing behind."""
+        for name in self.store.list_dirs():
+            self.store.delete_dir(name)
+        for path in self._existing_files(self.store):
+            self.store.fs.delete_file(path)
+
+    # ----------------------------------------------------------------- input
+
+    def _partition_input(self, fresh: bool) -> None:
+        store = self.store
+        suffix = (
+            ""
+            if self.config.shard is None
+            else f"-{self.config.shard[0]}-of-{self.config.shard[1]}"
+        )
+        done = store.read_json(ds.input_done(suffix))
+        if isinstance(done, dict):
+            self._verify_input(done)
+            self.progress.lines = int(done["lines"])
+            self.progress.invalid = int(done["invalid"])
+            return
+        self.progress.stage = "reading input"
+        for part in range(self.plan.domain_parts):
+            if self._shard_mine(part):
+                store.delete_dir(ds.input_dir(part))
+        writes_invalid = self.config.shard is None or self.config.shard[0] == 0
+        if writes_invalid:
+            for path in store.list_files(ds.work_final_dir("invalid_inputs"), suffix=".parquet"):
+                if path.rsplit("/", 1)[-1].startswith("in-"):
+                    store.fs.delete_file(path)
+        splitter = LineSplitter()
+        counts = self._spool(splitter, writes_invalid)
+        identity = self._input_identity(splitter)
+        if counts["valid"] == 0:
+            first = counts.get("first_problem") or "it is empty"
+            raise StoredInputError(
+                f"{self.config.input}: no valid domain name in {counts['lines']} lines ({first})"
+            )
+        recorded = self.state.get("input_identity")
+        if recorded and recorded != identity:
+            raise ScanError(self._identity_message(recorded, identity))
+        self.state["input_identity"] = identity
+        self.progress.lines = counts["lines"]
+        self.progress.invalid = counts["invalid"]
+        store.write_json({**counts, "identity": identity}, ds.input_done(suffix))
+        self._save_state("running")
+
+    def _identity_message(self, recorded: dict[str, Any], now: dict[str, Any]) -> str:
+        what = _differences(recorded, now)
+        return (
+            f"--resume: the input is not the one this scan read ({'; '.join(what)}); "
+            "resume with the same input, or start a new scan"
+        )
+
+    def _verify_input(self, done: dict[str, Any]) -> None:
+        recorded = done.get("identity", {})
+        splitter = LineSplitter()
+        with self._open_input() as f:
+            while chunk := f.read(1 << 20):
+                splitter.sha256.update(chunk)
+                splitter.bytes_read += len(chunk)
+        identity = self._input_identity(splitter)
+        if recorded != identity:
+            raise ScanError(self._identity_message(recorded, identity))
+
+    def _spool(self, splitter: LineSplitter, writes_invalid: bool) -> dict[str, Any]:
+        """Read the input once, writing each partition's lines to its own files."""
+        store, parts = self.store, self.plan.domain_parts
+        buffers: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        chunks: Counter[int] = Counter()
+        invalid: list[dict[str, Any]] = []
+        invalid_chunks = 0
+        buffered = 0
+        counts: dict[str, Any] = {"lines": 0, "valid": 0, "invalid": 0}
+        meta = file_metadata("invalid_inputs", self.scan_id, __version__, RULES_VERSION)
+
+        def flush_invalid() -> None:
+            nonlocal invalid, invalid_chunks
+            if invalid:
+                invalid_chunks += 1
+                path = ds.work_final("invalid_inputs", f"in-{invalid_chunks:06d}")
+                ds.write_rows(store, path, TABLES["invalid_inputs"], invalid, meta)
+                invalid = []
+
+        def flush() -> None:
+            nonlocal buffered
+            for part, rows_ in buffers.items():
+                if rows_:
+                    chunks[part] += 1
+                    ds.write_rows(
+                        store, ds.input_chunk(part, chunks[part]), stages.INPUT_SCHEMA, rows_
+                    )
+            buffers.clear()
+            buffered = 0
+
+        now = time.time()
+        with self._open_input() as f:
+            for line in iter_input(f, splitter):
+                counts["lines"] += 1
+                self.progress.lines = counts["lines"]
+                if line.domain is None:
+                    counts["invalid"] += 1
+                    counts.setdefault("first_problem", f"line {line.line_no}: {line.reason}")
+                    if writes_invalid:
+                        invalid.append({**rows.invalid_row(line, now), "scan_id": self.scan_id})
+                        if len(invalid) >= ds.ROW_GROUP * 5:
+                            flush_invalid()
+                    continue
+                counts["valid"] += 1
+                part = ds.partition_of(line.domain, parts)
+                if not self._shard_mine(part):
+                    continue
+                buffers[part].append(_input_row(line))
+                buffered += 1
+                if buffered >= self.config.spool_rows:
+                    flush()
+        flush()
+        if writes_invalid:
+            flush_invalid()
+        return counts
+
+    # ----------------------------------------------------------------- stages
+
+    def _spec(self, stage: str, part: int, slots: int, **extra: Any) -> TaskSpec:
+        o = self.options
+        # Politeness holds globally: the rate and in-flight caps are shared among the
+        # tasks that run at once.
+        share = dataclasses.replace(
+            o,
+            qps=o.qps / slots if o.qps else None,
+            dns_in_flight=max(1, o.dns_in_flight // slots),
+            probe_limit=max(1, o.probe_limit // slots),
+        )
+        return TaskSpec(
+            stage=stage,
+            part=part,
+            location=self.store.location if not self.store.local else self.store.root,
+            scan_id=self.scan_id,
+            scan_date=str(self.state["scan_date"]),
+            plan=self.plan,
+            options=share,
+            owner_path=self.ownership.owner_path,
+            owner_token=self.ownership.token,
+            concurrency=self.config.concurrency,
+            mode=str(self.state.get("mode", "scan")),
+            **extra,
+        )
+
+    def _run_stage(self, stage: str) -> None:
+        engine = self._engine_for_run()
+        total = self.plan.parts(stage)
+        pending = [
+            p
+            for p in range(total)
+            if self._shard_mine(p) and not stages.is_done(self.store, stage, p)
+        ]
+        already = total - len(pending)
+        self.progress.stage = stage
+        self.progress.parts_total = total
+        self.progress.parts_done = already
+        if stage == "judge":
+            for p in range(total):
+                if p not in pending:
+                    marker = stages.read_done(self.store, "judge", p) or {}
+                    self._count_verdicts(marker.get("verdicts", {}), resumed=True)
+        specs = [self._spec(stage, p, engine.slots) for p in pending]
+        engine.run(specs, self._on_done)
+        if self.config.shard is not None:
+            self._wait_for_others(stage, total)
+
+    def _on_done(self, result: TaskResult) -> None:
+        self.progress.parts_done += 1
+        if result.stage == "judge":
+            self._count_verdicts(result.verdicts, resumed=False)
+
+    def _count_verdicts(self, verdicts: dict[str, int], resumed: bool) -> None:
+        for verdict, n in verdicts.items():
+            self.progress.verdicts[verdict] = self.progress.verdicts.get(verdict, 0) + n
+            if resumed:
+                self.progress.skipped_resume += n
+            else:
+                self.progress.done += n
+
+    def _wait_for_others(self, stage: str, total: int) -> None:
+        while True:
+            missing = [p for p in range(total) if not stages.is_done(self.store, stage, p)]
+            if not missing:
+                return
+            self.progress.stage = f"{stage}: waiting for {len(missing)} partitions of other shards"
+            time.sleep(SHARD_POLL)
+
+    # ----------------------------------------------------------------- the end
+
+    def _totals(self) -> dict[str, int]:
+        totals: Counter[str] = Counter()
+        for stage in stages.STAGES:
+            for p in range(self.plan.parts(stage)):
+                marker = stages.read_done(self.store, stage, p)
+                if marker:
+                    for key, value in marker.get("counts", {}).items():
+                        totals[f"{stage}.{key}"] += int(value)
+        return dict(totals)
+
+    def _finish(self) -> None:
+        store = self.store
+        engine = self._engine_for_run()
+        self.progress.stage = "compacting"
+        specs: list[TaskSpec] = []
+        for table in TABLES:
+            if table == "scans":
+                continue
+            for index, files in enumerate(stages.compaction_groups(store, table)):
+                specs.append(self._spec("compact", index, engine.slots, table=table, files=files))
+        self._totals_cache = self._totals()
+        engine.run(specs, lambda result: None)
+        manifest: dict[str, Any] = {"scan_id": self.scan_id, "tables": {}}
+        listed: list[str]
+        for table in TABLES:
+            folder = ds.final_dir(table, str(self.state["scan_date"]), self.scan_id)
+            listed = [p[len(store.root) + 1 :] for p in store.list_files(folder, suffix=".parquet")]
+            manifest["tables"][table] = listed
+        self.state["finished_at"] = time.time()
+        self.status = "complete"
+        self.state["status"] = "complete"
+        self._write_scan_row(self.state["finished_at"])
+        folder = ds.final_dir("scans", str(self.state["scan_date"]), self.scan_id)
+        manifest["tables"]["scans"] = [f"{folder}/part-00000.parquet"]
+        store.write_json(manifest, ds.MANIFEST)
+        store.write_json(self.state, ds.STATE)
+        store.delete_dir(ds.WORK)
         self.progress.finished = True
 
-    async def _pipeline(self, gatherer: Gatherer) -> None:
-        send, receive = trio.open_memory_channel[InputLine](self.config.concurrency)
-        async with trio.open_nursery() as outer:
-            outer.start_soon(self._checkpoint_timer)
-            async with trio.open_nursery() as work, receive:
-                work.start_soon(self._read, send)
-                for _ in range(self.config.concurrency):
-                    work.start_soon(self._worker, gatherer, receive.clone())
-            await self._flush_suspects(force_check=True)
-            outer.cancel_scope.cancel()
-
-    async def _open_input(self) -> AsyncGenerator[InputLine, None]:
-        if self.config.input == "-":
-            async with aclosing(read_input(sys.stdin.buffer)) as lines:
-                async for line in lines:
-                    yield line
+    def _write_scan_row(self, finished: float | None) -> None:
+        if self.config.shard is not None and self.config.shard[0] != 0:
             return
-        path = Path(self.config.input)
-        try:
-            f: IO[bytes] = await trio.to_thread.run_sync(path.open, "rb")
-        except OSError as exc:
-            raise ScanError(f"cannot read input {path}: {exc}") from exc
-        with f:
-            async with aclosing(read_input(f)) as lines:
-                async for line in lines:
-                    yield line
-
-    async def _read(self, send: trio.MemorySendChannel[InputLine]) -> None:
-        # aclosing: an interrupted scan closes the reader chain at once (trio warns,
-        # and the file stays open until garbage collection, otherwise).
-        async with send, aclosing(self._open_input()) as lines:
-            async for line in lines:
-                self.progress.lines += 1
-                if line.domain is None:
-                    self._record_invalid(line)
-                    continue
-                if line.domain in self._seen:
-                    self.progress.duplicates += 1
-                    self._record_invalid(
-                        InputLine(line.line_no, line.raw, None, line.rank, "duplicate")
-                    )
-                    continue
-                self._seen.add(line.domain)
-                if line.domain in self._done:
-                    self.progress.skipped_resume += 1
-                    continue
-                await send.send(line)
-
-    def _record_invalid(self, line: InputLine) -> None:
-        self.progress.invalid += 1
-        if line.line_no not in self._invalid_done:
-            self._invalid_done.add(line.line_no)
-            self.sink.add("invalid_inputs", rows.invalid_row(line))
-
-    async def _worker(
-        self, gatherer: Gatherer, receive: trio.MemoryReceiveChannel[InputLine]
-    ) -> None:
-        async with receive:
-            async for line in receive:
-                assert line.domain is not None
-                self.progress.in_flight += 1
-                facts = await gather_domain(gatherer, line.domain, self.options)
-                now = time.time()
-                judgement = judge_domain(facts, now)
-                self.progress.in_flight -= 1
-                pending = _Pending(line, facts, judgement, now)
-                # Any judgement resting on an unanswered question waits for a health check.
-                if _timed_out(facts):
-                    self._suspects.append(pending)
-                    await self._flush_suspects(force_check=False)
-                else:
-                    self._commit(pending)
-                if self._since_checkpoint >= self.config.checkpoint_domains:
-                    await self._checkpoint()
-
-    def _commit(self, p: _Pending) -> None:
-        """Buffer the rows of one judged domain (and of hosts it is first to use)."""
-        sink = self.sink
-        for name, host in p.facts.hosts.items():
-            if name not in self._hosts_written:
-                self._hosts_written.add(name)
-                sink.add("hosts", rows.host_row(host))
-                sink.add_many("tlsa_records", rows.tlsa_rows(host))
-            for probe in p.facts.probes.get(name, ()):
-                if (name, probe.address) not in self._probes_written:
-                    self._probes_written.add((name, probe.address))
-                    sink.add("addresses", rows.address_row(name, probe))
-        sink.add("domains", rows.domain_row(p.line, p.facts, p.judgement, p.at))
-        sink.add_many("domain_mx", rows.domain_mx_rows(p.judgement))
-        sink.add_many("findings", rows.finding_rows(p.judgement))
-        self._done.add(p.facts.domain)
-        self._since_checkpoint += 1
-        self.progress.done += 1
-        v = p.judgement.verdict.value
-        self.progress.verdicts[v] = self.progress.verdicts.get(v, 0) + 1
-
-    async def _flush_suspects(self, *, force_check: bool) -> None:
-        """Commit held-back dns_error domains once a health check vouches for the resolver."""
-        if not self._suspects or (not force_check and len(self._suspects) < 50):
-            return
-        async with self._health_lock:
-            if not self._suspects:
-                return
-            check = await self_check(
-                self.resolver, self.options.canary_secure, self.options.canary_bogus
-            )
-            if not check.ok:
-                self.status = "resolver_failed"
-                raise ResolverFailed(
-                    f"the resolver stopped working mid-scan ({check.message}); "
-                    f"{len(self._done)} domains are saved; fix the resolver and rerun "
-                    "with --resume"
-                )
-            held, self._suspects = self._suspects, []
-            for p in held:
-                self._commit(p)
-
-    async def _checkpoint_timer(self) -> None:
-        while True:
-            await trio.sleep(self.config.checkpoint_seconds)
-            await self._checkpoint()
-
-    async def _checkpoint(self, *, final: bool = False) -> None:
-        async with self._checkpoint_lock:
-            self._since_checkpoint = 0
-            seq, batch = self.sink.take_batch()
-            if batch:
-                await trio.to_thread.run_sync(self.sink.write_batch, seq, batch)
-            if final or batch:
-                self.sink.write_scan_row(self._scan_row(None))
-
-
-def _timed_out(facts: DomainFacts) -> bool:
-    """Did our resolver leave a question unanswered (as opposed to answering SERVFAIL)?"""
-    lookups = [facts.mx]
-    for host in facts.hosts.values():
-        lookups += [host.a, host.aaaa, *host.tlsa_lookups]
-    # The CD retry counts too: a bogus answer whose CD retry found the resolver gone.
-    silent = ("TIMEOUT", "NETWORK_ERROR")
-    return any(lk.rcode in silent or lk.cd_rcode in silent for lk in lookups)
-
-
-def raise_scan_error(group: BaseExceptionGroup[BaseException]) -> None:
-    """Nurseries wrap what their tasks raised: surface a DanescanError or Ctrl-C as itself."""
-    for exc in _leaves(group):
-        if isinstance(exc, DanescanError | KeyboardInterrupt):
-            raise exc from None
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    found: list[BaseException] = []
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            found += _leaves(exc)
-        else:
-            found.append(exc)
-    return found
-
-
-def _pairs(table: pa.Table) -> Iterator[tuple[str, str]]:
-    """(host, facts) rows, converted to Python a batch at a time."""
-    for batch in table.to_batches(max_chunksize=10_000):
-        yield from zip(
-            batch.column("host").to_pylist(), batch.column("facts").to_pylist(), strict=True
+        totals = getattr(self, "_totals_cache", None) or self._totals()
+        o = self.options
+        identity = self.state.get("input_identity") or {}
+        engine = self._engine.description if self._engine is not None else "in-process"
+        if self.config.shard:
+            engine = f"shard {self.config.shard[0]}/{self.config.shard[1]}"
+        row = {
+            "scan_id": self.scan_id,
+            "started_at": _ts(float(self.state["started_at"])),
+            "finished_at": _ts(finished),
+            "status": self.status,
+            "resolvers": [f"{h}:{p}" for h, p in o.resolvers],
+            "trust_anchor": getattr(self, "trust_anchor", None),
+            "software_version": __version__,
+            "rules_version": RULES_VERSION,
+            "schema_version": SCHEMA_VERSION,
+            "input": self.config.input,
+            "probing": o.probe,
+            "ehlo_name": o.ehlo_name,
+            "domains_input": self.progress.lines,
+            "domains_scanned": totals.get("judge.judged", 0),
+            "domains_invalid": self.progress.invalid + totals.get("domain.duplicates", 0),
+            "hosts": totals.get("host.hosts", 0),
+            "addresses": totals.get("probe.addresses", 0),
+            "queries": totals.get("domain.queries", 0) + totals.get("host.queries", 0),
+            "parent_scan_id": self.state.get("parent_scan_id"),
+            "input_sha256": identity.get("sha256"),
+            "partitions": self.plan.domain_parts,
+            "engine": engine,
+            "psl_version": _psl_version(),
+            "options": json.dumps(self.state.get("settings", {}), sort_keys=True),
+        }
+        folder = ds.final_dir("scans", str(self.state["scan_date"]), self.scan_id)
+        ds.write_rows(
+            self.store,
+            f"{folder}/part-00000.parquet",
+            TABLES["scans"],
+            [row],
+            file_metadata("scans", self.scan_id, __version__, RULES_VERSION),
         )
+
+
+class StoredInputError(ScanError):
+    """The input yields nothing to scan."""
+
+
+def _input_row(line: InputLine) -> dict[str, Any]:
+    return {
+        "line_no": line.line_no,
+        "raw": line.raw[:512],
+        "domain": line.domain,
+        "rank": line.rank,
+    }
+
+
+def _psl_version() -> str:
+    """The Public Suffix List snapshot the providers are derived with (the package ships
+    the list; its version carries the snapshot date)."""
+    try:
+        return "publicsuffixlist " + importlib.metadata.version("publicsuffixlist")
+    except importlib.metadata.PackageNotFoundError:
+        return ""

@@ -1,5 +1,16 @@
 """Reading domain lists as a stream: plain lists, CSV with a domain column, Tranco lists.
 
+What must live here: bytes in, ``InputLine``s out, with the guarantee that no input
+line can stop a scan. Every line either becomes a domain or an ``InputLine`` with a
+``reason`` (which the scan records in ``invalid_inputs``); nothing here raises for
+what a line contains. Only an input that cannot be a domain list at all (UTF-16 or
+UTF-32, binary) raises ``InputError``, before any line is used.
+
+Lines end in LF, CRLF or a lone CR (old Mac files): all three end a line, and a CRLF
+split across two reads still counts once. A line longer than ``MAX_LINE`` bytes is
+recorded as ``line_too_long`` and skipped without being held in memory. Bytes that
+are not UTF-8 are replaced (the line then fails as a domain name with its reason).
+
 The format is decided from the first non-blank, non-comment line: a line with a comma
 is CSV. A header naming a ``domain`` column selects that column (and ``rank`` if
 present); without a header, ``rank,domain`` (Tranco) is assumed when the first field
@@ -9,6 +20,7 @@ is an integer, else the first field is the domain.
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -16,8 +28,14 @@ from typing import IO
 import trio
 
 from scanner.core.names import InvalidName, normalize_domain
+from scanner.errors import DanescanError
 
 _CHUNK = 1 << 16
+MAX_LINE = 4096  # bytes; a domain name is at most 253 characters, a CSV line a few more
+
+
+class InputError(DanescanError):
+    """The input is not a domain list this reader can read (encoding, binary)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +47,12 @@ class InputLine:
     domain: str | None
     rank: int | None
     reason: str = ""
+
+
+def _rank(text: str) -> int | None:
+    # str.isdigit() accepts "¹" and other digits int() refuses: ASCII digits only.
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 class _Format:
@@ -46,12 +70,15 @@ class _Format:
         if "," not in line:
             return False
         self.csv = True
-        fields = [f.strip().lower() for f in next(csv.reader([line]))]
+        try:
+            fields = [f.strip().lower() for f in next(csv.reader([line]))]
+        except csv.Error:
+            return False  # not a header; the line itself is judged by split()
         if "domain" in fields:
             self.domain_col = fields.index("domain")
             self.rank_col = fields.index("rank") if "rank" in fields else None
             return True
-        if len(fields) >= 2 and fields[0].isdigit():
+        if len(fields) >= 2 and _rank(fields[0]) is not None:
             self.rank_col, self.domain_col = 0, 1
         return False
 
@@ -62,8 +89,7 @@ class _Format:
         name = fields[self.domain_col].strip() if self.domain_col < len(fields) else ""
         rank: int | None = None
         if self.rank_col is not None and self.rank_col < len(fields):
-            text = fields[self.rank_col].strip()
-            rank = int(text) if text.isdigit() else None
+            rank = _rank(fields[self.rank_col])
         return rank, name
 
 
@@ -77,6 +103,8 @@ class LineParser:
         line = text.strip().lstrip("\ufeff")
         if not line or line.startswith("#"):
             return None
+        if "\x00" in line:
+            return InputLine(line_no, line, None, None, "nul_byte")
         if not self._fmt.decided and self._fmt.decide(line):
             return None
         try:
@@ -98,26 +126,111 @@ def parse_lines(lines: Iterator[str]) -> Iterator[InputLine]:
             yield parsed
 
 
-async def read_input(f: IO[bytes]) -> AsyncGenerator[InputLine, None]:
-    """Stream InputLines from a binary file object (a file or standard input).
+def _refuse_encoding(head: bytes) -> None:
+    utf16_ascii = len(head) >= 4 and (head[1::2][:2] == b"\0\0" or head[0::2][:2] == b"\0\0")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or utf16_ascii:
+        raise InputError("the input looks like UTF-16 or UTF-32; convert it to UTF-8")
+    if b"\0" in head[:512] and head.count(b"\0") > len(head[:512]) // 4:
+        raise InputError("the input looks binary, not a list of domain names")
 
-    Reads 64 KiB chunks on a worker thread: one thread hop per chunk, not per line.
+
+class LineSplitter:
+    """Bytes in, (line_no, text) out: LF, CRLF and lone CR end lines; long lines are cut.
+
+    ``sha256`` digests every byte fed, for the scan's input identity (resume checks it).
     """
+
+    def __init__(self) -> None:
+        self.sha256 = hashlib.sha256()
+        self.bytes_read = 0
+        self._pending = b""
+        self._line_no = 0
+        self._skipping = False  # inside an over-long line, until its end
+        self._cr_at_end = False  # the last chunk ended in CR: a following LF is its pair
+        self._started = False
+
+    def feed(self, chunk: bytes) -> Iterator[tuple[int, str | None]]:
+        """Complete lines in ``chunk``; text None marks an over-long line."""
+        if not self._started:
+            self._started = True
+            _refuse_encoding(chunk[:4096])
+        self.sha256.update(chunk)
+        self.bytes_read += len(chunk)
+        if self._cr_at_end and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        self._cr_at_end = chunk.endswith(b"\r")
+        data = self._pending + chunk
+        start = 0
+        size = len(data)
+        while start < size:
+            lf = data.find(b"\n", start)
+            cr = data.find(b"\r", start)
+            ends = [i for i in (lf, cr) if i >= 0]
+            if not ends:
+                break
+            end = min(ends)
+            yield from self._line(data[start:end])
+            start = end + 1
+            if data[end : end + 2] == b"\r\n":
+                start += 1
+        rest = data[start:]
+        if len(rest) > MAX_LINE:
+            if not self._skipping:
+                self._line_no += 1
+                self._skipping = True
+                yield self._line_no, None
+            rest = b""
+        self._pending = rest
+
+    def _line(self, raw: bytes) -> Iterator[tuple[int, str | None]]:
+        if self._skipping:  # the end of a line already reported as too long
+            self._skipping = False
+            return
+        self._line_no += 1
+        if len(raw) > MAX_LINE:
+            yield self._line_no, None
+            return
+        yield self._line_no, raw.decode("utf-8", errors="replace")
+
+    def finish(self) -> Iterator[tuple[int, str | None]]:
+        if self._pending and not self._skipping:
+            yield from self._line(self._pending)
+        self._pending = b""
+
+
+def iter_input(f: IO[bytes], splitter: LineSplitter | None = None) -> Iterator[InputLine]:
+    """Stream InputLines from a binary file object (blocking reads)."""
+    splitter = splitter or LineSplitter()
     parser = LineParser()
-    line_no = 0
-    pending = b""
+    while chunk := f.read(_CHUNK):
+        yield from _parse_pairs(parser, splitter.feed(chunk))
+    yield from _parse_pairs(parser, splitter.finish())
+
+
+async def read_input(f: IO[bytes]) -> AsyncGenerator[InputLine, None]:
+    """``iter_input`` for trio code: the blocking reads run on a worker thread, one hop
+    per 64 KiB chunk, not per line."""
+    splitter = LineSplitter()
+    parser = LineParser()
     while True:
         chunk = await trio.to_thread.run_sync(f.read, _CHUNK)
         if not chunk:
             break
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        for raw in complete:
-            line_no += 1
-            parsed = parser.parse(line_no, raw.decode("utf-8", errors="replace"))
-            if parsed is not None:
-                yield parsed
-    if pending:
-        parsed = parser.parse(line_no + 1, pending.decode("utf-8", errors="replace"))
-        if parsed is not None:
-            yield parsed
+        for line in _parse_pairs(parser, splitter.feed(chunk)):
+            yield line
+    for line in _parse_pairs(parser, splitter.finish()):
+        yield line
+
+
+def _parse_pairs(
+    parser: LineParser, pairs: Iterator[tuple[int, str | None]]
+) -> Iterator[InputLine]:
+    for line_no, text in pairs:
+        if text is None:
+            yield InputLine(
+                line_no, f"<line of more than {MAX_LINE} bytes>", None, None, "line_too_long"
+            )
+            continue
+        got = parser.parse(line_no, text)
+        if got is not None:
+            yield got

@@ -21,6 +21,7 @@ from scanner.core.model import DnsLookup, DomainFacts, DomainJudgement, HostDns,
 from scanner.core.mtasts import mx_covered, tlsrpt_rua
 from scanner.core.tlsa import deciding_tlsa, is_usable, parse_tlsa, tlsa_base_of
 from scanner.store.inputs import InputLine
+from scanner.store.schema import MAX_RAW
 
 
 def _ts(seconds: float) -> dt.datetime:
@@ -70,7 +71,8 @@ def domain_row(
     }
 
 
-def domain_mx_rows(judgement: DomainJudgement) -> list[dict[str, Any]]:
+def domain_mx_rows(judgement: DomainJudgement, observed_at: float) -> list[dict[str, Any]]:
+    at = _ts(observed_at)
     return [
         {
             "domain": judgement.domain,
@@ -83,12 +85,14 @@ def domain_mx_rows(judgement: DomainJudgement) -> list[dict[str, Any]]:
             "tlsa_base": h.tlsa_base,
             "usable_records": h.usable_records,
             "detail": h.detail,
+            "observed_at": at,
         }
         for h in judgement.hosts
     ]
 
 
-def finding_rows(judgement: DomainJudgement) -> list[dict[str, Any]]:
+def finding_rows(judgement: DomainJudgement, observed_at: float) -> list[dict[str, Any]]:
+    at = _ts(observed_at)
     rows = []
     for f in judgement.findings:
         spec = CATALOGUE[f.code]
@@ -100,6 +104,7 @@ def finding_rows(judgement: DomainJudgement) -> list[dict[str, Any]]:
                 "severity": spec.severity,
                 "rfc": spec.rfc,
                 "detail": f.detail,
+                "observed_at": at,
             }
         )
     return rows
@@ -111,7 +116,7 @@ def _tlsa_found(host: HostDns) -> tuple[str | None, DnsLookup | None]:
     return (tlsa_base_of(decided.name), decided) if decided is not None else (None, None)
 
 
-def host_row(host: HostDns) -> dict[str, Any]:
+def host_row(host: HostDns, observed_at: float) -> dict[str, Any]:
     base, tlsa = _tlsa_found(host)
     addresses = [*host.a.records, *host.aaaa.records]
     usable = 0
@@ -132,6 +137,7 @@ def host_row(host: HostDns) -> dict[str, Any]:
         "tlsa_usable": usable,
         "tlsa_ede": [f"{e.code} {e.text}".strip() for e in tlsa.ede] if tlsa is not None else [],
         "facts": factjson.dumps(host),
+        "observed_at": _ts(observed_at),
     }
 
 
@@ -142,7 +148,7 @@ def _usable_text(rdata: str) -> bool:
         return False
 
 
-def tlsa_rows(host: HostDns) -> list[dict[str, Any]]:
+def tlsa_rows(host: HostDns, observed_at: float) -> list[dict[str, Any]]:
     base, tlsa = _tlsa_found(host)
     if tlsa is None:
         return []
@@ -163,6 +169,7 @@ def tlsa_rows(host: HostDns) -> list[dict[str, Any]]:
                 "data_hex": rec.data.hex(),
                 "usable": is_usable(rec),
                 "dnssec_status": status,
+                "observed_at": _ts(observed_at),
             }
         )
     return rows
@@ -189,6 +196,7 @@ def address_row(host: str, probe: SmtpProbe) -> dict[str, Any]:
         "elapsed_ms": round(probe.elapsed * 1000),
         "error": probe.error,
         "facts": factjson.dumps(probe),
+        "observed_at": _ts(probe.started_at) if probe.started_at else None,
     }
     key_types = []
     for hs in probe.handshakes:
@@ -208,5 +216,10 @@ def address_row(host: str, probe: SmtpProbe) -> dict[str, Any]:
     return row
 
 
-def invalid_row(line: InputLine) -> dict[str, Any]:
-    return {"line_no": line.line_no, "raw": line.raw[:1024], "reason": line.reason}
+def invalid_row(line: InputLine, observed_at: float) -> dict[str, Any]:
+    return {
+        "line_no": line.line_no,
+        "raw": line.raw[:MAX_RAW],
+        "reason": line.reason,
+        "observed_at": _ts(observed_at),
+    }

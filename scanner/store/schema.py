@@ -1,9 +1,12 @@
 """The Parquet tables of a scan: their names, columns and meaning (a stable contract).
 
-One directory per scan, one sub-directory per table, files ``part-NNNNNN.parquet``;
-every row carries ``scan_id`` so that many scans read side by side form one table
-(``read_parquet('scans/*/domains/*.parquet', union_by_name=true)``). Columns are
-only ever added, never renamed; ``SCHEMA_VERSION`` is bumped when one is added.
+Layout (``scanner.store.dataset``): one directory per table, hive-partitioned by scan,
+``<table>/scan_date=YYYY-MM-DD/scan_id=<id>/part-NNNNN.parquet``, so that any number
+of scans copied into one tree form one table that DuckDB and ``pyarrow.dataset`` read
+with partition pruning (``read_parquet('<root>/domains/**/*.parquet',
+hive_partitioning=true)``). Every row also carries ``scan_id``. Columns are only ever
+added, never renamed; ``SCHEMA_VERSION`` is bumped when one is added, and each file's
+Parquet key-value metadata records the schema, software and rules versions.
 ``facts`` columns hold the raw observations as JSON (``scanner.core.factjson``), so that
 verdicts can be recomputed from a stored scan (``danescan regrade``).
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2  # 2: domains.mta_sts_id, mta_sts_error
+SCHEMA_VERSION = 3  # 2: domains.mta_sts_id, mta_sts_error; 3: observed_at, scans lineage
 
 _str = pa.string()
 _bool = pa.bool_()
@@ -42,6 +45,13 @@ TABLES: dict[str, pa.Schema] = {
             ("hosts", _i64),
             ("addresses", _i64),
             ("queries", _i64),
+            # 3: lineage and how the scan ran
+            ("parent_scan_id", _str),  # the scan a regrade re-judged; null for a scan
+            ("input_sha256", _str),  # of the input bytes read
+            ("partitions", _i64),  # domain partitions (host/address partitions derive)
+            ("engine", _str),  # in-process | local-cluster N | scheduler ADDR | shard K/N
+            ("psl_version", _str),  # Public Suffix List snapshot the providers use
+            ("options", _str),  # JSON of every setting that changes results
         ]
     ),
     # One row per valid input domain: the verdict and what a DANE-enforcing sender does.
@@ -86,6 +96,7 @@ TABLES: dict[str, pa.Schema] = {
             ("tlsa_base", _str),
             ("usable_records", _i64),
             ("detail", _str),
+            ("observed_at", _ts),  # when the domain's facts were gathered
         ]
     ),
     # One row per MX host name, looked up once per scan however many domains use it.
@@ -106,6 +117,7 @@ TABLES: dict[str, pa.Schema] = {
             ("tlsa_usable", _i64),
             ("tlsa_ede", _strs),
             ("facts", _str),  # JSON of HostDns
+            ("observed_at", _ts),  # when the host's lookups were made
         ]
     ),
     # One row per probed (host, address): the SMTP/STARTTLS transcript, summarised.
@@ -129,6 +141,7 @@ TABLES: dict[str, pa.Schema] = {
             ("elapsed_ms", _i64),
             ("error", _str),
             ("facts", _str),  # JSON of SmtpProbe (chains base64)
+            ("observed_at", _ts),  # when the probe started
         ]
     ),
     # One row per TLSA record seen at a host's TLSA base domain.
@@ -143,6 +156,7 @@ TABLES: dict[str, pa.Schema] = {
             ("data_hex", _str),
             ("usable", _bool),
             ("dnssec_status", _str),
+            ("observed_at", _ts),
         ]
     ),
     # One row per finding; host is null for domain-level findings.
@@ -155,6 +169,7 @@ TABLES: dict[str, pa.Schema] = {
             ("severity", _str),  # error | warning | info
             ("rfc", _str),
             ("detail", _str),
+            ("observed_at", _ts),  # when the domain's facts were gathered
         ]
     ),
     # One row per input line that is not a usable domain name.
@@ -162,8 +177,22 @@ TABLES: dict[str, pa.Schema] = {
         [
             ("scan_id", _str),
             ("line_no", _i64),
-            ("raw", _str),
+            ("raw", _str),  # the line as read, cut at MAX_RAW characters
             ("reason", _str),
+            ("observed_at", _ts),  # when the line was read
         ]
     ),
 }
+
+MAX_RAW = 512  # characters of a rejected input line kept in invalid_inputs.raw
+
+
+def file_metadata(table: str, scan_id: str, software: str, rules: str) -> dict[bytes, bytes]:
+    """The Parquet key-value metadata every table file carries."""
+    return {
+        b"danescan.table": table.encode(),
+        b"danescan.scan_id": scan_id.encode(),
+        b"danescan.schema_version": str(SCHEMA_VERSION).encode(),
+        b"danescan.software_version": software.encode(),
+        b"danescan.rules_version": rules.encode(),
+    }

@@ -1,0 +1,52 @@
+"""A domain's facts put together from the parts that were gathered separately.
+
+What must live here: which addresses of a host are probed and with which SNI
+(``probe_keys``), and ``assemble``, which builds the ``DomainFacts`` the rules judge
+from a domain's own facts, the facts of its MX hosts and the probes of their
+addresses. The single-process gatherer (``check``) and the staged scan (where hosts
+and addresses are gathered by other tasks, on other machines) both go through it, so
+the facts a verdict rests on have one shape however they were gathered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from scanner.core.model import DomainFacts, HostDns, SmtpProbe
+from scanner.core.tlsa import presented_sni
+
+MAX_ADDRESSES = 32  # addresses per host processed (NOTES: hostile peers)
+
+ProbeKey = tuple[str, str, str]  # (MX host, address, SNI presented)
+
+
+def probe_keys(host: HostDns) -> tuple[ProbeKey, ...]:
+    """The probes a host is due: each address (IPv4 first, as resolved), the SNI the
+    TLSA walk decided (DESIGN rule 4)."""
+    addresses = [*host.a.records, *host.aaaa.records][:MAX_ADDRESSES]
+    sni = presented_sni(host)
+    return tuple((host.host, address, sni) for address in addresses)
+
+
+def assemble(
+    own: DomainFacts,
+    names: Sequence[str],
+    hosts: Mapping[str, HostDns],
+    probes: Mapping[ProbeKey, SmtpProbe] | None,
+) -> DomainFacts:
+    """``own`` (MX, zone keys, MTA-STS) completed with its hosts and their probes.
+
+    ``probes`` is None when probing is off. A host without addresses has no entry in
+    ``DomainFacts.probes``; a host with addresses has one probe per address, in
+    address order (a probe the opt-out list spared is there, with status ``skipped``).
+    Missing host facts are left out: the rules judge such a host as not resolved.
+    """
+    found = {name: hosts[name] for name in names if name in hosts}
+    probed: dict[str, tuple[SmtpProbe, ...]] = {}
+    if probes is not None:
+        for name, host in found.items():
+            keys = probe_keys(host)
+            if keys:
+                probed[name] = tuple(probes[k] for k in keys if k in probes)
+    return replace(own, hosts=found, probes=probed, probing_enabled=probes is not None)

@@ -1,0 +1,125 @@
+"""Executors: where a stage's tasks run (DESIGN §3: a real engine beyond one machine).
+
+What must live here: the choice of engine and running a list of ``TaskSpec``s on it,
+reporting each finished task to the driver as it completes, cancelling the rest when
+one fails or the user interrupts.
+
+* ``InProcess`` (the default: no set-up): the tasks run in this process, ``slots`` at a
+  time in one trio run. Unit tests pass fakes through ``Seams`` here.
+* ``DaskEngine``: a ``distributed`` client, either of a ``LocalCluster`` of worker
+  processes started here (``--workers N``) or of an existing cluster
+  (``--scheduler tcp://HOST:PORT``). Each task runs ``stages.run_task`` in a worker
+  process (its own trio run, its own resolver socket). A worker that dies mid-task has
+  its task rerun elsewhere by the scheduler (``distributed.scheduler.allowed-failures``);
+  the rerun replaces the task's outputs (names depend only on stage and partition).
+  Tasks that *raise* are not retried: an exception is a finding about the scan (a dead
+  resolver, a bug) that the driver reports.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import trio
+
+from scanner.errors import user_error
+from scanner.runs.stages import TaskResult, TaskSpec, run_task, run_task_async
+from scanner.runs.wiring import Seams
+
+OnDone = Callable[[TaskResult], None]
+
+
+class Engine(Protocol):
+    slots: int
+    description: str
+
+    def run(self, specs: Sequence[TaskSpec], on_done: OnDone) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class InProcess:
+    """Tasks in this process, ``slots`` at a time."""
+
+    def __init__(self, slots: int = 2, seams: Seams | None = None) -> None:
+        self.slots = max(1, slots)
+        self.seams = seams
+        self.description = "in-process"
+
+    def run(self, specs: Sequence[TaskSpec], on_done: OnDone) -> None:
+        if not specs:
+            return
+        try:
+            trio.run(self._run, specs, on_done)
+        except BaseExceptionGroup as group:
+            # The nursery wraps what a task raised; the driver wants the error itself.
+            found = user_error(group)
+            if found is None:
+                raise
+            raise found from None
+
+    async def _run(self, specs: Sequence[TaskSpec], on_done: OnDone) -> None:
+        limiter = trio.CapacityLimiter(self.slots)
+
+        async def one(spec: TaskSpec) -> None:
+            async with limiter:
+                on_done(await run_task_async(spec, self.seams))
+
+        async with trio.open_nursery() as nursery:
+            for spec in specs:
+                nursery.start_soon(one, spec)
+
+    def close(self) -> None:
+        pass
+
+
+class DaskEngine:
+    """Tasks on a Dask distributed cluster: a local one of worker processes, or a given one."""
+
+    def __init__(self, workers: int = 0, scheduler: str | None = None) -> None:
+        # distributed is untyped; it is imported only when a cluster is asked for.
+        dist: Any = importlib.import_module("distributed")
+        Client, LocalCluster = dist.Client, dist.LocalCluster
+        self._as_completed = dist.as_completed
+        self._cluster: Any = None
+        self.client: Any
+        if scheduler:
+            self.client = Client(scheduler, timeout="30s")
+            self.description = f"scheduler {scheduler}"
+        else:
+            self._cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=40,  # logging.ERROR: the scan has its own progress display
+            )
+            self.client = Client(self._cluster)
+            self.description = f"local cluster of {workers} worker processes"
+        info = self.client.scheduler_info()
+        self.slots = max(1, sum(int(w.get("nthreads", 1)) for w in info["workers"].values()))
+
+    def run(self, specs: Sequence[TaskSpec], on_done: OnDone) -> None:
+        if not specs:
+            return
+        futures = [
+            # The key names the run too: a scheduler that outlived a crashed driver must
+            # not hand back the old run's result for the same partition.
+            self.client.submit(
+                run_task, spec, key=f"{spec.key}-{spec.owner_token[:8]}", pure=False, retries=0
+            )
+            for spec in specs
+        ]
+        try:
+            for future in self._as_completed(futures):
+                on_done(future.result())
+        except BaseException:
+            self.client.cancel(futures)
+            raise
+
+    def close(self) -> None:
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()

@@ -1,0 +1,220 @@
+"""The files of a scan: where each table and each stage's work lives, and how rows are
+written to and read from them.
+
+What must live here: the path of every file a scan writes (so no other module spells
+a path), the stable partitioning hash, and streaming Parquet I/O over a ``Store``.
+
+Final tables (what users and ``analysis`` read), hive-partitioned by scan::
+
+    <out>/<table>/scan_date=YYYY-MM-DD/scan_id=<id>/part-NNNNN.parquet
+    <out>/_manifest.json        (written last when the scan completes: its files)
+    <out>/scan.json             (the scan's state: id, settings, input identity, status)
+
+Stage work, internal, removed when the scan completes::
+
+    <out>/_work/input/p=K/c-C.parquet        input lines of domain partition K
+    <out>/_work/domain/p=K.parquet            a domain's own facts (MX, zone keys, MTA-STS)
+    <out>/_work/hostrefs/hp=J/dp=K.parquet    MX host names partition K needs from host partition J
+    <out>/_work/hostdns/dp=K/hp=J.parquet     host facts routed to the domains that need them
+    <out>/_work/probejobs/ap=A/hp=J.parquet   probes due, by address partition
+    <out>/_work/probes/dp=K/ap=A.parquet      probe facts routed to the domains that need them
+    <out>/_work/final/<table>/<who>.parquet   final-table rows, compacted at the end
+    <out>/_work/done/<stage>-NNNNN.json       a task's commit marker, written last
+
+Every work file's name is a function of (stage, partition): a retried task overwrites
+its own outputs, so a retry can replace but never duplicate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from scanner.store.objstore import Store
+
+WORK = "_work"
+STATE = "scan.json"
+MANIFEST = "_manifest.json"
+ROW_GROUP = 10_000
+
+
+def stable_hash(name: str) -> int:
+    """A hash of a name that is the same in every process and on every machine
+    (Python's ``hash`` is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
+
+
+def partition_of(name: str, parts: int) -> int:
+    return stable_hash(name) % parts
+
+
+# -- paths ----------------------------------------------------------------------------
+
+
+def final_dir(table: str, scan_date: str, scan_id: str) -> str:
+    return f"{table}/scan_date={scan_date}/scan_id={scan_id}"
+
+
+def input_chunk(part: int, chunk: int) -> str:
+    return f"{WORK}/input/p={part:05d}/c-{chunk:06d}.parquet"
+
+
+def input_dir(part: int) -> str:
+    return f"{WORK}/input/p={part:05d}"
+
+
+def input_done(shard_suffix: str) -> str:
+    return f"{WORK}/input/_done{shard_suffix}.json"
+
+
+def domain_file(part: int) -> str:
+    return f"{WORK}/domain/p={part:05d}.parquet"
+
+
+def hostrefs_file(host_part: int, domain_part: int) -> str:
+    return f"{WORK}/hostrefs/hp={host_part:05d}/dp={domain_part:05d}.parquet"
+
+
+def hostrefs_dir(host_part: int) -> str:
+    return f"{WORK}/hostrefs/hp={host_part:05d}"
+
+
+def hostdns_file(domain_part: int, host_part: int) -> str:
+    return f"{WORK}/hostdns/dp={domain_part:05d}/hp={host_part:05d}.parquet"
+
+
+def hostdns_dir(domain_part: int) -> str:
+    return f"{WORK}/hostdns/dp={domain_part:05d}"
+
+
+def probejobs_file(address_part: int, host_part: int) -> str:
+    return f"{WORK}/probejobs/ap={address_part:05d}/hp={host_part:05d}.parquet"
+
+
+def probejobs_dir(address_part: int) -> str:
+    return f"{WORK}/probejobs/ap={address_part:05d}"
+
+
+def probes_file(domain_part: int, address_part: int) -> str:
+    return f"{WORK}/probes/dp={domain_part:05d}/ap={address_part:05d}.parquet"
+
+
+def probes_dir(domain_part: int) -> str:
+    return f"{WORK}/probes/dp={domain_part:05d}"
+
+
+def work_final(table: str, who: str) -> str:
+    return f"{WORK}/final/{table}/{who}.parquet"
+
+
+def work_final_dir(table: str) -> str:
+    return f"{WORK}/final/{table}"
+
+
+def import_file(kind: str, part: int, chunk: int) -> str:
+    """Stored facts spooled by partition for a regrade (kind: domains/hosts/addresses)."""
+    return f"{WORK}/import/{kind}/p={part:05d}/c-{chunk:06d}.parquet"
+
+
+def import_dir(kind: str, part: int) -> str:
+    return f"{WORK}/import/{kind}/p={part:05d}"
+
+
+def done_marker(stage: str, part: int) -> str:
+    return f"{WORK}/done/{stage}-{part:05d}.json"
+
+
+# -- Parquet over a Store ----------------------------------------------------------------
+
+
+class RowWriter:
+    """Rows to one Parquet file, in row groups of ``ROW_GROUP`` (bounded memory); the
+    file appears only when the writer closes without error."""
+
+    def __init__(
+        self,
+        store: Store,
+        path: str,
+        schema: pa.Schema,
+        metadata: dict[bytes, bytes] | None = None,
+    ) -> None:
+        self.schema = schema.with_metadata(metadata) if metadata else schema
+        self._stack = contextlib.ExitStack()
+        sink = self._stack.enter_context(store.open_output(path))
+        self._writer = pq.ParquetWriter(sink, self.schema, compression="zstd")
+        self._rows: list[dict[str, Any]] = []
+        self.count = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._rows.append(row)
+        self.count += 1
+        if len(self._rows) >= ROW_GROUP:
+            self._flush()
+
+    def add_many(self, rows: Iterable[dict[str, Any]]) -> None:
+        for row in rows:
+            self.add(row)
+
+    def add_batch(self, batch: pa.RecordBatch | pa.Table) -> None:
+        self._flush()
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        self._writer.write_table(table.cast(self.schema))
+        self.count += table.num_rows
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema))
+            self._rows = []
+
+    def __enter__(self) -> RowWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self._flush()
+            self._writer.close()
+        finally:
+            self._stack.__exit__(exc_type, exc, tb)  # type: ignore[arg-type]
+
+
+def write_rows(
+    store: Store,
+    path: str,
+    schema: pa.Schema,
+    rows: Iterable[dict[str, Any]],
+    metadata: dict[bytes, bytes] | None = None,
+) -> int:
+    with RowWriter(store, path, schema, metadata) as writer:
+        writer.add_many(rows)
+        return writer.count
+
+
+def read_rows(
+    store: Store, paths: Sequence[str], columns: list[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Rows of Parquet files (full store paths), a batch at a time."""
+    for path in paths:
+        with store.fs.open_input_file(path) as f:
+            for batch in pq.ParquetFile(f).iter_batches(columns=columns, batch_size=ROW_GROUP):
+                yield from batch.to_pylist()
+
+
+def row_count(store: Store, path: str) -> int:
+    with store.fs.open_input_file(path) as f:
+        return int(pq.ParquetFile(f).metadata.num_rows)
+
+
+def scan_table_files(store: Store, table: str) -> list[str]:
+    """A stored scan's files of one table: what its manifest names (this layout), or
+    the ``<table>/part-*.parquet`` files of the layout before hive partitions (schema
+    versions 1-2), so that older scans stay readable."""
+    manifest = store.read_json(MANIFEST)
+    if isinstance(manifest, dict):
+        return [store.path(p) for p in manifest.get("tables", {}).get(table, [])]
+    return [p for p in store.list_files(table, suffix=".parquet") if "/part-" in p]
