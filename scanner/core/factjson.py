@@ -132,6 +132,28 @@ def _floats_agree(value: Any) -> bool:
     return True
 
 
+_MSGPACK = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
+
+
+def _writes_alike(value: Any) -> bool:
+    """True when msgspec writes ``value`` exactly as ``json.dumps`` does (floats aside, see
+    ``dumps`` for strings).
+
+    Dataclasses: their float fields are few and known. Plain values (the domains table's
+    facts are a dict of them) would be walked item by item, so look first at C speed:
+    msgpack writes every float as the byte 0xcb and eight more, so an encoding without
+    that byte holds no float. With it (or what msgpack cannot write): walk.
+    """
+    tp = type(value)
+    if tp is dict or tp is list:
+        try:
+            if b"\xcb" not in _MSGPACK.encode(value):
+                return True
+        except (UnicodeEncodeError, OverflowError, TypeError):
+            pass  # lone surrogates, ints beyond 64 bits, no JSON at all: json's business
+    return _floats_agree(value)
+
+
 # --------------------------------------------------------------------------- the API
 
 
@@ -143,7 +165,7 @@ def _stdlib_dumps(value: Any) -> str:
 
 def dumps(value: Any) -> str:
     """Compact JSON of a fact."""
-    if _floats_agree(value):
+    if _writes_alike(value):
         try:
             return _ENCODER.encode(value).decode()
         except UnicodeEncodeError:  # a lone surrogate: only json writes it
@@ -158,7 +180,7 @@ def to_plain(value: Any) -> Any:
     """Turn a fact (dataclass tree) into JSON-ready plain values (lists, dicts, scalars)."""
     if type(value) in _SCALARS:
         return value
-    if _floats_agree(value):
+    if _writes_alike(value):
         try:
             return _DECODER.decode(_ENCODER.encode(value))
         except UnicodeEncodeError:

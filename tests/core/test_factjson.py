@@ -254,6 +254,18 @@ def test_plain_values_are_written_as_before(values: list[Any]) -> None:
     assert repr(factjson.to_plain((values,))) == repr(oracle.to_plain((values,)))
 
 
+def test_plain_values_checked_for_floats_at_c_speed_first() -> None:
+    # msgpack's float marker 0xcb also occurs inside other values: then the values are walked.
+    for value in (
+        {"n": 0xCB, "t": "\u02cb"},  # no float, the marker byte twice
+        {"t": [0.5, 1e-05]},
+        {"t": "\ud800"},  # msgpack refuses lone surrogates, json writes them
+        {"n": 2**70},  # msgpack stops at 64 bits
+    ):
+        assert factjson.dumps(value) == oracle.dumps(value)
+        assert factjson.to_plain(value) == oracle.to_plain(value)
+
+
 def test_floats_written_with_an_exponent_or_not_finite() -> None:
     probe = SmtpProbe("h", "127.0.0.1", "h", ProbeStatus.CONNECT_REFUSED, elapsed=5e-05)
     assert '"elapsed":5e-05' in factjson.dumps(probe)  # Python's text, not msgspec's 0.00005
