@@ -39,14 +39,9 @@ from scanner.core.model import (
     ZoneKeys,
 )
 from tests.core import factjson_oracle as oracle
+from tests.core.storedfacts import assert_written_as_before
 
 STORED = Path(__file__).resolve().parent / "data" / "stored-facts.jsonl.gz"
-# The typed parts of the domains table's facts (the rest are plain values).
-DOMAIN_PARTS: dict[str, Any] = {
-    "mx": DnsLookup,
-    "zone_keys": ZoneKeys | None,
-    "mta_sts": MtaSts | None,
-}
 
 
 def _lookup(name: str, rrtype: str, *records: str) -> DnsLookup:
@@ -119,60 +114,11 @@ def test_missing_fields_take_defaults() -> None:
 # ------------------------------------------------------------------- a stored scan's facts
 
 
-def _stored() -> list[tuple[str, str]]:
+def test_stored_scan_facts_are_written_byte_for_byte_as_before() -> None:
     with gzip.open(STORED, "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh]
-    return [(r["table"], r["facts"]) for r in rows]
-
-
-def test_stored_scan_facts_are_written_byte_for_byte_as_before() -> None:
-    rows = _stored()
-    assert {t for t, _ in rows} == {"domains", "hosts", "addresses"}
-    hosts: dict[str, HostDns] = {}
-    probes: dict[str, list[SmtpProbe]] = {}
-    domains: list[dict[str, Any]] = []
-    for table, text in rows:
-        if table == "domains":
-            plain = json.loads(text)
-            domains.append(plain)
-            # The plain dict as stored, and rebuilt from its typed parts as the scan does.
-            assert factjson.dumps(plain) == text == oracle.dumps(plain)
-            rebuilt = {}
-            for key, value in plain.items():
-                if key in DOMAIN_PARTS:
-                    fact = factjson.from_plain(DOMAIN_PARTS[key], value)
-                    assert fact == oracle.from_plain(DOMAIN_PARTS[key], value)
-                    value = factjson.to_plain(fact)
-                    assert value == oracle.to_plain(fact)
-                rebuilt[key] = value
-            assert factjson.dumps(rebuilt) == text
-            continue
-        tp: type[HostDns | SmtpProbe] = HostDns if table == "hosts" else SmtpProbe
-        fact = factjson.loads(tp, text)
-        assert fact == oracle.loads(tp, text)
-        assert factjson.dumps(fact) == text
-        assert factjson.to_plain(fact) == oracle.to_plain(fact) == json.loads(text)
-        if isinstance(fact, HostDns):
-            hosts[fact.host] = fact
-        elif isinstance(fact, SmtpProbe):
-            probes.setdefault(fact.host, []).append(fact)
-    # Whole domains, as regrade rebuilds them: the nested encoding agrees too.
-    assert len(domains) == 88 and probes
-    for plain in domains:
-        mx = factjson.from_plain(DnsLookup, plain["mx"])
-        facts = DomainFacts(
-            mx.name,
-            mx,
-            implicit_mx=plain["implicit_mx"],
-            hosts={h: hosts[h] for h in plain["hosts"] if h in hosts},
-            probes={h: tuple(probes[h]) for h in plain["hosts"] if h in probes},
-            zone_keys=factjson.from_plain(ZoneKeys | None, plain["zone_keys"]),
-            mta_sts=factjson.from_plain(MtaSts | None, plain["mta_sts"]),
-            probing_enabled=plain["probing_enabled"],
-        )
-        text = factjson.dumps(facts)
-        assert text == oracle.dumps(facts)
-        assert factjson.loads(DomainFacts, text) == facts == oracle.loads(DomainFacts, text)
+    checked = assert_written_as_before([(r["table"], r["facts"]) for r in rows])
+    assert checked == {"domains": 88, "hosts": 68, "addresses": 69}
 
 
 # ------------------------------------------------------------------ generated awkward facts
