@@ -239,7 +239,125 @@ _SPECS = (
     ),
 )
 
-CATALOGUE: dict[str, FindingSpec] = {spec.code: spec for spec in _SPECS}
+# Why a bogus answer is bogus: the first broken link of its chain of trust, named by
+# ``scanner.core.chain.diagnose_chain`` (issue 11). Codes of the same catalogue, but not
+# domain findings: ``detect`` never raises them; they are stored in their own table
+# (``dnssec_diagnoses``), one per diagnosed question.
+_DIAGNOSIS_SPECS = (
+    FindingSpec(
+        "dnssec_rrsig_expired",
+        "error",
+        "RFC 4035 §5.3.1",
+        "A signature on the chain of trust has expired: validating resolvers treat the "
+        "records as bogus and DANE senders defer mail.",
+        "Re-sign the zone now and make sure automatic re-signing runs well before "
+        "signatures expire.",
+    ),
+    FindingSpec(
+        "dnssec_rrsig_not_yet_valid",
+        "error",
+        "RFC 4035 §5.3.1",
+        "A signature on the chain of trust is not valid yet (its inception lies in the "
+        "future): the signer's clock or signing window is wrong.",
+        "Fix the signer's clock or inception offset and re-sign the zone.",
+    ),
+    FindingSpec(
+        "dnssec_ds_digest_mismatch",
+        "error",
+        "RFC 4035 §5.2",
+        "The DS record at the parent matches no DNSKEY of the zone (a key rollover that "
+        "did not update the DS, or a wrong DS at the registrar).",
+        "Publish at the registrar the DS of the zone's current key-signing key and "
+        "remove the stale DS.",
+    ),
+    FindingSpec(
+        "dnssec_ds_algorithm_missing",
+        "error",
+        "RFC 6840 §5.11",
+        "The DS at the parent names a DNSSEC algorithm for which the zone has no DNSKEY "
+        "(a half-done algorithm rollover).",
+        "Publish and sign with a key of the DS's algorithm, or replace the DS at the "
+        "registrar with one for the zone's current key.",
+    ),
+    FindingSpec(
+        "dnssec_dnskey_not_signed_by_ds_key",
+        "error",
+        "RFC 4035 §5.2",
+        "The key the parent's DS points to is published but does not sign the DNSKEY "
+        "RRset: the chain of trust stops there.",
+        "Sign the DNSKEY RRset with the key-signing key the DS refers to.",
+    ),
+    FindingSpec(
+        "dnssec_rrsig_key_missing",
+        "error",
+        "RFC 4035 §5.3.1",
+        "Records are signed only by a key that is not in the zone's DNSKEY set (a key "
+        "removed too early in a rollover).",
+        "Re-sign the records with a published key, or publish the signing key again "
+        "until its signatures have left every cache.",
+    ),
+    FindingSpec(
+        "dnssec_rrsig_invalid",
+        "error",
+        "RFC 4035 §5.3.3",
+        "A signature does not verify with the key that made it: the records or the "
+        "signature changed after signing.",
+        "Re-sign the zone, and check that nothing rewrites signed records afterwards "
+        "(a hidden primary, a broken zone transfer).",
+    ),
+    FindingSpec(
+        "dnssec_rrsig_missing",
+        "error",
+        "RFC 4035 §2.2",
+        "Records of a signed zone come without a signature a validator can check.",
+        "Re-sign the zone so that every authoritative RRset carries an RRSIG by a published key.",
+    ),
+    FindingSpec(
+        "dnssec_denial_missing",
+        "error",
+        "RFC 4035 §3.1.3",
+        "A negative answer (no such name or type) of a signed zone comes without the "
+        "NSEC or NSEC3 records that prove it.",
+        "Re-sign the zone so that its NSEC or NSEC3 chain is complete, and serve it "
+        "from up-to-date name servers.",
+    ),
+    FindingSpec(
+        "dnssec_denial_wrong",
+        "error",
+        "RFC 4035 §5.4",
+        "The NSEC or NSEC3 records of a negative answer do not prove it (the type "
+        "bitmap lists the type, or no record covers the name).",
+        "Regenerate the zone's NSEC or NSEC3 chain by re-signing the whole zone.",
+    ),
+    FindingSpec(
+        "dnssec_anchor_mismatch",
+        "error",
+        "RFC 4035 §4.4",
+        "The trust anchor matches no DNSKEY of its zone: the anchor is out of date (a "
+        "root key rollover) or belongs to another root.",
+        "Update the scanner's trust anchor (--trust-anchor) to the zone's current key.",
+    ),
+    FindingSpec(
+        "dnssec_chain_unreachable",
+        "warning",
+        "RFC 4035 §4.3",
+        "The chain of trust could not be walked: a name server gave no answer even with "
+        "checking disabled, so the failure is not a signature problem (a lame "
+        "delegation, a server down).",
+        "Make every name server of the zone answer for it, and remove lame NS records.",
+    ),
+    FindingSpec(
+        "dnssec_no_broken_link",
+        "info",
+        "RFC 4035 §4.3",
+        "The resolver found the answer bogus, but the walk of the chain of trust found "
+        "no broken link (a transient failure, or other servers' answers).",
+        "Repeat the check; if it persists, compare the answers of every name server of the zone.",
+    ),
+)
+
+CATALOGUE: dict[str, FindingSpec] = {spec.code: spec for spec in (*_SPECS, *_DIAGNOSIS_SPECS)}
+DIAGNOSIS_CODES = frozenset(spec.code for spec in _DIAGNOSIS_SPECS)
 
 
 def render_markdown() -> str:
@@ -254,6 +372,19 @@ def render_markdown() -> str:
         "|---|---|---|---|---|",
     ]
     for spec in _SPECS:
+        lines.append(f"| `{spec.code}` | {spec.severity} | {spec.rfc} | {spec.text} | {spec.fix} |")
+    lines += [
+        "",
+        "## DNSSEC diagnoses",
+        "",
+        "Why an answer is bogus: the first broken link of its chain of trust, walked from the",
+        "trust anchor with checking disabled (`scanner/core/chain.py`). Stored per diagnosed",
+        "question in the `dnssec_diagnoses` table, not among a domain's findings.",
+        "",
+        "| code | severity | RFC | what it means | fix |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in _DIAGNOSIS_SPECS:
         lines.append(f"| `{spec.code}` | {spec.severity} | {spec.rfc} | {spec.text} | {spec.fix} |")
     return "\n".join(lines) + "\n"
 
