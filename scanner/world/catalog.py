@@ -53,6 +53,37 @@ POSTTLS_BY_MAIL_OUTCOME = {
     MailOutcome.UNKNOWN: "fail",
     MailOutcome.NO_MAIL: "nomail",
 }
+# The sender profiles of DESIGN §4 (scanner.core.profiles.Sender; the world may import
+# only scanner.core.model, so the names are repeated here and a test keeps them equal).
+SENDERS = (
+    "rfc7672",
+    "postfix-dane",
+    "postfix-dane-only",
+    "exchange-opportunistic",
+    "exchange-mandatory",
+    "mta-sts",
+)
+_STRICT_KEEPS = frozenset(
+    {MailOutcome.DELIVER_AUTHENTICATED, MailOutcome.NO_MAIL, MailOutcome.UNKNOWN}
+)
+_UNDELIVERED = frozenset({MailOutcome.DEFER_OR_BOUNCE, MailOutcome.NO_MAIL, MailOutcome.UNKNOWN})
+
+
+def derived_sender_outcome(sender: str, mail_outcome: MailOutcome) -> MailOutcome:
+    """A sender's outcome when the scenario states none (the header of scenarios.toml).
+
+    Exchange's opportunistic mode and Postfix at ``dane`` do what RFC 7672 does; the
+    strict senders (Postfix ``dane-only``, Exchange mandatory) deliver only where RFC 7672
+    authenticates; an MTA-STS sender without an enforced policy delivers wherever RFC 7672
+    delivers, with opportunistic TLS.
+    """
+    if sender in ("postfix-dane-only", "exchange-mandatory"):
+        return mail_outcome if mail_outcome in _STRICT_KEEPS else MailOutcome.DEFER_OR_BOUNCE
+    if sender == "mta-sts" and mail_outcome not in _UNDELIVERED:
+        return MailOutcome.DELIVER_OPPORTUNISTIC
+    return mail_outcome
+
+
 TLSA_REFS = frozenset({"leaf", "leaf:rsa", "leaf:ecdsa", "int", "root", "other", "next", "short"})
 # Breakage kinds; ``bogus-sig`` takes "OWNER TYPE" arguments.
 ZONE_BREAKAGE = frozenset(
@@ -238,6 +269,15 @@ class Scenario:
     tlsrpt: str = ""  # the rua of a _smtp._tls TXT record; "" = none published
     mta_sts_mode: str = ""  # expected domains.mta_sts_mode ("" = no usable policy)
     tlsrpt_rua: str = ""  # expected domains.tlsrpt_rua
+    # Sender profiles whose outcome differs from ``derived_sender_outcome``, and why.
+    senders: dict[str, MailOutcome] = field(default_factory=dict)
+    senders_note: str = ""
+
+    def expected_sender(self, sender: str) -> MailOutcome:
+        """What the sender profile ``sender`` must say of this domain."""
+        if sender not in SENDERS:
+            raise KeyError(sender)
+        return self.senders.get(sender) or derived_sender_outcome(sender, self.mail_outcome)
 
     @property
     def rfc_posttls(self) -> str:
@@ -469,6 +509,34 @@ def _sts_expectations(where: str, sc: dict[str, Any], sts: MtaStsSpec | None) ->
     return mode, rua
 
 
+def _senders(
+    where: str, sc: dict[str, Any], outcome: MailOutcome, sts_mode: str
+) -> dict[str, MailOutcome]:
+    """The scenario's ``senders`` table: only profiles that differ from the derived
+    outcome, each one explained by ``senders_note``; an enforced MTA-STS policy must
+    state the ``mta-sts`` outcome (it depends on the MX certificates)."""
+    raw = sc.get("senders", {})
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: senders must be a table of sender = outcome")
+    out: dict[str, MailOutcome] = {}
+    for sender, value in raw.items():
+        _choice(where + ".senders", sender, frozenset(SENDERS))
+        try:
+            got = MailOutcome(value)
+        except ValueError as exc:
+            raise CatalogError(f"{where}.senders.{sender}: {exc}") from exc
+        if sender == "rfc7672":
+            raise CatalogError(f"{where}: the rfc7672 outcome is mail_outcome")
+        if got is derived_sender_outcome(sender, outcome) and not (
+            sender == "mta-sts" and sts_mode == "enforce"
+        ):
+            raise CatalogError(f"{where}.senders.{sender}: {value!r} is already the default")
+        out[sender] = got
+    if out and not sc.get("senders_note", "").strip():
+        raise CatalogError(f"{where}: senders needs a senders_note saying why")
+    return out
+
+
 def load_catalog(path: Path | str | None = None) -> Catalog:
     """Read and validate the scenario catalog (default ``data/scenarios.toml``)."""
     p = Path(path) if path is not None else default_catalog_path()
@@ -515,6 +583,8 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
                 "tlsrpt",
                 "mta_sts_mode",
                 "tlsrpt_rua",
+                "senders",
+                "senders_note",
             },
         )
         try:
@@ -534,6 +604,7 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
         sts = _mta_sts(where + ".mta_sts", sc["mta_sts"], mx) if "mta_sts" in sc else None
         tlsrpt = _tlsrpt(where + ".tlsrpt", sc["tlsrpt"]) if "tlsrpt" in sc else ""
         mode, rua = _sts_expectations(where, sc, sts)
+        senders = _senders(where, sc, outcome, mode)
         scenarios.append(
             Scenario(
                 spec=_zone(where, _norm(sc["domain"]), sc),
@@ -552,6 +623,8 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
                 tlsrpt=tlsrpt,
                 mta_sts_mode=mode,
                 tlsrpt_rua=rua,
+                senders=senders,
+                senders_note=sc.get("senders_note", "").strip(),
             )
         )
     cat = Catalog(
