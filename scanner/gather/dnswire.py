@@ -67,6 +67,7 @@ _MAX_POINTER_HOPS = 16
 
 # Octets dnspython writes literally in a label; everything else is escaped.
 _LITERAL = bytes(c for c in range(0x21, 0x7F) if c not in b'"().;\\@$')
+_LITERAL_OR_DOT = _LITERAL + b"."
 _rcode_text: dict[int, str] = {}
 _type_text: dict[int, str] = {}
 
@@ -138,14 +139,13 @@ def _read_name(wire: bytes, pos: int, end: int, decompress: bool = True) -> tupl
             raise _Bad("bad label type")
     if not labels:
         return ".", pos if after is None else after
-    parts: list[str] = []
-    for label in labels:
-        if label.translate(None, _LITERAL):
-            # Octets dnspython escapes: let it write the whole name.
-            text = dns.name.Name([*labels, b""]).to_text().lower()
-            return text[:-1], pos if after is None else after
-        parts.append(label.decode("ascii").lower())
-    return ".".join(parts), pos if after is None else after
+    # One pass over the whole name: any octet dnspython escapes, or a dot inside a label
+    # (more dots than separators), and dnspython writes the name instead.
+    raw = b".".join(labels)
+    if raw.translate(None, _LITERAL_OR_DOT) or raw.count(46) != len(labels) - 1:
+        text = dns.name.Name([*labels, b""]).to_text().lower()
+        return text[:-1], pos if after is None else after
+    return raw.decode("ascii").lower(), pos if after is None else after
 
 
 def _skip_name(wire: bytes, pos: int, end: int) -> int:

@@ -14,6 +14,9 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
 import dns.rrset
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -273,3 +276,35 @@ def test_question_name_fast_path_agrees_with_dnspython(name: str) -> None:
     except ValueError:
         got = None
     assert got == ref
+
+
+odd_labels = st.lists(
+    st.one_of(
+        st.binary(min_size=1, max_size=12),  # any octet: escapes, dots, spaces, non-ASCII
+        st.sampled_from([b"a.b", b"A\\B", b'"q"', b"x y", b"@", b"$ORIGIN", b"\xff\x00"]),
+        label.map(str.encode),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@SETTINGS
+@given(odd_labels, odd_labels)
+def test_names_with_octets_that_need_escapes_read_as_dnspython_writes_them(
+    owner_labels: list[bytes], target_labels: list[bytes]
+) -> None:
+    """Owner and CNAME target names of any octets: the same text as dnspython's."""
+    owner = dns.name.Name([*owner_labels, b""])
+    target = dns.name.Name([*target_labels, b""])
+    q = dns.message.make_query(owner, "A", want_dnssec=True)
+    r = dns.message.make_response(q)
+    r.answer.append(dns.rrset.from_rdata(owner, 60, cname_rdata(target)))
+    wire = r.to_wire()
+    assert dnswire.decode_reply(wire) == reply_from_message(dns.message.from_wire(wire))
+
+
+def cname_rdata(target: dns.name.Name) -> dns.rdata.Rdata:
+    import dns.rdtypes.ANY.CNAME
+
+    return dns.rdtypes.ANY.CNAME.CNAME(dns.rdataclass.IN, dns.rdatatype.CNAME, target)
