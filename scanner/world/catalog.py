@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -343,7 +344,14 @@ class Catalog:
 
 
 def default_catalog_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "data" / "scenarios.toml"
+    """The catalog shipped with the package, ``scanner/world/data/scenarios.toml``.
+
+    Package data, so that an installed wheel builds its world too; in a source checkout it
+    is a symlink to ``data/scenarios.toml``, the file people edit (setuptools copies the
+    target into the wheel). A path, not just a resource: ``world up`` compares its mtime
+    with the build's, and the world only runs from an unpacked installation anyway.
+    """
+    return Path(str(resources.files("scanner.world").joinpath("data", "scenarios.toml")))
 
 
 # --------------------------------------------------------------------------- parsing

@@ -26,13 +26,35 @@ HTTPS_PORT = 443
 
 
 def repo_root() -> Path:
+    """The directory holding the ``scanner`` package (a checkout's root, or site-packages)."""
     return Path(__file__).resolve().parents[2]
 
 
+def source_checkout() -> Path | None:
+    """The source checkout this code runs from; None when it is an installed package."""
+    root = repo_root()
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def user_data_dir() -> Path:
+    """``$XDG_DATA_HOME/danescan/world``, by default ``~/.local/share/danescan/world``.
+
+    The XDG Base Directory specification: a relative ``XDG_DATA_HOME`` is invalid and ignored.
+    """
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "danescan" / "world"
+
+
 def world_dir() -> Path:
-    """State directory: ``$DANESCAN_WORLD_DIR`` or ``<repo>/work/world``."""
+    """State directory: ``$DANESCAN_WORLD_DIR``; else ``<checkout>/work/world`` when running
+    from a source checkout (the tests and scripts expect it there), else the user data
+    directory (an installed package must not write into site-packages)."""
     env = os.environ.get("DANESCAN_WORLD_DIR")
-    return Path(env).resolve() if env else repo_root() / "work" / "world"
+    if env:
+        return Path(env).resolve()
+    checkout = source_checkout()
+    return checkout / "work" / "world" if checkout is not None else user_data_dir()
 
 
 def ca_roots_path(directory: Path) -> Path:
