@@ -71,7 +71,7 @@ def scan_counts(out: Path) -> tuple[int, int]:
     """(domains scanned, DNS queries sent) from a scan's metadata row."""
     row = (
         duckdb.connect()
-        .execute(f"SELECT domains_scanned, queries FROM read_parquet('{out}/scans/*.parquet')")
+        .execute(f"SELECT domains_scanned, queries FROM read_parquet('{out}/scans/**/*.parquet')")
         .fetchall()[0]
     )
     return int(row[0]), int(row[1])

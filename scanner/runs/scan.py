@@ -567,12 +567,31 @@ class Scan:
 
     def _totals(self) -> dict[str, int]:
         totals: Counter[str] = Counter()
+        stats: dict[str, dict[str, Any]] = {}
         for stage in stages.STAGES:
+            cpu = seconds = 0.0
+            tasks = 0
+            rss: dict[str, int] = {}
             for p in range(self.plan.parts(stage)):
                 marker = stages.read_done(self.store, stage, p)
                 if marker:
+                    tasks += 1
+                    cpu += float(marker.get("cpu_seconds", 0.0))
+                    seconds += float(marker.get("seconds", 0.0))
+                    pid = str(marker.get("pid", ""))
+                    rss[pid] = max(rss.get(pid, 0), int(marker.get("peak_rss_kib", 0)))
                     for key, value in marker.get("counts", {}).items():
                         totals[f"{stage}.{key}"] += int(value)
+            if tasks:
+                stats[stage] = {
+                    "tasks": tasks,
+                    "task_seconds": round(seconds, 3),
+                    "cpu_seconds": round(cpu, 3),
+                    "peak_rss_mib_per_process": {k: v // 1024 for k, v in rss.items()},
+                }
+        # What the benchmarks read (bench/bench_scale.py): per stage, the tasks' CPU
+        # time and the peak memory of each process that ran them.
+        self.state["stats"] = stats
         return dict(totals)
 
     def _finish(self) -> None:

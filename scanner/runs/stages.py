@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -197,7 +198,14 @@ def read_done(store: Store, stage: str, part: int) -> dict[str, Any] | None:
 def _commit(store: Store, spec: TaskSpec, result: TaskResult) -> None:
     check_owner(store, spec.owner_path, spec.owner_token)
     store.write_json(
-        {"counts": result.counts, "verdicts": result.verdicts, "seconds": result.seconds},
+        {
+            "counts": result.counts,
+            "verdicts": result.verdicts,
+            "seconds": result.seconds,
+            "cpu_seconds": result.cpu_seconds,
+            "peak_rss_kib": result.peak_rss_kib,
+            "pid": os.getpid(),
+        },
         spec.marker,
     )
 
@@ -732,15 +740,13 @@ async def run_task_async(spec: TaskSpec, seams: Seams | None = None) -> TaskResu
         raise ValueError(f"unknown stage {spec.stage!r}")
     result.seconds = time.monotonic() - started
     result.cpu_seconds = time.process_time() - cpu
+    # The peak of the process so far: per worker process under Dask (one task at a
+    # time), of the whole scan in-process.
+    result.peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     _commit(store, spec, result)
     return result
 
 
 def run_task(spec: TaskSpec) -> TaskResult:
     """The entry point on a Dask worker (or any process): one task, in its own trio run."""
-    import resource
-
-    result = trio.run(run_task_async, spec)
-    result.peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    result.counts["pid"] = os.getpid()
-    return result
+    return trio.run(run_task_async, spec)

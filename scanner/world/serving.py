@@ -37,6 +37,7 @@ def run_daemon(
     """
     args = argv if argv is not None else sys.argv[1:]
     config = json.loads(Path(args[0]).read_text())
+    config["_config_path"] = str(Path(args[0]).absolute())
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     trio.run(serve, config)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import ssl
+from collections import Counter
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -73,9 +75,28 @@ async def _early_talker(stream: trio.abc.Stream, flag: list[bool]) -> None:
         flag.append(True)
 
 
+# Connections accepted per listener address, for tests that check that a scan connects
+# to each address only as often as one probe does (written to smtpd-connections.json).
+CONNECTIONS: Counter[str] = Counter()
+COUNTS_FILE = "smtpd-connections.json"
+
+
+async def _write_counts(path: Path) -> None:
+    """Every half second, the connection counts (when they changed), written atomically."""
+    written: dict[str, int] = {}
+    while True:
+        await trio.sleep(0.5)
+        if dict(CONNECTIONS) != written:
+            written = dict(CONNECTIONS)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(written, sort_keys=True))
+            tmp.replace(path)
+
+
 async def handle(
     listener: dict[str, Any], ctx: ssl.SSLContext | None, stream: trio.SocketStream
 ) -> None:
+    CONNECTIONS[listener["address"]] += 1
     try:
         await _dialogue(listener, ctx, stream)
     except (trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError, OSError):
@@ -168,6 +189,9 @@ async def serve(config: dict[str, Any]) -> None:
     port = int(config.get("port", 25))
     contexts: dict[str, ssl.SSLContext] = {}
     async with trio.open_nursery() as nursery:
+        if "_config_path" in config:
+            counts = Path(config["_config_path"]).with_name(COUNTS_FILE)
+            nursery.start_soon(_write_counts, counts)
         for lst in config["listeners"]:
             ctx = None
             if lst["certs"]:

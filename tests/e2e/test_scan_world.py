@@ -20,10 +20,10 @@ pytestmark = pytest.mark.world
 
 
 def _rows(scan: Path, table: str, sql: str = "SELECT * FROM t") -> list[dict[str, object]]:
-    if not any((scan / table).glob("*.parquet")):
+    if not any((scan / table).glob("**/*.parquet")):
         return []
     con = duckdb.connect()
-    con.register("t", con.read_parquet(str(scan / table / "*.parquet"), union_by_name=True))
+    con.register("t", con.read_parquet(str(scan / table / "**" / "*.parquet"), union_by_name=True))
     # through Arrow: DuckDB's fetchall() needs pytz for time-zoned timestamps
     rows: list[dict[str, object]] = con.sql(sql).arrow().read_all().to_pylist()
     return rows

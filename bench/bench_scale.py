@@ -1,0 +1,96 @@
+"""Benchmark of the staged scan at scale (issue 14): domains/s, scanner CPU per domain
+and peak RSS per worker process, with 1 and 2 Dask workers, on the world's bench list.
+
+    danescan world build --bench 1000000      # once (about 33 s; NSD needs ~1 GiB)
+    danescan world up
+    danescan world exec -- .venv/bin/python bench/bench_scale.py --domains 100000 \\
+        --workers 1 2 --runs 3 --no-probe
+
+Printed per configuration (medians of ``--runs``): wall seconds, domains/s, scanner CPU
+per domain (the tasks' CPU time, from the scan's own statistics in ``scan.json``, plus
+the driver's), and the largest peak RSS of any worker process. A baseline from the same
+run: dnsperf asking every domain's MX against the same (warm) resolver. The first run of
+a configuration warms the resolver's cache; with ``--cold`` the world's Unbound is not
+touched, so compare configurations within one invocation only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from benchlib import dnsperf_qps, run_measured, scan_argv, scan_counts
+
+from scanner.world.control import world_info
+
+
+def one_scan(
+    world: object, domains: Path, out: Path, workers: int, extra: list[str]
+) -> dict[str, float]:
+    argv = scan_argv(world, domains, out, "--workers", str(workers), *extra)  # type: ignore[arg-type]
+    wall, driver_rss = run_measured(argv, out.with_suffix(".log"))
+    state = json.loads((out / "scan.json").read_text())
+    stats = state.get("stats", {})
+    cpu = sum(float(s["cpu_seconds"]) for s in stats.values())
+    peak = max(
+        (mib for s in stats.values() for mib in s["peak_rss_mib_per_process"].values()),
+        default=0,
+    )
+    scanned, queries = scan_counts(out)
+    return {
+        "wall": wall,
+        "domains": scanned,
+        "queries": queries,
+        "cpu_per_domain_us": cpu / max(1, scanned) * 1e6,
+        "peak_worker_mib": float(peak),
+        "driver_mib": driver_rss,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--domains", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-probe", action="store_true")
+    parser.add_argument("--partitions", type=int, default=None)
+    args = parser.parse_args()
+    world = world_info()
+    assert world.bench_domains, "the world has no bench domains: danescan world build --bench N"
+    names = Path(world.bench_domains).read_text().split()
+    assert len(names) >= args.domains, f"the world has {len(names)} bench domains"
+    extra = ["--no-probe"] if args.no_probe else []
+    if args.partitions:
+        extra += ["--partitions", str(args.partitions)]
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        work = Path(tmp)
+        domains = work / "domains.txt"
+        domains.write_text("\n".join(names[: args.domains]) + "\n")
+        baseline = dnsperf_qps(world.resolver_spec.split(":")[0], names[: args.domains], work)
+        print(f"dnsperf (MX, DO, warm): {baseline:,.0f} queries/s")
+        for workers in args.workers:
+            results = [
+                one_scan(world, domains, work / f"w{workers}-{run}", workers, extra)
+                for run in range(args.runs)
+            ]
+
+            def med(key: str, results: list[dict[str, float]] = results) -> float:
+                return statistics.median(r[key] for r in results)
+
+            print(
+                f"--workers {workers}: {med('domains'):,.0f} domains in {med('wall'):.1f} s = "
+                f"{med('domains') / med('wall'):,.0f} domains/s; "
+                f"{med('queries') / med('domains'):.2f} queries/domain; scanner CPU "
+                f"{med('cpu_per_domain_us'):,.0f} µs/domain; peak RSS per worker "
+                f"{med('peak_worker_mib'):,.0f} MiB (driver {med('driver_mib'):,.0f} MiB)"
+            )
+
+
+if __name__ == "__main__":
+    main()
