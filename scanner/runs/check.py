@@ -55,6 +55,7 @@ from scanner.core.rules import judge_domain
 from scanner.errors import DanescanError
 from scanner.runs.wiring import (
     GatherOptions,
+    ResolverUnusable,
     Seams,
     gather_domain,
     load_blocklist,
@@ -271,7 +272,11 @@ async def check_domains(
     policy_fetch = policy_fetch_config(options)
     results: dict[str, dict[str, Any]] = {}
     async with seams.resolver(options.resolver_config()) as resolver:
-        await require_validating(resolver, options)
+        try:
+            await require_validating(resolver, options)
+        except ResolverUnusable as exc:
+            # One line per problem from the self-check; a monitor reads one line.
+            raise ResolverUnusable("; ".join(str(exc).splitlines())) from None
         async with trio.open_nursery() as nursery:
             gatherer = make_gatherer(
                 nursery, resolver, options, seams, blocklist=blocklist, policy_fetch=policy_fetch

@@ -94,8 +94,9 @@ async def test_senders_decide_whether_a_domain_passes() -> None:
 async def test_a_resolver_that_does_not_answer_is_refused() -> None:
     world = World(1)
     world.dns.dead = True
-    with pytest.raises(ResolverUnusable, match="not usable"):
+    with pytest.raises(ResolverUnusable, match="not usable") as caught:
         await check_domains(world.names(), options(), world.seams())
+    assert "\n" not in str(caught.value)  # both canaries' problems, on one line
 
 
 async def test_names_are_checked_before_anything_is_asked() -> None:
