@@ -2,7 +2,7 @@
 
 What must live here: what the report says — its sections, in order
 (:data:`SECTIONS`), each a function from the shared :class:`ReportContext` to a
-:class:`Section` (heading, what it counts, a sentence, charts, tables), or to
+:class:`Section` (heading, what it counts, a sentence, notes, charts, tables), or to
 ``None`` when it does not apply — and the two renderings of the sections, HTML and
 Markdown. The numbers come from named queries (``analysis.queries``), which a
 section runs through the context so that :attr:`Report.data` keeps every full
@@ -10,32 +10,47 @@ result; tables are drawn by ``analysis.tables`` and charts by ``analysis.charts`
 so a section only chooses the query, the columns, the chart and the words.
 
 :func:`build` runs the sections over a connection; :func:`render_html` makes one
-self-contained page (inline CSS, charts as base64 PNG data: URIs, nothing fetched
-when viewed); :func:`render_markdown` makes the same tables in Markdown, with the
-charts as PNG files in a directory beside it. :func:`write_report` does all of it
-for ``danescan report``.
+self-contained page (inline CSS, SVG charts as data: URIs, no scripts, nothing
+fetched when viewed; every table in a horizontally scrolling box, so a wide table
+never widens the page on a phone); :func:`render_markdown` makes the same tables in
+Markdown, with the charts as SVG files in a directory beside it. Every piece of text
+in the Markdown goes through ``analysis.tables.md_escape`` (MX names and error
+strings come from the network). :func:`write_report` does all of it for
+``danescan report``.
 
-Detail sections describe the most recent scan given; the trend chart and the diff
+Detail sections describe the most recent scan given; the trend charts and the diff
 section appear when several scans are given. Every table and chart says what it
 counts — domains, MX hosts, TLSA RRsets or TLSA records — and column headers name
-the grain, so that no statistic silently mixes them.
+the grain, so that no statistic silently mixes them; the Methods section says how
+the scans were made and defines the units.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import duckdb
 
 from analysis import db, queries
-from analysis.charts import VERDICT_COLOURS, Chart, hbar, lines, stacked
+from analysis.charts import (
+    SEVERITY_COLOURS,
+    VERDICT_COLOURS,
+    Chart,
+    grouped,
+    hbar,
+    lines,
+    stacked,
+)
 from analysis.queries import ParamValue, QueryResult
-from analysis.tables import cell, header, html_table, markdown_table
+from analysis.tables import cell, header, html_table, markdown_table, md_escape
 from scanner.errors import DanescanError
 
 __all__ = [
@@ -71,7 +86,7 @@ class Table:
 
 @dataclass
 class Section:
-    """A heading, what it counts, a sentence of explanation, charts and tables."""
+    """A heading, what it counts, a sentence of explanation, notes, charts and tables."""
 
     key: str
     title: str
@@ -79,6 +94,7 @@ class Section:
     text: str = ""
     charts: list[Chart] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # shown as a list after the text
 
 
 @dataclass
@@ -111,6 +127,56 @@ class ReportContext:
         result = queries.run(self.con, name, **params)
         self.data[name] = result
         return result
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _ordered_verdicts(present: Iterable[str]) -> list[str]:
+    """Verdicts in the colour order (good to bad), unknown ones after, sorted."""
+    seen = set(present)
+    known = [v for v in VERDICT_COLOURS if v in seen]
+    return known + sorted(seen - set(known))
+
+
+def _pivot(
+    result: QueryResult, row_key: str, col_key: str, value: str
+) -> tuple[list[Any], dict[str, list[float]]]:
+    """Long rows to one series per ``col_key`` value, verdicts in their colour order."""
+    rows: list[Any] = []
+    for r in result.column(row_key):
+        if r not in rows:
+            rows.append(r)
+    cols = _ordered_verdicts(result.column(col_key))
+    series = {c: [0.0] * len(rows) for c in cols}
+    for rec in result.records():
+        series[rec[col_key]][rows.index(rec[row_key])] = float(rec[value])
+    return rows, series
+
+
+def _wide(
+    result: QueryResult, row_key: str, col_key: str, value: str, first: Sequence[str] = ()
+) -> QueryResult:
+    """One row per ``row_key`` value (with the ``first`` columns, which must be the same
+    on all its long rows), one column per ``col_key`` value holding ``value``."""
+    rows, series = _pivot(result, row_key, col_key, value)
+    leading = {rec[row_key]: tuple(rec[c] for c in first) for rec in result.records()}
+    return QueryResult(
+        (row_key, *first, *series),
+        tuple((r, *leading[r], *(int(series[c][i]) for c in series)) for i, r in enumerate(rows)),
+    )
+
+
+def _options(row: dict[str, Any]) -> dict[str, Any]:
+    """The scan's recorded settings (``scans.options``, JSON), or nothing."""
+    raw = row.get("options")
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except (TypeError, ValueError):
+        return {"options": str(raw)}
+    return parsed if isinstance(parsed, dict) else {"options": parsed}
 
 
 # ----------------------------------------------------------------------------- sections
@@ -149,6 +215,151 @@ def _scans(ctx: ReportContext) -> Section:
     )
 
 
+# Settings the Methods table names (in this order), read from the scans row or its
+# options JSON; every other recorded option follows under its own name.
+_OPTION_LABELS = {
+    "canary_secure": "validation check: known-signed name (must come back AD)",
+    "canary_bogus": "validation check: known-bogus name (must come back SERVFAIL)",
+    "ehlo_name": "EHLO name",
+    "probe": "SMTP probing",
+    "blocklist": "opt-out list",
+    "blocklist_sha256": "opt-out list (SHA-256)",
+    "per_destination": "connections at a time per IP address",
+}
+
+_COUNTING_UNITS = QueryResult(
+    ("unit", "what one count is"),
+    (
+        ("domains", "one input domain in one scan, under its one verdict and mail outcome"),
+        (
+            "MX hosts",
+            "one distinct MX host name in one scan, looked up and probed once however "
+            "many domains use it",
+        ),
+        ("(domain, MX host) pairs", "one MX host as used by one domain (its outcome there)"),
+        (
+            "TLSA RRsets",
+            "one owner name _25._tcp.<TLSA base domain> with TLSA records, however many "
+            "MX hosts share it",
+        ),
+        (
+            "TLSA records",
+            "one distinct (owner name, usage, selector, matching type, data) record; "
+            "studies counting records and studies counting RRsets differ by up to 10x",
+        ),
+        ("providers", "one registered domain of MX host names (ICANN suffixes only)"),
+    ),
+)
+
+
+def _setting_rows(row: dict[str, Any]) -> dict[str, str]:
+    """One scan's settings as (label → text), in the Methods table's order."""
+    options = _options(row)
+    out: dict[str, str] = {}
+    out["resolvers"] = cell(row.get("resolvers")) or "the system's resolvers (not recorded)"
+    for key in ("canary_secure", "canary_bogus"):
+        out[_OPTION_LABELS[key]] = cell(options.pop(key, None)) or "not recorded"
+    out["trust anchor"] = cell(row.get("trust_anchor")) or "not recorded"
+    probing = row.get("probing")
+    out["SMTP probing"] = cell(probing if probing is not None else options.get("probe"))
+    options.pop("probe", None)
+    out["EHLO name"] = cell(row.get("ehlo_name") or options.get("ehlo_name")) or "not recorded"
+    options.pop("ehlo_name", None)
+    optout = [
+        f"{cell(options.pop(k))}" for k in ("blocklist", "blocklist_sha256") if options.get(k)
+    ]
+    for k in ("blocklist", "blocklist_sha256"):
+        options.pop(k, None)
+    out["opt-out list"] = "; ".join(optout) or "none given"
+    if "per_destination" in options:
+        out[_OPTION_LABELS["per_destination"]] = cell(options.pop("per_destination"))
+    out["Public Suffix List (recorded by the scan)"] = (
+        cell(row.get("psl_version")) or "not recorded"
+    )
+    out["software version"] = cell(row.get("software_version"))
+    out["rules version"] = cell(row.get("rules_version"))
+    out["schema version"] = cell(row.get("schema_version"))
+    if row.get("parent_scan_id"):
+        out["regrade of scan"] = cell(row["parent_scan_id"])
+    out["input"] = cell(row.get("input"))
+    if row.get("input_sha256"):
+        out["input SHA-256"] = cell(row["input_sha256"])
+    for key in sorted(options):
+        value = options[key]
+        out[key.replace("_", " ")] = (
+            json.dumps(value) if isinstance(value, list | dict) else cell(value)
+        )
+    return out
+
+
+def _methods(ctx: ReportContext) -> Section:
+    settings = ctx.run("scan_settings")
+    by_scan = {r["scan_id"]: _setting_rows(r) for r in settings.records()}
+    latest = by_scan.get(ctx.latest, {})
+    earlier = [s for s in ctx.scan_ids[:-1] if s in by_scan]
+    labels = list(latest) + [k for s in earlier for k in by_scan[s] if k not in latest]
+    labels = list(dict.fromkeys(labels))
+    rows = []
+    for label in labels:
+        differs = [
+            f"{s}: {by_scan[s].get(label, 'not recorded')}"
+            for s in earlier
+            if by_scan[s].get(label) != latest.get(label)
+        ]
+        rows.append(
+            (
+                label,
+                latest.get(label, "not recorded"),
+                "; ".join(differs) if differs else ("same" if earlier else ""),
+            )
+        )
+    table = QueryResult(("setting", "value", "earlier_scans"), tuple(rows))
+    canaries = ", ".join(
+        v
+        for v in (
+            latest.get(_OPTION_LABELS["canary_secure"]),
+            latest.get(_OPTION_LABELS["canary_bogus"]),
+        )
+        if v and v != "not recorded"
+    )
+    return Section(
+        "methods",
+        "Methods",
+        "scans (settings of the most recent scan; earlier scans where they differ) and "
+        "the units every other section counts in",
+        "How the scans were made, as each scan recorded it, and what the numbers count.",
+        notes=[
+            "DNS: every answer comes from a DNSSEC-validating resolver queried with the DO "
+            "bit. secure = the AD bit set; insecure = validated as provably unsigned; bogus "
+            "= SERVFAIL that succeeds when repeated with CD (checking disabled); error = "
+            "timeout, REFUSED, or SERVFAIL also with CD, after retries. Extended DNS Errors "
+            "are kept as evidence, never used to classify.",
+            "Validation check: before scanning, the resolver must answer a known-signed name "
+            "with AD and a known-bogus name with SERVFAIL; otherwise the scan refuses to run"
+            + (f" (names: {canaries})." if canaries else "."),
+            "SMTP: each address of each MX host is probed once per scan (banner, EHLO, "
+            "STARTTLS, TLS handshake with SNI = the TLSA base domain, QUIT); no mail is "
+            "ever sent. The scanner waits for the final 220 line, limits connections per "
+            "IP address, and never connects to networks or domains on the opt-out list "
+            "(a line of the list that does not parse refuses the scan).",
+            "Providers: the registered domain of each MX host name under the ICANN section "
+            "of the Public Suffix List; private suffixes are ignored (mx.foo.github.io → "
+            "github.io, not foo.github.io), names under TLDs the list does not know count "
+            f"one label below the TLD. This report used the snapshot {db.psl_version()}.",
+            "Verdicts follow RFC 7672 (DANE for SMTP) with RFC 7671, RFC 6698 and RFC 7505; "
+            "the rules version says which edition of the rules judged a scan.",
+        ],
+        tables=[
+            Table(
+                table,
+                "How the scans were made (one row per setting; the most recent scan's "
+                "value, and earlier scans' values where they differ)",
+            ),
+            Table(_COUNTING_UNITS, "Counting units (one row per unit)"),
+        ],
+    )
+
+
 def _funnel(ctx: ReportContext) -> Section:
     funnel = ctx.run("funnel", scan=ctx.latest)
     return Section(
@@ -177,26 +388,11 @@ def _funnel(ctx: ReportContext) -> Section:
     )
 
 
-def _pivot(
-    result: QueryResult, row_key: str, col_key: str, value: str
-) -> tuple[list[str], dict[str, list[float]]]:
-    """Long rows to one series per ``col_key`` value, verdicts in their colour order."""
-    rows: list[str] = []
-    for r in result.column(row_key):
-        if r not in rows:
-            rows.append(r)
-    cols = [c for c in VERDICT_COLOURS if c in set(result.column(col_key))]
-    cols += sorted({c for c in result.column(col_key)} - set(cols))
-    series = {c: [0.0] * len(rows) for c in cols}
-    for rec in result.records():
-        series[rec[col_key]][rows.index(rec[row_key])] = float(rec[value])
-    return rows, series
-
-
 def _verdicts(ctx: ReportContext) -> Section:
     vs = ctx.run("verdict_shares", scan=ctx.latest)
     vbt = ctx.run("verdict_by_tld", scan=ctx.latest, top=15)
     tlds, tld_series = _pivot(vbt, "tld", "verdict", "pct_of_tld")
+    by_tld = _wide(vbt, "tld", "verdict", "domains", first=("tld_domains",))
     return Section(
         "verdicts",
         "Verdicts",
@@ -213,18 +409,19 @@ def _verdicts(ctx: ReportContext) -> Section:
             stacked(
                 "verdicts_by_tld",
                 "Verdict shares by TLD (% of the TLD's domains)",
-                tlds,
+                [str(t) for t in tlds],
                 tld_series,
                 "% of the TLD's domains",
                 VERDICT_COLOURS,
+                totals=False,  # shares of each TLD: every bar is 100 %
             ),
         ],
         tables=[
             Table(vs, "Verdict shares (counts: domains)", ("verdict", "domains", "pct_of_domains")),
             Table(
-                vbt,
-                "Verdicts by TLD (counts: domains; top TLDs by domains scanned)",
-                ("tld", "tld_domains", "verdict", "domains", "pct_of_tld"),
+                by_tld,
+                "Verdicts by TLD (counts: domains; one row per TLD, one column per verdict; "
+                "top TLDs by domains scanned)",
             ),
         ],
     )
@@ -249,8 +446,9 @@ def _providers(ctx: ReportContext) -> Section:
         "Top mail providers",
         "domains served (a domain with MX hosts at several "
         "providers counts once for each) and, separately, MX hosts",
-        "Provider = registered domain of the MX host name (Public Suffix List). The verdict "
-        "columns split the domains a provider serves by the domain's verdict.",
+        "Provider = registered domain of the MX host name (Public Suffix List, ICANN "
+        "suffixes only: see Methods). The verdict columns split the domains a provider "
+        "serves by the domain's verdict.",
         charts=[
             stacked(
                 "providers",
@@ -277,6 +475,57 @@ def _providers(ctx: ReportContext) -> Section:
                     *status_cols[1:],
                     "mx_hosts",
                     "mx_hosts_with_tlsa",
+                ),
+            )
+        ],
+    )
+
+
+def _ranks(ctx: ReportContext) -> Section | None:
+    buckets = ctx.run("adoption_by_rank", scan=ctx.latest)
+    if not len(buckets):
+        return None  # the input had no ranks
+    shares = {
+        "signed MX": ("pct_signed_mx", VERDICT_COLOURS["dnssec_no_dane"]),
+        "TLSA published": ("pct_tlsa_published", VERDICT_COLOURS["dane_degraded"]),
+        "DANE valid": ("pct_dane_valid", VERDICT_COLOURS["dane_valid"]),
+        "defer or bounce": ("pct_defer_or_bounce", VERDICT_COLOURS["dane_broken"]),
+    }
+    return Section(
+        "ranks",
+        "Adoption by popularity rank",
+        "domains with a rank in the input list (buckets are cumulative: the top 10k "
+        "include the top 1k)",
+        "Shares of each bucket's domains; a bucket appears when the list reaches past "
+        "the one before.",
+        charts=[
+            grouped(
+                "ranks",
+                f"Adoption by rank bucket, {ctx.latest} (% of the bucket's domains)",
+                buckets.column("bucket"),
+                {
+                    label: [float(v or 0) for v in buckets.column(c)]
+                    for label, (c, _) in shares.items()
+                },
+                "% of the bucket's domains",
+                {label: colour for label, (_, colour) in shares.items()},
+            )
+        ],
+        tables=[
+            Table(
+                buckets,
+                "Adoption by rank bucket (counts: domains)",
+                (
+                    "bucket",
+                    "domains",
+                    "signed_mx",
+                    "tlsa_published",
+                    "dane_valid",
+                    "defer_or_bounce",
+                    "pct_signed_mx",
+                    "pct_tlsa_published",
+                    "pct_dane_valid",
+                    "pct_defer_or_bounce",
                 ),
             )
         ],
@@ -314,20 +563,43 @@ def _mail_outcomes(ctx: ReportContext) -> Section:
     )
 
 
+_FINDING_COLUMNS = ("code", "severity", "rfc", "domains", "pct_of_domains", "mx_hosts", "findings")
+
+
 def _misconfigurations(ctx: ReportContext) -> Section:
     fb = ctx.run("findings_breakdown", scan=ctx.latest)
     ho = ctx.run("host_outcomes", scan=ctx.latest)
-    charts = []
-    if len(fb):
-        charts.append(
-            hbar(
-                "findings",
-                f"Findings, {ctx.latest} (domains affected)",
-                fb.column("code"),
-                fb.column("domains"),
-                "domains affected",
+    # Errors and warnings apart from info: a common info finding (no TLS-RPT record)
+    # would otherwise set the scale and flatten the errors that break mail.
+    problems = QueryResult(
+        fb.columns,
+        tuple(
+            sorted(
+                (r for r in fb.rows if r[fb.columns.index("severity")] in ("error", "warning")),
+                key=lambda r: r[fb.columns.index("severity")] != "error",
             )
-        )
+        ),
+    )
+    info = QueryResult(
+        fb.columns,
+        tuple(r for r in fb.rows if r[fb.columns.index("severity")] not in ("error", "warning")),
+    )
+    charts = []
+    for part, name, what in (
+        (problems, "findings", "errors and warnings"),
+        (info, "findings_info", "information"),
+    ):
+        if len(part):
+            charts.append(
+                hbar(
+                    name,
+                    f"Findings: {what}, {ctx.latest} (domains affected)",
+                    part.column("code"),
+                    part.column("domains"),
+                    "domains affected",
+                    [SEVERITY_COLOURS.get(s, "#999999") for s in part.column("severity")],
+                )
+            )
     charts.append(
         hbar(
             "host_outcomes",
@@ -342,13 +614,22 @@ def _misconfigurations(ctx: ReportContext) -> Section:
         "Misconfigurations",
         "findings: domains affected and, separately, MX hosts; host outcomes: MX hosts and, "
         "separately, domains",
+        "Errors break or weaken DANE for a sender; warnings are risks; information "
+        "findings (such as no TLS-RPT record) are shown apart, so that they do not set "
+        "the scale of the errors.",
         charts=charts,
         tables=[
             Table(
-                fb,
-                "Findings by code (counts: domains affected; MX hosts the code was "
+                problems,
+                "Findings: errors and warnings (counts: domains affected; MX hosts the code "
+                "was reported on; finding rows)",
+                _FINDING_COLUMNS,
+            ),
+            Table(
+                info,
+                "Findings: information (counts: domains affected; MX hosts the code was "
                 "reported on; finding rows)",
-                ("code", "severity", "rfc", "domains", "pct_of_domains", "mx_hosts", "findings"),
+                _FINDING_COLUMNS,
             ),
             Table(
                 ho,
@@ -368,14 +649,22 @@ def _tlsa(ctx: ReportContext) -> Section:
         "TLSA records and TLSA RRsets, separately",
         "Only DNSSEC-secure TLSA RRsets. A record is counted once per owner name however "
         "many MX hosts share it; an RRset is counted under each parameter combination it "
-        "holds.",
+        "holds. Usable parameters (DANE-TA or DANE-EE, selector 0 or 1, matching type 0, "
+        "1 or 2) can still carry unusable records, such as a digest of the wrong length.",
         charts=[
-            hbar(
+            stacked(
                 "tlsa_rrsets",
                 f"TLSA parameters, {ctx.latest} (TLSA RRsets)",
                 tp.column("parameters"),
-                tp.column("tlsa_rrsets"),
+                {
+                    "with a usable record": [float(v) for v in tp.column("usable_rrsets")],
+                    "no usable record": [float(v) for v in tp.column("unusable_rrsets")],
+                },
                 "TLSA RRsets",
+                {
+                    "with a usable record": VERDICT_COLOURS["dane_valid"],
+                    "no usable record": VERDICT_COLOURS["dane_unusable"],
+                },
             )
         ]
         if len(tp)
@@ -388,9 +677,13 @@ def _tlsa(ctx: ReportContext) -> Section:
                 (
                     "parameters",
                     "usage_name",
-                    "usable",
+                    "parameters_usable",
                     "tlsa_records",
+                    "usable_records",
+                    "unusable_records",
                     "tlsa_rrsets",
+                    "usable_rrsets",
+                    "unusable_rrsets",
                     "pct_of_rrsets",
                     "mx_hosts",
                     "domains",
@@ -444,22 +737,48 @@ def _mta_sts(ctx: ReportContext) -> Section:
     )
 
 
+_TREND_LINES = (
+    ("pct_signed_mx", VERDICT_COLOURS["dnssec_no_dane"]),
+    ("pct_tlsa_published", VERDICT_COLOURS["dane_degraded"]),
+    ("pct_dane_valid", VERDICT_COLOURS["dane_valid"]),
+    ("pct_defer_or_bounce", VERDICT_COLOURS["dane_broken"]),
+)
+
+
 def _trend(ctx: ReportContext) -> Section:
     trend = ctx.run("trend")
+    shares = ctx.run("verdict_shares")  # every scan
+    times = dict(zip(trend.column("scan_id"), trend.column("started_at"), strict=True))
+    by_scan = _wide(shares, "scan_id", "verdict", "domains")
     charts = []
-    if len(trend) > 1:  # one point is no trend
+    if len(trend) > 1 and all(isinstance(t, dt.datetime) for t in times.values()):
+        ordered = [times[s] for s in trend.column("scan_id")]
         charts.append(
             lines(
                 "trend",
-                "Trend across scans (% of domains scanned)",
-                [cell(s) for s in trend.column("scan_id")],
+                "Adoption over time (% of domains scanned)",
+                ordered,
+                [(header(c), trend.column(c), colour) for c, colour in _TREND_LINES],
+                "% of domains scanned",
+            )
+        )
+        scan_order = trend.column("scan_id")
+        scans, verdict_series = _pivot(shares, "scan_id", "verdict", "pct_of_domains")
+        charts.append(
+            lines(
+                "trend_verdicts",
+                "Verdict shares over time (% of domains scanned)",
+                ordered,
                 [
-                    (header(column), trend.column(column), colour)
-                    for column, colour in (
-                        ("pct_signed_mx", "#4575b4"),
-                        ("pct_dane_valid", "#1a9850"),
-                        ("pct_defer_or_bounce", "#d73027"),
+                    (
+                        v,
+                        [
+                            verdict_series[v][scans.index(s)] if s in scans else 0.0
+                            for s in scan_order
+                        ],
+                        VERDICT_COLOURS.get(v, "#999999"),
                     )
+                    for v in verdict_series
                 ],
                 "% of domains scanned",
             )
@@ -468,7 +787,8 @@ def _trend(ctx: ReportContext) -> Section:
         "trend",
         "Trend across scans",
         "domains (per scan)",
-        "Shares of the domains scanned in each scan; compare only scans of the same input.",
+        "Shares of the domains scanned in each scan, placed at each scan's start time; "
+        "compare only scans of the same input.",
         charts=charts,
         tables=[
             Table(
@@ -484,10 +804,15 @@ def _trend(ctx: ReportContext) -> Section:
                     "dane_valid",
                     "defer_or_bounce",
                     "pct_signed_mx",
+                    "pct_tlsa_published",
                     "pct_dane_valid",
                     "pct_defer_or_bounce",
                 ),
-            )
+            ),
+            Table(
+                by_scan,
+                "Verdicts per scan (counts: domains; one row per scan, one column per verdict)",
+            ),
         ],
     )
 
@@ -528,9 +853,11 @@ def _diff(ctx: ReportContext) -> Section | None:
 
 SECTIONS: tuple[Callable[[ReportContext], Section | None], ...] = (
     _scans,
+    _methods,
     _funnel,
     _verdicts,
     _providers,
+    _ranks,
     _mail_outcomes,
     _misconfigurations,
     _tlsa,
@@ -554,24 +881,32 @@ def build(con: duckdb.DuckDBPyConnection, title: str = "DANE for SMTP adoption r
 
 # ----------------------------------------------------------------------------- rendering
 
+# Nothing may widen the page: tables scroll inside their own box (.scroll), charts
+# shrink to the column, and long words (scan ids, host names) break in running text.
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:72em;
-color:#222;padding:0 1em}
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:80em;
+color:#222;padding:0 1em;line-height:1.4}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+h1,h2,p,li,figcaption{overflow-wrap:anywhere}
 p.counts{color:#555;font-size:.9em}
-table.data{border-collapse:collapse;margin:1em 0;font-size:.85em}
-table.data caption{text-align:left;font-weight:600;padding:.3em 0}
-table.data th,table.data td{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+.scroll{overflow-x:auto;max-width:100%;margin:1em 0}
+.scroll:focus{outline:2px solid #4575b4}
+table.data{border-collapse:collapse;font-size:.85em}
+table.data caption{text-align:left;font-weight:600;padding:.3em 0;position:sticky;left:0;
+max-width:calc(100vw - 2.5em)}
+table.data th,table.data td{border:1px solid #ccc;padding:.25em .6em;text-align:left;
+vertical-align:top}
 table.data th{background:#f2f2f2}
 table.data td{font-variant-numeric:tabular-nums}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}
 nav ul{columns:2}
+@media (max-width:40em){body{margin:1em auto;padding:0 .6em}nav ul{columns:1}}
 """
 
 
 def render_html(report: Report) -> str:
-    """One self-contained HTML page: inline CSS, charts as data: URIs, no scripts."""
+    """One self-contained HTML page: inline CSS, SVG charts as data: URIs, no scripts."""
     esc = html.escape
     out = [
         "<!DOCTYPE html>",
@@ -590,35 +925,48 @@ def render_html(report: Report) -> str:
         out.append(f'<p class="counts">Counts: {esc(s.counts)}.</p>')
         if s.text:
             out.append(f"<p>{esc(s.text)}</p>")
+        if s.notes:
+            out.append("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in s.notes) + "</ul>")
         for c in s.charts:
             out.append(
                 f'<figure><img class="chart" src="{c.data_uri()}" alt="{esc(c.title)}">'
                 f"<figcaption>{esc(c.title)}</figcaption></figure>"
             )
         for t in s.tables:
-            out.append(html_table(t.result, t.columns, t.caption))
+            # A labelled, focusable region: keyboard users can scroll it too.
+            out.append(
+                f'<div class="scroll" role="region" tabindex="0" aria-label="{esc(t.caption)}">'
+                f"{html_table(t.result, t.columns, t.caption)}</div>"
+            )
         out.append("</section>")
     out.append("</body></html>")
     return "\n".join(out)
 
 
 def render_markdown(report: Report, chart_dir: str | None = None) -> str:
-    """The report in Markdown; charts are linked as ``chart_dir/NAME.png`` when given."""
+    """The report in Markdown; charts are linked as ``chart_dir/NAME.svg`` when given.
+
+    Every piece of text is escaped (:func:`analysis.tables.md_escape`); markup is only
+    ever added around it.
+    """
+    esc = md_escape
     out = [
-        f"# {report.title}",
+        f"# {esc(report.title)}",
         "",
-        f"Scans: {', '.join(report.scan_ids)}. Detail sections: **{report.latest}**. "
-        f"Generated {cell(report.generated_at)}.",
+        f"Scans: {esc(', '.join(report.scan_ids))}. Detail sections: **{esc(report.latest)}**. "
+        f"Generated {esc(cell(report.generated_at))}.",
     ]
     for s in report.sections:
-        out += ["", f"## {s.title}", "", f"*Counts: {s.counts}.*"]
+        out += ["", f"## {esc(s.title)}", "", f"*Counts: {esc(s.counts)}.*"]
         if s.text:
-            out += ["", s.text]
+            out += ["", esc(s.text)]
+        if s.notes:
+            out += [""] + [f"- {esc(n)}" for n in s.notes]
         if chart_dir is not None:
             for c in s.charts:
-                out += ["", f"![{c.title}]({chart_dir}/{c.name}.png)"]
+                out += ["", f"![{esc(c.title)}]({quote(chart_dir)}/{quote(c.filename)})"]
         for t in s.tables:
-            out += ["", f"**{t.caption}**", "", markdown_table(t.result, t.columns)]
+            out += ["", f"**{esc(t.caption)}**", "", markdown_table(t.result, t.columns)]
     out.append("")
     return "\n".join(out)
 
@@ -639,7 +987,7 @@ def report_paths(out: Path) -> tuple[Path, Path, Path]:
 def write_report(
     paths: Iterable[str | Path], out: Path, title: str = "DANE for SMTP adoption report"
 ) -> tuple[Path, Path, Report]:
-    """Build the report over the scans at ``paths``; write HTML, Markdown and chart PNGs.
+    """Build the report over the scans at ``paths``; write HTML, Markdown and chart SVGs.
 
     Raises :class:`ReportWriteError` when a file cannot be written (a read-only
     directory, a file where the chart directory should be).
@@ -655,7 +1003,7 @@ def write_report(
         chart_dir.mkdir(exist_ok=True)
         for s in report.sections:
             for c in s.charts:
-                (chart_dir / f"{c.name}.png").write_bytes(c.png)
+                (chart_dir / c.filename).write_bytes(c.svg)
         html_path.write_text(render_html(report), encoding="utf-8")
         md_path.write_text(render_markdown(report, chart_dir.name), encoding="utf-8")
     except OSError as exc:

@@ -59,6 +59,14 @@ _HEADERS = {
     "pct_dane_valid": "% dane_valid",
     "tld_domains": "domains in TLD",
     "domain_mx_pairs": "(domain, MX host) pairs",
+    "usable_records": "usable TLSA records",
+    "unusable_records": "unusable TLSA records",
+    "usable_rrsets": "TLSA RRsets with a usable record",
+    "unusable_rrsets": "TLSA RRsets without a usable record",
+    "signed_mx": "signed MX",
+    "pct_signed_mx": "% signed MX",
+    "tlsa_published": "TLSA published",
+    "pct_tlsa_published": "% TLSA published",
 }
 
 

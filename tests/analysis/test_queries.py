@@ -12,7 +12,12 @@ import pytest
 from analysis import db, queries
 from analysis.queries import QueryError
 from scanner.store import psl
-from tests.analysis.analysis_synthetic import SCAN_IDS, SyntheticScans, write_table
+from tests.analysis.analysis_synthetic import (
+    SCAN_IDS,
+    SyntheticScans,
+    usable_record,
+    write_table,
+)
 
 DANE_VERDICTS = {
     "dane_valid",
@@ -218,10 +223,19 @@ def test_tlsa_parameters(con: duckdb.DuckDBPyConnection, synthetic: SyntheticSca
         for p in params:
             of_p = [r for r in recs if f"{r['usage']} {r['selector']} {r['mtype']}" == p]
             records = {(r["tlsa_base"], r["data_hex"]) for r in of_p}
+            # Usable by RFC 7672 §3.1 and the digest's length, decided here from the data.
+            usable = {
+                (base, data) for base, data in records if usable_record(*map(int, p.split()), data)
+            }
             rrsets = {r["tlsa_base"] for r in of_p}
+            usable_rrsets = {base for base, _ in usable}
             hosts = {r["host"] for r in of_p}
             assert got[p]["tlsa_records"] == len(records), p
+            assert got[p]["usable_records"] == len(usable), p
+            assert got[p]["unusable_records"] == len(records - usable), p
             assert got[p]["tlsa_rrsets"] == len(rrsets), p
+            assert got[p]["usable_rrsets"] == len(usable_rrsets), p
+            assert got[p]["unusable_rrsets"] == len(rrsets - usable_rrsets), p
             assert got[p]["mx_hosts"] == len(hosts), p
             assert got[p]["pct_of_rrsets"] == pct(len(rrsets), len(all_rrsets))
             assert got[p]["domains"] == len(set().union(*(dane_domains[h] for h in hosts)))
@@ -234,6 +248,12 @@ def test_tlsa_parameters(con: duckdb.DuckDBPyConnection, synthetic: SyntheticSca
     ]
     assert got["3 1 1"]["tlsa_records"] < len(rows_311)
     assert "3 0 1" not in got  # only at an insecure host
+    # One 3 1 1 record has truncated data: the parameters stay usable, that record does
+    # not (a bool_and over the records would call the whole parameter set unusable).
+    assert got["3 1 1"]["parameters_usable"] is True
+    assert got["3 1 1"]["unusable_records"] == 1 and got["3 1 1"]["usable_records"] >= 1
+    assert got["1 0 1"]["parameters_usable"] is False
+    assert got["1 0 1"]["usable_rrsets"] == 0 and got["1 0 1"]["unusable_rrsets"] == 1
 
 
 def _algorithms(ds: list[dict[str, Any]]) -> dict[tuple[str, int], set[str]]:
@@ -283,6 +303,10 @@ def test_trend(con: duckdb.DuckDBPyConnection, synthetic: SyntheticScans) -> Non
         )
         assert r["defer_or_bounce"] == sum(d["mail_outcome"] == "defer_or_bounce" for d in ds)
         assert r["pct_dane_valid"] == pct(r["dane_valid"], len(ds))
+        assert r["started_at"] == synthetic.table(r["scan_id"], "scans")[0]["started_at"]
+        assert r["tlsa_published"] == sum(
+            d["mx_status"] == "secure" and d["verdict"] in DANE_VERDICTS for d in ds
+        )
 
 
 def test_scan_metadata(con: duckdb.DuckDBPyConnection, synthetic: SyntheticScans) -> None:
@@ -411,3 +435,60 @@ def test_mta_sts(con: duckdb.DuckDBPyConnection, synthetic: SyntheticScans) -> N
         total = sum(want.values())
         for r in got:  # DuckDB rounds half away from zero, Python to even: 0.01 apart at most
             assert abs(r["pct_of_mail_domains"] - 100.0 * r["domains"] / total) <= 0.005 + 1e-9
+
+
+def test_adoption_by_rank(con: duckdb.DuckDBPyConnection, synthetic: SyntheticScans) -> None:
+    limits = {"top 1k": 1_000, "top 10k": 10_000, "top 100k": 100_000, "top 1M": 1_000_000}
+    for scan in SCAN_IDS:
+        ds = synthetic.table(scan, "domains")
+        got = queries.run(con, "adoption_by_rank", scan=scan).records()
+        assert [r["bucket"] for r in got] == list(limits)  # ranks reach past 1M
+        for r in got:
+            inside = [d for d in ds if d["rank"] <= limits[r["bucket"]]]
+            mail = [d for d in inside if d["verdict"] not in NO_MAIL]
+            signed = [d for d in mail if d["mx_status"] == "secure"]
+            tlsa = [d for d in signed if d["verdict"] in DANE_VERDICTS]
+            assert r["domains"] == len(inside)
+            assert r["accept_mail"] == len(mail)
+            assert r["signed_mx"] == len(signed)
+            assert r["tlsa_published"] == len(tlsa)
+            assert r["dane_valid"] == sum(d["verdict"] == "dane_valid" for d in tlsa)
+            assert r["defer_or_bounce"] == sum(
+                d["mail_outcome"] == "defer_or_bounce" for d in inside
+            )
+            assert abs(r["pct_signed_mx"] - 100 * len(signed) / len(inside)) <= 0.005 + 1e-9
+
+
+def test_adoption_by_rank_shows_only_buckets_the_list_reaches(
+    synthetic: SyntheticScans, tmp_path: Path
+) -> None:
+    rows = [dict(d) for d in synthetic.table(B, "domains")]
+    for n, d in enumerate(rows):
+        d["rank"] = 1 + n * 200 if n < 10 else None  # ranks 1..1801, the rest unranked
+    write_table(tmp_path / "s", "domains", rows)
+    con = db.connect([tmp_path / "s"])
+    got = queries.run(con, "adoption_by_rank").records()
+    assert [(r["bucket"], r["domains"]) for r in got] == [("top 1k", 5), ("top 10k", 10)]
+    for d in rows:
+        d["rank"] = None
+    write_table(tmp_path / "s", "domains", rows)
+    con = db.connect([tmp_path / "s"])
+    assert queries.run(con, "adoption_by_rank").rows == ()  # no ranks, no rows
+
+
+def test_scan_settings(con: duckdb.DuckDBPyConnection, synthetic: SyntheticScans) -> None:
+    got = queries.run(con, "scan_settings").records()
+    assert [r["scan_id"] for r in got] == [A, B]
+    for r in got:
+        (meta,) = synthetic.table(r["scan_id"], "scans")
+        # Every column of the scans table, as written (the Methods section reads them).
+        for column in db.TABLES["scans"].names:
+            if column in meta:
+                assert r[column] == meta[column], column
+
+
+def test_trend_places_scans_without_a_scans_row(synthetic: SyntheticScans, tmp_path: Path) -> None:
+    write_table(tmp_path / "s", "domains", synthetic.table(B, "domains"))
+    con = db.connect([tmp_path / "s"])
+    (row,) = queries.run(con, "trend").records()
+    assert row["started_at"] == min(d["scanned_at"] for d in synthetic.table(B, "domains"))
