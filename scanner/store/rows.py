@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
+from collections.abc import Sequence
 from typing import Any
 
 from cryptography import x509
@@ -19,6 +20,7 @@ from scanner.core.dnssec import lookup_status
 from scanner.core.findings import CATALOGUE
 from scanner.core.model import DnsLookup, DomainFacts, DomainJudgement, HostDns, SmtpProbe
 from scanner.core.mtasts import mx_covered, tlsrpt_rua
+from scanner.core.profiles import SenderOutcome
 from scanner.core.tlsa import deciding_tlsa, is_usable, parse_tlsa, tlsa_base_of
 from scanner.store.inputs import InputLine
 from scanner.store.schema import MAX_RAW
@@ -108,6 +110,26 @@ def finding_rows(judgement: DomainJudgement, observed_at: float) -> list[dict[st
             }
         )
     return rows
+
+
+def sender_rows(
+    judgement: DomainJudgement, profiles: Sequence[SenderOutcome], observed_at: float
+) -> list[dict[str, Any]]:
+    """The ``sender_outcomes`` rows of one domain: ``profiles`` is
+    ``scanner.core.profiles.judge_senders(facts, judgement, now, trust)``."""
+    at = _ts(observed_at)
+    return [
+        {
+            "domain": judgement.domain,
+            "sender": o.sender.value,
+            "outcome": o.outcome.value,
+            "error_code": o.error_code,
+            "reason": o.reason,
+            "host": o.host,
+            "observed_at": at,
+        }
+        for o in profiles
+    ]
 
 
 def _tlsa_found(host: HostDns) -> tuple[str | None, DnsLookup | None]:

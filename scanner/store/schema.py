@@ -172,6 +172,20 @@ TABLES: dict[str, pa.Schema] = {
             ("observed_at", _ts),  # when the domain's facts were gathered
         ]
     ),
+    # One row per (domain, sender profile): what that sender does with the domain's mail
+    # (scanner.core.profiles, DESIGN §4 "Sender profiles"; rows: rows.sender_rows).
+    "sender_outcomes": pa.schema(
+        [
+            ("scan_id", _str),
+            ("domain", _str),
+            ("sender", _str),  # rfc7672 | postfix-dane | postfix-dane-only | exchange-... | mta-sts
+            ("outcome", _str),  # MailOutcome
+            ("error_code", _str),  # the sender's own code or TLS-RPT result type; "" if delivered
+            ("reason", _str),  # why, in the sender's words (Postfix's log text)
+            ("host", _str),  # the host that takes the mail, or whose failure is reported
+            ("observed_at", _ts),  # when the domain's facts were gathered
+        ]
+    ),
     # One row per input line that is not a usable domain name.
     "invalid_inputs": pa.schema(
         [
