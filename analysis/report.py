@@ -563,6 +563,47 @@ def _mail_outcomes(ctx: ReportContext) -> Section:
     )
 
 
+def _senders(ctx: ReportContext) -> Section | None:
+    so = ctx.run("sender_outcomes", scan=ctx.latest)
+    if not so.rows:
+        return None  # a scan written before the sender_outcomes table
+    return Section(
+        "senders",
+        "Share of domains that receive mail from each sender",
+        "domains that accept mail (each domain once per sender profile)",
+        "The same facts judged for each sender: RFC 7672; Postfix 3.6+ at security level "
+        "dane (which also enforces TLSA behind an unsigned MX RRset) and dane-only; "
+        "Exchange Online with opportunistic and with mandatory DANE (no DANE: queued 24 h, "
+        "then dropped); a sender enforcing MTA-STS policies (PKIX certificates).",
+        charts=[
+            hbar(
+                "senders",
+                f"Domains that receive mail, by sender, {ctx.latest} (% of domains)",
+                so.column("sender"),
+                so.column("pct_receive"),
+                "% of domains",
+            )
+        ],
+        tables=[
+            Table(
+                so,
+                "Outcome by sender (counts: domains that accept mail)",
+                (
+                    "sender",
+                    "domains",
+                    "receive",
+                    "pct_receive",
+                    "authenticated",
+                    "deferred",
+                    "unknown",
+                    "top_error",
+                    "top_error_domains",
+                ),
+            )
+        ],
+    )
+
+
 _FINDING_COLUMNS = ("code", "severity", "rfc", "domains", "pct_of_domains", "mx_hosts", "findings")
 
 
@@ -859,6 +900,7 @@ SECTIONS: tuple[Callable[[ReportContext], Section | None], ...] = (
     _providers,
     _ranks,
     _mail_outcomes,
+    _senders,
     _misconfigurations,
     _tlsa,
     _dnssec,

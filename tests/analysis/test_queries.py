@@ -492,3 +492,53 @@ def test_trend_places_scans_without_a_scans_row(synthetic: SyntheticScans, tmp_p
     con = db.connect([tmp_path / "s"])
     (row,) = queries.run(con, "trend").records()
     assert row["started_at"] == min(d["scanned_at"] for d in synthetic.table(B, "domains"))
+
+
+def test_sender_outcomes(synthetic: SyntheticScans, tmp_path: Path) -> None:
+    """Per sender, the share of mail-accepting domains that receive (scanner/core/profiles)."""
+    scan = tmp_path / "s"
+    domains = synthetic.table(B, "domains")
+    write_table(scan, "domains", domains)
+    write_table(scan, "scans", synthetic.table(B, "scans"))
+    rows = []
+    strict = {"deliver_authenticated", "no_mail", "unknown"}
+    for d in domains:
+        mail = d["mail_outcome"]
+        for sender, outcome, code in (
+            ("rfc7672", mail, d["error_code"] or ""),
+            ("exchange-mandatory", mail if mail in strict else "defer_or_bounce", "5.7.323"),
+        ):
+            rows.append(
+                {
+                    "scan_id": B,
+                    "domain": d["domain"],
+                    "sender": sender,
+                    "outcome": outcome,
+                    "error_code": code if outcome == "defer_or_bounce" else "",
+                    "reason": "",
+                    "host": None,
+                    "observed_at": d["scanned_at"],
+                }
+            )
+    write_table(scan, "sender_outcomes", rows)
+    con = db.connect([scan])
+    got = {r["sender"]: r for r in queries.run(con, "sender_outcomes").records()}
+    assert list(got) == ["rfc7672", "exchange-mandatory"]  # the profiles' order
+    for sender, r in got.items():
+        mine = [x for x in rows if x["sender"] == sender and x["outcome"] != "no_mail"]
+        receive = [x for x in mine if x["outcome"].startswith("deliver_")]
+        deferred = [x for x in mine if x["outcome"] == "defer_or_bounce"]
+        assert (r["domains"], r["receive"], r["deferred"]) == (
+            len(mine),
+            len(receive),
+            len(deferred),
+        )
+        assert r["pct_receive"] == pct(len(receive), len(mine))
+        assert r["authenticated"] == sum(x["outcome"] == "deliver_authenticated" for x in mine)
+        codes = Counter(x["error_code"] for x in deferred)
+        if codes:
+            top = min(codes, key=lambda c: (-codes[c], c))
+            assert (r["top_error"], r["top_error_domains"]) == (top, codes[top])
+    assert got["exchange-mandatory"]["pct_receive"] <= got["rfc7672"]["pct_receive"]
+    # A scan written before the table existed: no rows, and the report leaves the section out.
+    assert queries.run(con, "sender_outcomes", scan="no-such-scan").rows == ()
