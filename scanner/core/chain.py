@@ -330,11 +330,15 @@ class _Checker:
             if answer.zone:
                 self._trusted(answer.zone)
             why = f"{answer.rcode} {answer.error}".strip()
+            if answer.rcode == "MALFORMED":  # e.g. a TLSA digest dnspython will not parse
+                reason = f"the answer could not be parsed to check it ({answer.error})"
+            else:
+                reason = f"no answer even with checking disabled ({why})"
             raise self.found(
                 CHAIN_UNREACHABLE,
                 answer.zone or answer.name,
                 answer.rrtype,
-                f"no answer even with checking disabled ({why})",
+                reason,
                 self.facts.error,
             )
         insecure = ""

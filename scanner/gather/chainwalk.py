@@ -184,7 +184,11 @@ class ChainWalker:
         reply = await self._query(name, rrtype, budget)
         msg = reply.message
         if msg is None or reply.rcode not in ANSWERED:
-            zone = await self._failing_zone(name, budget) if reply.rcode in _FAILED else ""
+            zone = ""
+            if reply.rcode in _FAILED:
+                zone = await self._failing_zone(name, budget)
+            elif reply.rcode == "MALFORMED":  # answered, but dnspython will not parse it
+                zone = await self._zone_holding(name, budget)
             return ChainAnswer(name, rrtype, reply.rcode, zone, error=reply.error)
         rrsets = tuple(_signed(msg.answer))
         authority = _signed(msg.authority)

@@ -43,6 +43,7 @@ from scanner.world.signing import (
     parent_ds,
     sign_zone_file,
     signing_window,
+    tamper_signed,
     write_key_files,
 )
 from scanner.world.zones import (
@@ -72,15 +73,20 @@ def _sign_all(
         key = keys[z.name]
         base = write_key_files(key, zdir.parent / "keys")
         signed = zdir / f"{fname}.signed"
-        sign_zone_file(unsigned, signed, z.name, base, z.denial, signing_window(now, z.breakage))
-        targets = [
-            (o, t)
-            for b in z.breakage
-            if b.split()[0] == "bogus-sig"
-            for o, t in [(b.split()[1], b.split()[2])]
-        ]
-        if targets and corrupt_signatures(signed, targets) != len(targets):
-            raise RuntimeError(f"{z.name}: bogus-sig target not found: {targets}")
+        window = signing_window(now, z.breakage)
+        sign_zone_file(unsigned, signed, z.name, base, z.denial, window)
+
+        def targets(kind: str) -> list[tuple[str, str]]:
+            return [(b.split()[1], b.split()[2]) for b in z.breakage if b.split()[0] == kind]
+
+        bogus = targets("bogus-sig")
+        if bogus and corrupt_signatures(signed, bogus) != len(bogus):
+            raise RuntimeError(f"{z.name}: bogus-sig target not found: {bogus}")
+        orphans, lies = targets("orphan-sig"), targets("nsec3-lie")
+        if (orphans or lies) and tamper_signed(signed, key, window, orphans, lies) != len(
+            orphans
+        ) + len(lies):
+            raise RuntimeError(f"{z.name}: orphan-sig / nsec3-lie target not found")
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(one, zones))

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from scanner.core.findings import DIAGNOSIS_CODES
 from scanner.core.model import HostOutcome, MailOutcome, Verdict
 
 SMTP_BEHAVIOURS = frozenset(
@@ -86,9 +87,27 @@ def derived_sender_outcome(sender: str, mail_outcome: MailOutcome) -> MailOutcom
 
 
 TLSA_REFS = frozenset({"leaf", "leaf:rsa", "leaf:ecdsa", "int", "root", "other", "next", "short"})
-# Breakage kinds; ``bogus-sig`` takes "OWNER TYPE" arguments.
+# Breakage kinds; ``bogus-sig``, ``orphan-sig`` and ``nsec3-lie`` take "OWNER TYPE".
 ZONE_BREAKAGE = frozenset(
-    {"expired-sigs", "expiring-sigs", "ds-mismatch", "no-ds", "sha1-ds", "bogus-sig", "lame"}
+    {
+        "expired-sigs",
+        "expiring-sigs",
+        "future-sigs",
+        "ds-mismatch",
+        "ds-other-algorithm",
+        "no-ds",
+        "sha1-ds",
+        "bogus-sig",
+        "orphan-sig",
+        "nsec3-lie",
+        "lame",
+    }
+)
+REQUIRE_DIAGNOSIS = False  # TEMPORARY (issue 11 in progress): True once the catalog has them
+_TARGETED_BREAKAGE = frozenset({"bogus-sig", "orphan-sig", "nsec3-lie"})
+# Breakage that makes every answer of the zone bogus (the chain breaks at its keys).
+ZONE_BOGUS_BREAKAGE = frozenset(
+    {"expired-sigs", "future-sigs", "ds-mismatch", "ds-other-algorithm"}
 )
 
 
@@ -196,14 +215,25 @@ class ZoneSpec:
     def breaks(self, kind: str) -> bool:
         return any(b.split()[0] == kind for b in self.breakage)
 
-    def bogus_sigs(self) -> list[tuple[str, str]]:
-        """(owner, type) pairs whose RRSIGs are corrupted after signing."""
+    def bogus_sigs(self, kinds: frozenset[str] = frozenset({"bogus-sig"})) -> list[tuple[str, str]]:
+        """(owner, type) pairs whose RRSIGs are corrupted after signing (or, with
+        ``kinds``, broken by any of those targeted breakages)."""
         out = []
         for b in self.breakage:
             parts = b.split()
-            if parts[0] == "bogus-sig":
+            if parts[0] in kinds:
                 out.append((parts[1].lower().rstrip("."), parts[2].upper()))
         return out
+
+    def bogus_rrsets(self) -> list[tuple[str, str]]:
+        """(owner, type) questions that validate bogus because of one targeted breakage:
+        a corrupted RRSIG, an RRSIG by an unpublished key, a lying NSEC3 denial."""
+        return self.bogus_sigs(_TARGETED_BREAKAGE)
+
+    @property
+    def zone_bogus(self) -> bool:
+        """Every answer of the signed zone is bogus (its chain breaks at the keys)."""
+        return self.signed and any(self.breaks(k) for k in ZONE_BOGUS_BREAKAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +281,18 @@ class Provider:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpectedDiagnosis:
+    """Why a scenario's question is bogus: the broken link ``scanner.core.chain`` must
+    name for it (issue 11), cross-checked with delv / unbound-host / ldns-verify-zone."""
+
+    code: str  # a DNSSEC diagnosis code (scanner.core.findings.DIAGNOSIS_CODES)
+    zone: str  # the zone of the broken link
+    record_type: str  # the RRset of the broken link: DS, DNSKEY, MX, NSEC3, ...
+    name: str  # the bogus question (default: the scenario's domain)
+    rrtype: str = "MX"
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """One domain of the world and what a correct scanner must say about it."""
 
@@ -273,6 +315,7 @@ class Scenario:
     # Sender profiles whose outcome differs from ``derived_sender_outcome``, and why.
     senders: dict[str, MailOutcome] = field(default_factory=dict)
     senders_note: str = ""
+    diagnosis: ExpectedDiagnosis | None = None  # required for dnssec_bogus scenarios
 
     def expected_sender(self, sender: str) -> MailOutcome:
         """What the sender profile ``sender`` must say of this domain."""
@@ -410,8 +453,8 @@ def _zone(where: str, zone: str, raw: dict[str, Any]) -> ZoneSpec:
     for b in raw.get("breakage", []):
         kind = b.split()[0]
         _choice(where + ".breakage", kind, ZONE_BREAKAGE)
-        if kind == "bogus-sig" and len(b.split()) != 3:
-            raise CatalogError(f"{where}: 'bogus-sig OWNER TYPE' expected, got {b!r}")
+        if kind in _TARGETED_BREAKAGE and len(b.split()) != 3:
+            raise CatalogError(f"{where}: '{kind} OWNER TYPE' expected, got {b!r}")
     return ZoneSpec(
         zone=zone,
         dnssec=_choice(where, raw.get("dnssec", "signed"), DNSSEC_MODES),
@@ -545,6 +588,28 @@ def _senders(
     return out
 
 
+def _diagnosis(where: str, sc: dict[str, Any], verdict: Verdict) -> ExpectedDiagnosis | None:
+    """The expected diagnosis (``diagnosis = { code, zone, type, name?, rrtype? }``):
+    required where the verdict is dnssec_bogus, so no bogus scenario goes unexplained."""
+    raw = sc.get("diagnosis")
+    if raw is None:
+        if verdict is Verdict.DNSSEC_BOGUS and REQUIRE_DIAGNOSIS:
+            raise CatalogError(f"{where}: a dnssec_bogus scenario must say its diagnosis")
+        return None
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}.diagnosis: want a table {{ code, zone, type }}")
+    _check_keys(where + ".diagnosis", raw, {"code", "zone", "type", "name", "rrtype"})
+    try:
+        code, zone, rtype = raw["code"], _norm(raw["zone"]) or ".", raw["type"].upper()
+    except KeyError as exc:
+        raise CatalogError(f"{where}.diagnosis: missing {exc}") from exc
+    _choice(where + ".diagnosis.code", code, DIAGNOSIS_CODES)
+    name = _norm(raw.get("name", sc["domain"]))
+    if zone != "." and name != zone and not name.endswith("." + zone):
+        raise CatalogError(f"{where}.diagnosis: zone {zone} does not hold {name}")
+    return ExpectedDiagnosis(code, zone, rtype, name, raw.get("rrtype", "MX").upper())
+
+
 def load_catalog(path: Path | str | None = None) -> Catalog:
     """Read and validate the scenario catalog (default ``data/scenarios.toml``)."""
     p = Path(path) if path is not None else default_catalog_path()
@@ -593,6 +658,7 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
                 "tlsrpt_rua",
                 "senders",
                 "senders_note",
+                "diagnosis",
             },
         )
         try:
@@ -633,6 +699,7 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
                 tlsrpt_rua=rua,
                 senders=senders,
                 senders_note=sc.get("senders_note", "").strip(),
+                diagnosis=_diagnosis(where, sc, verdict),
             )
         )
     cat = Catalog(

@@ -3,8 +3,10 @@
 Each signed zone gets one combined signing key (flags 257, a "CSK") made with
 ``cryptography`` and written in BIND's key-file format, which ``ldns-signzone``
 reads. Breakage that the catalog asks for is applied to the signed zone text
-afterwards (a corrupted RRSIG) or by the signing window (expired / expiring
-signatures) or by what the parent publishes (a DS that matches no key).
+afterwards (a corrupted RRSIG; an RRSIG made by a key the zone does not publish; an
+NSEC3 whose type bitmap lies, validly re-signed), or by the signing window (expired,
+expiring or not-yet-valid signatures), or by what the parent publishes (a DS that
+matches no key, a DS for an algorithm the zone does not use).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import dns.dnssec
 import dns.name
 import dns.rdata
 import dns.rdataclass
+import dns.rdataset
 import dns.rdatatype
+import dns.zone
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from scanner.world.ca import PrivateKey, new_key
@@ -108,6 +112,8 @@ def signing_window(now: dt.datetime, breakage: tuple[str, ...]) -> tuple[dt.date
         return now - dt.timedelta(days=40), now - dt.timedelta(days=10)
     if "expiring-sigs" in kinds:
         return now - dt.timedelta(days=1), now + dt.timedelta(days=3)
+    if "future-sigs" in kinds:  # a signer whose clock runs ten days ahead
+        return now + dt.timedelta(days=10), now + dt.timedelta(days=40)
     return now - dt.timedelta(days=1), now + dt.timedelta(days=30)
 
 
@@ -165,4 +171,74 @@ def parent_ds(key: ZoneKey, breakage: tuple[str, ...]) -> list[str]:
         digest = bytearray(ds.digest)  # type: ignore[attr-defined]
         digest[0] ^= 0xFF
         return [f"{key.tag} {key.algorithm} 2 {bytes(digest).hex()}"]
+    if "ds-other-algorithm" in kinds:
+        # A half-done algorithm rollover: the parent already has the DS of the next key,
+        # of another algorithm, which the zone neither publishes nor signs with.
+        other = ("rsasha256", "nsec") if key.algorithm == 13 else ("ecdsa", "nsec")
+        return [make_key(key.zone, *other).ds_text("SHA256")]
     return [key.ds_text("SHA256")]
+
+
+def tamper_signed(
+    signed: Path,
+    key: ZoneKey,
+    window: tuple[dt.datetime, dt.datetime],
+    orphan_sigs: list[tuple[str, str]],
+    nsec3_lies: list[tuple[str, str]],
+) -> int:
+    """Break a signed zone in ways that need valid signatures; return the targets hit.
+
+    ``orphan_sigs``: the RRSIGs over each (owner, type) are replaced by one made with a
+    fresh key of the zone's algorithm that the DNSKEY set does not hold (a ZSK removed
+    before its signatures expired). ``nsec3_lies``: the NSEC3 record matching owner
+    gets type added to its bitmap and is re-signed with the zone's own key, so its
+    signature verifies but it denies nothing (RFC 5155 §8.5).
+    """
+    origin = dns.name.from_text(key.zone.rstrip(".") + ".")
+    zone = dns.zone.from_file(str(signed), origin=origin, relativize=False)
+    inception, expiration = window
+    hit = 0
+
+    def resign(name: dns.name.Name, rdataset: dns.rdataset.Rdataset, by: ZoneKey) -> None:
+        sig = dns.dnssec.sign(
+            (name, rdataset),
+            by.key,
+            origin,
+            by.dnskey,  # type: ignore[arg-type]
+            inception=inception,
+            expiration=expiration,
+            policy=dns.dnssec.allow_all_policy,
+        )
+        node = zone.find_node(name)
+        node.delete_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, rdataset.rdtype)
+        node.replace_rdataset(dns.rdataset.from_rdata(rdataset.ttl, sig))
+
+    if orphan_sigs:
+        mnemonic = {13: "ecdsa", 8: "rsasha256", 5: "rsasha1", 7: "rsasha1"}[key.algorithm]
+        denial = "nsec3" if key.algorithm == 7 else "nsec"
+        gone = make_key(key.zone, mnemonic, denial)
+        for owner, rrtype in orphan_sigs:
+            name = dns.name.from_text(owner.rstrip(".") + ".")
+            rdataset = zone.get_rdataset(name, rrtype)
+            if rdataset is not None:
+                resign(name, rdataset, gone)
+                hit += 1
+    if nsec3_lies:
+        param = zone.get_rdataset(origin, dns.rdatatype.NSEC3PARAM)
+        assert param is not None, f"{key.zone}: nsec3-lie needs an NSEC3-signed zone"
+        p = param[0]
+        for owner, rrtype in nsec3_lies:
+            label = dns.dnssec.nsec3_hash(owner.rstrip(".") + ".", p.salt, p.iterations, 1)
+            name = dns.name.Name((label.lower().encode(), *origin.labels))
+            old = zone.get_rdataset(name, dns.rdatatype.NSEC3)
+            if old is None:
+                continue
+            lie = dns.rdata.from_text(
+                dns.rdataclass.IN, dns.rdatatype.NSEC3, f"{old[0].to_text()} {rrtype.upper()}"
+            )
+            new = dns.rdataset.from_rdata(old.ttl, lie)
+            zone.find_node(name).replace_rdataset(new)
+            resign(name, new, key)
+            hit += 1
+    zone.to_file(str(signed), relativize=False)
+    return hit

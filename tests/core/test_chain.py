@@ -322,6 +322,16 @@ def test_answer_unreachable_even_with_cd() -> None:
     assert d.reason == "no answer even with checking disabled (SERVFAIL no server answered)"
 
 
+def test_answer_that_cannot_be_parsed() -> None:
+    ans = ChainAnswer("_25._tcp.mx.example.com", "TLSA", "MALFORMED", EX, error="bad digest")
+    d = diagnose(facts(ans=ans))
+    assert (d.code, d.zone, d.reason) == (
+        CHAIN_UNREACHABLE,
+        EX,
+        "the answer could not be parsed to check it (bad digest)",
+    )
+
+
 def test_unreachable_answer_after_a_broken_link_names_the_link() -> None:
     links = replace_link(secure_links(), EX, dnskey=dnskeys(EX, [key(EX)], window=EXPIRED))
     ans = ChainAnswer("www.example.com", "A", "TIMEOUT", EX)
