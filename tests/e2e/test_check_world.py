@@ -34,7 +34,12 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from scanner.core import factjson
+from scanner.core.assemble import ProbeKey, assemble
 from scanner.core.certs import authenticates, evaluate_chain
+from scanner.core.model import DnsLookup, DomainFacts, HostDns, MtaSts, SmtpProbe, ZoneKeys
+from scanner.core.profiles import PkixTrust, judge_senders
+from scanner.core.rules import judge_domain
 from scanner.core.tlsa import parse_tlsa
 from scanner.world.catalog import SENDERS, load_catalog
 from scanner.world.info import WorldInfo
@@ -374,3 +379,70 @@ def test_colour_only_on_a_terminal(world: WorldInfo) -> None:
     os.close(controller)
     assert proc.wait(30) == 1
     assert b"\x1b[" in out and b"FAIL" in out
+
+
+# --------------------------------------------------------------------------- check = scan
+
+
+def _stored_domain_facts(scan: Path) -> dict[str, tuple[DomainFacts, float]]:
+    """Every domain of a stored scan, rebuilt from its ``facts`` columns as regrade does
+    (``assemble``), with the time it was observed."""
+    import pyarrow.parquet as pq
+
+    plain: list[tuple[dict[str, Any], float]] = []
+    hosts: dict[str, HostDns] = {}
+    probes: dict[ProbeKey, SmtpProbe] = {}
+    for path in sorted(scan.rglob("*.parquet")):
+        parts = path.relative_to(scan).parts
+        names = pq.read_schema(path).names
+        if "domains" in parts:
+            cols = ["facts", "scanned_at"]
+            for row in pq.read_table(path, columns=cols).to_pylist():
+                plain.append((json.loads(row["facts"]), row["scanned_at"].timestamp()))
+        elif "hosts" in parts and "facts" in names:
+            for text in pq.read_table(path, columns=["facts"]).column("facts").to_pylist():
+                host = factjson.loads(HostDns, text)
+                hosts[host.host] = host
+        elif "addresses" in parts and "facts" in names:
+            for text in pq.read_table(path, columns=["facts"]).column("facts").to_pylist():
+                p = factjson.loads(SmtpProbe, text)
+                probes[(p.host, p.address, p.sni)] = p
+    out = {}
+    for d, at in plain:
+        mx = factjson.from_plain(DnsLookup, d["mx"])
+        own = DomainFacts(
+            mx.name,
+            mx,
+            implicit_mx=d["implicit_mx"],
+            zone_keys=factjson.from_plain(ZoneKeys | None, d["zone_keys"]),
+            mta_sts=factjson.from_plain(MtaSts | None, d["mta_sts"]),
+        )
+        probing = d.get("probing_enabled", True)
+        out[mx.name] = (assemble(own, d["hosts"], hosts, probes if probing else None), at)
+    return out
+
+
+def test_check_and_scan_agree_on_every_scenario(
+    world: WorldInfo, world_scan: Path, checked: dict[str, dict[str, Any]]
+) -> None:
+    """The scan's stored facts, judged by the rules and the sender profiles, give what
+    ``check`` said of every scenario: verdict, mail outcome and each sender's outcome."""
+    stored = _stored_domain_facts(world_scan)
+    assert set(stored) == set(checked)
+    trust = PkixTrust(tuple(x509.load_pem_x509_certificates(Path(world.ca_roots).read_bytes())))
+    wrong = []
+    for domain, (facts, at) in sorted(stored.items()):
+        judgement = judge_domain(facts, at)
+        senders = {
+            o.sender.value: o.outcome.value for o in judge_senders(facts, judgement, at, trust)
+        }
+        r = checked[domain]
+        scan_view = (judgement.verdict.value, judgement.mail_outcome.value, senders)
+        check_view = (
+            r["verdict"],
+            r["mail_outcome"],
+            {s["sender"]: s["outcome"] for s in r["senders"]},
+        )
+        if scan_view != check_view:
+            wrong.append(f"{domain}: scan {scan_view}\n  check {check_view}")
+    assert not wrong, "\n".join(wrong)
