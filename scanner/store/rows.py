@@ -16,6 +16,7 @@ from cryptography import x509
 
 from scanner.core import factjson
 from scanner.core.certs import key_type, leaf_names
+from scanner.core.chain import ChainFacts, Diagnosis
 from scanner.core.dnssec import lookup_status
 from scanner.core.findings import CATALOGUE
 from scanner.core.model import DnsLookup, DomainFacts, DomainJudgement, HostDns, SmtpProbe
@@ -236,6 +237,27 @@ def address_row(host: str, probe: SmtpProbe) -> dict[str, Any]:
             row["leaf_names"] = list(sans or cns)  # the CN counts only without DNS SANs
     row["key_types"] = sorted(set(key_types))
     return row
+
+
+def diagnosis_row(diagnosis: Diagnosis, facts: ChainFacts, observed_at: float) -> dict[str, Any]:
+    """One ``dnssec_diagnoses`` row: why a question is bogus, with the walked chain."""
+    return {
+        "name": diagnosis.name,
+        "rrtype": diagnosis.rrtype,
+        "zone": diagnosis.zone,
+        "record_type": diagnosis.record_type,
+        "code": diagnosis.code,
+        "reason": diagnosis.reason,
+        "key_tag": diagnosis.key_tag,
+        "algorithm": diagnosis.algorithm,
+        "detail": diagnosis.detail,
+        "rfc": diagnosis.rfc,
+        "fix": diagnosis.fix,
+        "broken": diagnosis.broken,
+        "queries": facts.queries,
+        "observed_at": _ts(observed_at),
+        "facts": factjson.dumps(facts),
+    }
 
 
 def invalid_row(line: InputLine, observed_at: float) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 3  # 2: domains.mta_sts_id, mta_sts_error; 3: observed_at, scans lineage
+SCHEMA_VERSION = 4  # 2: domains.mta_sts_id, mta_sts_error; 3: observed_at, scans lineage;
+# 4: dnssec_diagnoses
 
 _str = pa.string()
 _bool = pa.bool_()
@@ -184,6 +185,29 @@ TABLES: dict[str, pa.Schema] = {
             ("reason", _str),  # why, in the sender's words (Postfix's log text)
             ("host", _str),  # the host that takes the mail, or whose failure is reported
             ("observed_at", _ts),  # when the domain's facts were gathered
+        ]
+    ),
+    # One row per bogus question diagnosed (issue 11): the first broken link of its DNSSEC
+    # chain of trust (scanner.core.chain; rows: rows.diagnosis_row). name/rrtype: the
+    # question the resolver found bogus; zone/record_type/key_tag/algorithm: the link.
+    "dnssec_diagnoses": pa.schema(
+        [
+            ("scan_id", _str),
+            ("name", _str),
+            ("rrtype", _str),
+            ("zone", _str),  # the broken link's zone (a DS link: the child zone)
+            ("record_type", _str),  # DS | DNSKEY | NSEC | NSEC3 | the answer's type
+            ("code", _str),  # a DNSSEC diagnosis code of docs/findings.md
+            ("reason", _str),  # e.g. "signature expired at 2026-11-13T10:00:00Z"
+            ("key_tag", _i64),  # null when no key is involved (a denial proof)
+            ("algorithm", _i64),
+            ("detail", _str),  # the evidence: the RRSIG, DS or NSEC3 records at fault
+            ("rfc", _str),
+            ("fix", _str),
+            ("broken", _bool),  # false: nothing broken found, or the walk could not look
+            ("queries", _i64),  # what the walk of this question cost
+            ("observed_at", _ts),  # when the chain was walked
+            ("facts", _str),  # JSON of ChainFacts (re-diagnose with core.chain.diagnose_chain)
         ]
     ),
     # One row per input line that is not a usable domain name.
