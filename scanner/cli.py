@@ -433,6 +433,7 @@ def _parse_at(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     help="With --state: exit 4 when every domain receives but something changed.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per domain, one a line.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV for spreadsheets: one row per domain.")
 @click.option(
     "--evidence/--no-evidence",
     default=None,
@@ -447,6 +448,7 @@ def check(
     state: Path | None,
     exit_on_change: bool,
     as_json: bool,
+    as_csv: bool,
     evidence: bool | None,
     **gather_kw: Any,
 ) -> None:
@@ -454,16 +456,20 @@ def check(
     that enforce DANE? Per sender profile, with evidence, a proven fix and a watchlist."""
     from scanner.core.profiles import Sender
     from scanner.runs.check import (
+        CheckFailed,
         CheckSettings,
         Watchlist,
         changed,
         check_domains,
+        csv_lines,
         exit_status,
         iter_lines,
         load_trust,
         read_domains,
     )
 
+    if as_json and as_csv:
+        raise CheckFailed("--json and --csv: choose one")
     names = read_domains(domains, files)
     options = _gather(gather_kw)
     settings = CheckSettings(
@@ -476,8 +482,8 @@ def check(
     watchlist = Watchlist(state) if state is not None else None
     if watchlist is not None:
         watchlist.update(results)
-    if as_json:
-        for line in iter_lines(results):
+    if as_json or as_csv:
+        for line in iter_lines(results) if as_json else csv_lines(results):
             click.echo(line)
     else:
         show = evidence if evidence is not None else len(results) == 1

@@ -23,7 +23,9 @@ Decisions:
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import os
 import sqlite3
@@ -412,6 +414,47 @@ def exit_status(results: Sequence[dict[str, Any]], changed_any: bool, exit_on_ch
     if not all(r["passes"] for r in results):
         return 1
     return EXIT_CHANGED if exit_on_change and changed_any else 0
+
+
+CSV_COLUMNS = (
+    "domain",
+    "passes",
+    "verdict",
+    "mail_outcome",
+    "error_code",
+    *(f"{s.value}" for s in Sender),
+    "suggested_tlsa",
+    "warnings",
+    "changes",
+    "fix",
+)
+
+
+def csv_lines(results: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """``--csv``: a header, then one row per domain for a spreadsheet; each sender column
+    holds its outcome, and its error code after a space when it has one."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="")
+    writer.writerow(CSV_COLUMNS)
+    yield out.getvalue()
+    for r in results:
+        senders = {s["sender"]: f"{s['outcome']} {s['error_code']}".strip() for s in r["senders"]}
+        row = [
+            r["domain"],
+            "yes" if r["passes"] else "no",
+            r["verdict"],
+            r["mail_outcome"],
+            r["error_code"],
+            *(senders.get(s.value, "") for s in Sender),
+            " ".join(f"{x['owner']} TLSA {x['record']}" for x in r["suggested_tlsa"]),
+            "; ".join(f"{w['kind']} {w['date'] or ''}".strip() for w in r["lookahead"]),
+            " ".join(c["kind"] for c in r.get("changes", ())),
+            r["fix"],
+        ]
+        out.seek(0)
+        out.truncate()
+        writer.writerow(row)
+        yield out.getvalue()
 
 
 def iter_lines(results: Iterable[dict[str, Any]]) -> Iterator[str]:

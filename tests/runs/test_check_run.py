@@ -195,3 +195,20 @@ async def test_text_shows_disagreeing_senders_evidence_and_colour_only_on_termin
     # Exchange's mandatory mode and dane-only refuse an unsigned MX RRset: shown.
     assert "sender exchange-mandatory: defer_or_bounce" in calm
     assert "sender postfix-dane-only: defer_or_bounce 4.7.5: non DNSSEC destination" in calm
+
+
+async def test_csv_one_row_per_domain_with_every_sender() -> None:
+    import csv
+
+    from scanner.runs.check import CSV_COLUMNS, csv_lines
+
+    world = World(2)
+    results = await check_domains(world.names(), options(), world.seams())
+    header, *rows = list(csv.reader(csv_lines(results)))
+    assert tuple(header) == CSV_COLUMNS
+    assert [r[0] for r in rows] == world.names()
+    broken = dict(zip(header, rows[0], strict=True))
+    assert (broken["passes"], broken["verdict"]) == ("no", "dane_broken")
+    assert broken["postfix-dane"] == "defer_or_bounce 4.7.4"
+    assert broken["mta-sts"] == "deliver_opportunistic"
+    assert "tlsa_single_record" in broken["warnings"]
