@@ -157,6 +157,13 @@ def gather_options(f: F) -> F:
             "SSL_CERT_FILE).",
         ),
         click.option(
+            "--trust-anchor",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="DS or DNSKEY zone-file lines the chain walk that explains bogus answers "
+            "starts from (default: IANA's root anchors, bundled). A bad file: exit 2.",
+        ),
+        click.option(
             "--domain-timeout",
             default=600.0,
             show_default=True,
@@ -194,6 +201,7 @@ def _gather(kw: dict[str, Any]) -> GatherOptions:
         mta_sts=not kw.pop("no_mta_sts"),
         mta_sts_cafile=kw.pop("mta_sts_ca"),
         domain_timeout=kw.pop("domain_timeout"),
+        trust_anchor=kw.pop("trust_anchor"),
     )
 
 
@@ -534,6 +542,13 @@ def _check_text(r: dict[str, Any], evidence: bool = False) -> str:
         lines.append(f"       ({s['advice']})")
     if r.get("fix"):
         lines.append(f"     fix: {r['fix']}")
+    for d in r.get("dnssec_diagnoses", []):  # why an answer is bogus (issue 11)
+        key = f" key {d['key_tag']}/{d['algorithm']}" if d["key_tag"] is not None else ""
+        lines.append(
+            f"     DNSSEC {d['name']} {d['rrtype']}: {d['code']} at {d['zone']} "
+            f"{d['record_type']}{key}: {d['reason']}"
+        )
+        lines.append(f"       ({d['rfc']}) zone fix: {d['fix']}")
     sts = r.get("mta_sts")
     if sts and (sts["mode"] or sts["policy_error"]):
         what = f"mode {sts['mode']}, mx {' '.join(sts['mx_patterns'])}" if sts["mode"] else ""

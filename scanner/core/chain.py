@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -51,7 +52,9 @@ from dns.rdtypes.ANY.NSEC import NSEC
 from dns.rdtypes.ANY.NSEC3 import NSEC3
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
+from scanner.core.dnssec import lookup_status
 from scanner.core.findings import CATALOGUE
+from scanner.core.model import DnsLookup, DnssecStatus, DomainFacts
 from scanner.errors import DanescanError
 
 # The algorithms a validator checks (RFC 8624 §3.1 MUST/RECOMMENDED for validation, as
@@ -204,6 +207,33 @@ class Diagnosis:
     def broken(self) -> bool:
         """True when a broken link was named (not 'nothing found' / 'could not look')."""
         return self.code not in NOT_BROKEN
+
+
+# --------------------------------------------------------------------------- questions
+
+
+def bogus_questions(lookups: Iterable[DnsLookup]) -> list[tuple[str, str]]:
+    """The (name, type) questions among ``lookups`` that validated bogus (DESIGN §4),
+    once each, in order: what to diagnose."""
+    found = (
+        (lk.name.lower().rstrip(".") or ROOT, lk.rrtype.upper())
+        for lk in lookups
+        if lookup_status(lk) is DnssecStatus.BOGUS
+    )
+    return list(dict.fromkeys(found))
+
+
+def domain_lookups(facts: DomainFacts) -> list[DnsLookup]:
+    """Every lookup made for a domain: MX, each host's A/AAAA/TLSA, MTA-STS and TLS-RPT."""
+    out = [facts.mx]
+    for host in facts.hosts.values():
+        out += [host.a, host.aaaa, *host.tlsa_lookups]
+    sts = facts.mta_sts
+    if sts is not None:
+        out += [lk for lk in (sts.sts_txt, sts.tlsrpt_txt) if lk is not None]
+    if facts.zone_keys is not None:
+        out += [facts.zone_keys.dnskey, facts.zone_keys.ds]
+    return out
 
 
 # --------------------------------------------------------------------------- anchors

@@ -39,6 +39,7 @@ Failures are values (STYLE §3): an unanswered query becomes an rcode such as
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -67,9 +68,11 @@ from scanner.core.chain import (
     TrustAnchor,
     TrustAnchorError,
     ZoneLink,
+    bogus_questions,
     diagnose_chain,
     parse_trust_anchor,
 )
+from scanner.core.model import DnsLookup
 
 BUNDLED_ANCHOR = "root-anchors.txt"  # scanner/core/data/: IANA's root KSK-2017 and KSK-2024
 _MAX_ANCHOR_BYTES = 1 << 20
@@ -337,6 +340,23 @@ async def diagnose(
     walked through ``walker``'s resolver (facts cached per question and per zone cut)."""
     diagnosis, _facts = await walker.diagnose_with_facts(name, rrtype, now)
     return diagnosis
+
+
+async def diagnose_lookups(
+    walker: ChainWalker, lookups: Iterable[DnsLookup], now: float | None = None
+) -> list[tuple[Diagnosis, ChainFacts]]:
+    """Diagnose every bogus question among ``lookups`` (``core.chain.bogus_questions``),
+    concurrently; no query at all when none is bogus."""
+    questions = bogus_questions(lookups)
+    found: dict[int, tuple[Diagnosis, ChainFacts]] = {}
+
+    async def one(i: int, name: str, rrtype: str) -> None:
+        found[i] = await walker.diagnose_with_facts(name, rrtype, now)
+
+    async with trio.open_nursery() as nursery:
+        for i, (name, rrtype) in enumerate(questions):
+            nursery.start_soon(one, i, name, rrtype)
+    return [found[i] for i in range(len(questions))]
 
 
 # --------------------------------------------------------------------------- helpers

@@ -40,6 +40,7 @@ from typing import Any, TextIO
 import trio
 from cryptography import x509
 
+from scanner.core.chain import Diagnosis, domain_lookups
 from scanner.core.evidence import host_evidence, lookahead
 from scanner.core.findings import CATALOGUE
 from scanner.core.model import DomainFacts, DomainJudgement
@@ -55,6 +56,7 @@ from scanner.core.profiles import (
 )
 from scanner.core.rules import judge_domain
 from scanner.errors import DanescanError
+from scanner.gather.chainwalk import ChainWalker, diagnose_lookups
 from scanner.runs.wiring import (
     GatherOptions,
     ResolverUnusable,
@@ -182,8 +184,9 @@ def _mta_sts_dict(facts: DomainFacts, hosts: Sequence[str]) -> dict[str, Any] | 
     }
 
 
-def judgement_dict(j: DomainJudgement) -> dict[str, Any]:
-    """The RFC 7672 part of a result (also what a scan stores per domain)."""
+def judgement_dict(j: DomainJudgement, diagnoses: Sequence[Diagnosis] = ()) -> dict[str, Any]:
+    """The RFC 7672 part of a result (also what a scan stores per domain), with why each
+    bogus answer is bogus (``diagnose_bogus``)."""
     return {
         "domain": j.domain,
         "verdict": j.verdict.value,
@@ -214,10 +217,43 @@ def judgement_dict(j: DomainJudgement) -> dict[str, Any]:
             for f in j.findings
         ],
         "rules_version": j.rules_version,
+        "dnssec_diagnoses": [diagnosis_dict(d) for d in diagnoses],
     }
 
 
-def check_result(facts: DomainFacts, settings: CheckSettings, checked_at: float) -> dict[str, Any]:
+def diagnosis_dict(d: Diagnosis) -> dict[str, Any]:
+    """One DNSSEC diagnosis (issue 11) as ``check`` shows it (``docs/check.schema.json``)."""
+    return {
+        "name": d.name,
+        "rrtype": d.rrtype,
+        "code": d.code,
+        "broken": d.broken,
+        "zone": d.zone,
+        "record_type": d.record_type,
+        "key_tag": d.key_tag,
+        "algorithm": d.algorithm,
+        "reason": d.reason,
+        "detail": d.detail,
+        "rfc": d.rfc,
+        "fix": d.fix,
+    }
+
+
+async def diagnose_bogus(walker: ChainWalker | None, facts: DomainFacts) -> list[Diagnosis]:
+    """Why each answer of the domain that validated bogus is bogus: the first broken link
+    of its chain of trust, walked with CD set (``scanner.gather.chainwalk``; zone cuts
+    cached for the whole run). No query when nothing is bogus or there is no walker."""
+    if walker is None:
+        return []
+    return [d for d, _facts in await diagnose_lookups(walker, domain_lookups(facts))]
+
+
+def check_result(
+    facts: DomainFacts,
+    settings: CheckSettings,
+    checked_at: float,
+    diagnoses: Sequence[Diagnosis] = (),
+) -> dict[str, Any]:
     """Everything ``check`` says about one domain, from its gathered facts."""
     at = settings.at if settings.at is not None else checked_at
     judgement = judge_domain(facts, at)
@@ -226,7 +262,7 @@ def check_result(facts: DomainFacts, settings: CheckSettings, checked_at: float)
     evidence_hosts = [
         host_evidence(a, facts.probes.get(a.host, ()), facts.domain, at) for a in hosts
     ]
-    result = judgement_dict(judgement)
+    result = judgement_dict(judgement, diagnoses)
     chosen = [o for o in senders if o.sender in settings.senders]
     result.update(
         checked_at=_iso(checked_at),
@@ -272,6 +308,7 @@ async def check_domains(
             raise CheckFailed(f"{name!r} is not a domain name ({exc.reason})") from None
     blocklist = load_blocklist(options.blocklist)
     policy_fetch = policy_fetch_config(options)
+    walker = seams.walker(options)  # loads the trust anchor: a bad file refuses the run
     results: dict[str, dict[str, Any]] = {}
     async with seams.resolver(options.resolver_config()) as resolver:
         try:
@@ -286,7 +323,8 @@ async def check_domains(
 
             async def one(domain: str) -> None:
                 facts = await gather_domain(gatherer, domain, options)
-                results[domain] = check_result(facts, settings, time.time())
+                diagnoses = await diagnose_bogus(walker, facts)
+                results[domain] = check_result(facts, settings, time.time(), diagnoses)
 
             async with trio.open_nursery() as inner:
                 for domain in dict.fromkeys(domains):

@@ -22,6 +22,7 @@ import trio
 from scanner.core.blocklist import Blocklist
 from scanner.core.model import DnsLookup, DomainFacts
 from scanner.errors import DanescanError
+from scanner.gather.chainwalk import ChainWalker, WalkConfig, load_trust_anchor
 from scanner.gather.domain import Gatherer, PolicyFetcher, Prober
 from scanner.gather.policyfetch import PolicyFetchConfig, fetch_policy, trust_context
 from scanner.gather.probe import ProbeConfig, probe_address
@@ -59,6 +60,9 @@ class GatherOptions:
     mta_sts: bool = True
     mta_sts_cafile: str | None = None  # PEM roots for policy hosts; None: the system's
     domain_timeout: float = 600.0  # one domain's whole gathering
+    # DNSSEC diagnoses of bogus answers (issue 11): the anchor the chain walk starts from
+    # (DS/DNSKEY zone-file lines); None: IANA's root anchors bundled with the package.
+    trust_anchor: Path | None = None
 
     def resolver_config(self) -> ResolverConfig:
         return ResolverConfig(
@@ -78,8 +82,16 @@ class Seams:
     """What the runs talk to. Production uses the real ones; unit tests pass fakes."""
 
     resolver: Callable[[ResolverConfig], DnsClient] = field(default=Resolver)
+    # The chain walker that explains bogus answers; one returning None diagnoses nothing.
+    walker: Callable[[GatherOptions], ChainWalker | None] = field(default=lambda o: chain_walker(o))
     prober: Prober = field(default=probe_address)
     fetcher: PolicyFetcher = field(default=fetch_policy)
+
+
+def chain_walker(options: GatherOptions) -> ChainWalker:
+    """The walker that diagnoses bogus answers (issue 11) through the first resolver, from
+    the trust anchor (``--trust-anchor``; a bad file refuses the run, exit status 2)."""
+    return ChainWalker(WalkConfig(options.resolvers[0]), load_trust_anchor(options.trust_anchor))
 
 
 def load_blocklist(path: Path | None) -> Blocklist | None:

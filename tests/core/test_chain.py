@@ -696,3 +696,39 @@ def test_every_diagnosis_code_is_in_the_catalogue_and_reachable() -> None:
     assert codes >= DIAGNOSIS_CODES
     assert {CATALOGUE[c].severity for c in DIAGNOSIS_CODES} == {"error", "warning", "info"}
     _ = anchor  # the fixture's default anchor is the root key's DS
+
+
+# --------------------------------------------------------------------------- questions
+
+
+def test_bogus_questions_of_a_domain() -> None:
+    from scanner.core.chain import bogus_questions, domain_lookups
+    from scanner.core.model import DnsLookup, DomainFacts, HostDns, MtaSts, ZoneKeys
+
+    def lk(name: str, rrtype: str, rcode: str = "NOERROR", cd: str | None = None) -> DnsLookup:
+        return DnsLookup(name, rrtype, rcode, ad=rcode == "NOERROR", cd_rcode=cd)
+
+    bogus_a = lk("MX.example.com.", "a", "SERVFAIL", "NOERROR")
+    host = HostDns(
+        "mx.example.com",
+        bogus_a,
+        lk("mx.example.com", "AAAA", "SERVFAIL", "SERVFAIL"),  # error, not bogus
+        (lk("_25._tcp.mx.example.com", "TLSA", "SERVFAIL", "NXDOMAIN"),),
+    )
+    facts = DomainFacts(
+        "example.com",
+        lk("example.com", "MX"),
+        hosts={
+            "mx.example.com": host,
+            "mx2.example.com": HostDns("mx2.example.com", bogus_a, bogus_a),
+        },
+        mta_sts=MtaSts(sts_txt=lk("_mta-sts.example.com", "TXT", "SERVFAIL", "NXDOMAIN")),
+        zone_keys=ZoneKeys(EX, lk(EX, "DNSKEY"), lk(EX, "DS")),
+    )
+    assert len(domain_lookups(facts)) == 9
+    assert bogus_questions(domain_lookups(facts)) == [
+        ("mx.example.com", "A"),
+        ("_25._tcp.mx.example.com", "TLSA"),
+        ("_mta-sts.example.com", "TXT"),
+    ]
+    assert domain_lookups(DomainFacts(EX, lk(EX, "MX"))) == [lk(EX, "MX")]

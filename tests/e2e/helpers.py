@@ -33,4 +33,6 @@ def world_args(world: WorldInfo) -> list[str]:
         world.canary_secure,
         "--canary-bogus",
         world.canary_bogus,
+        "--trust-anchor",  # the world's private root: bogus answers are diagnosed from it
+        world.trust_anchor_file,
     ]

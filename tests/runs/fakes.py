@@ -154,7 +154,9 @@ class World:
         def resolver(config: ResolverConfig) -> FakeDns:
             return dns
 
-        return Seams(resolver=resolver, prober=self.prober, fetcher=self.fetcher)
+        return Seams(
+            resolver=resolver, prober=self.prober, fetcher=self.fetcher, walker=lambda o: None
+        )
 
 
 def options(**overrides: object) -> GatherOptions:
