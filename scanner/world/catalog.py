@@ -103,7 +103,6 @@ ZONE_BREAKAGE = frozenset(
         "lame",
     }
 )
-REQUIRE_DIAGNOSIS = False  # TEMPORARY (issue 11 in progress): True once the catalog has them
 _TARGETED_BREAKAGE = frozenset({"bogus-sig", "orphan-sig", "nsec3-lie"})
 # Breakage that makes every answer of the zone bogus (the chain breaks at its keys).
 ZONE_BOGUS_BREAKAGE = frozenset(
@@ -593,7 +592,7 @@ def _diagnosis(where: str, sc: dict[str, Any], verdict: Verdict) -> ExpectedDiag
     required where the verdict is dnssec_bogus, so no bogus scenario goes unexplained."""
     raw = sc.get("diagnosis")
     if raw is None:
-        if verdict is Verdict.DNSSEC_BOGUS and REQUIRE_DIAGNOSIS:
+        if verdict is Verdict.DNSSEC_BOGUS:
             raise CatalogError(f"{where}: a dnssec_bogus scenario must say its diagnosis")
         return None
     if not isinstance(raw, dict):
