@@ -41,8 +41,10 @@ from pathlib import Path
 import duckdb
 import duckdb.func
 import pyarrow as pa
+import pyarrow.dataset as pads
 
 from scanner.errors import DanescanError
+from scanner.store.objstore import StoreError, is_url, open_store
 from scanner.store.psl import PSL_RULE, psl_version, registered_domain
 from scanner.store.schema import TABLES
 
@@ -86,16 +88,42 @@ def is_scan_dir(path: Path) -> bool:
     return path.is_dir() and any((path / table).is_dir() for table in TABLES)
 
 
-def find_scan_dirs(paths: Iterable[str | Path]) -> list[Path]:
+def _remote_scan_locations(url: str) -> list[str]:
+    """An object-store URL that is a scan (or an archive of scans in one tree), or a
+    prefix whose immediate sub-prefixes are; the URL's query options are kept."""
+    base, _, query = url.partition("?")
+    suffix = f"?{query}" if query else ""
+    try:
+        store = open_store(url)
+        names = store.list_dirs()
+    except (OSError, StoreError) as exc:
+        raise ScanReadError(f"cannot read {base}: {exc}") from exc
+    if set(names) & set(TABLES):
+        return [url]
+    found = []
+    for name in names:
+        sub = f"{base.rstrip('/')}/{name}{suffix}"
+        if set(open_store(sub).list_dirs()) & set(TABLES):
+            found.append(sub)
+    return found
+
+
+def find_scan_dirs(paths: Iterable[str | Path]) -> list[Path | str]:
     """Expand scan directories and parents of scan directories, in a stable order.
 
     A path that is itself a scan directory is taken as is; otherwise its immediate
     sub-directories that are scan directories are taken (sorted by name).
     Duplicates are dropped. Raises :class:`NoScanError` when nothing is found.
     """
-    found: list[Path] = []
-    seen: set[Path] = set()
+    found: list[Path | str] = []
+    seen: set[Path | str] = set()
     for raw in paths:
+        if is_url(str(raw)) and not str(raw).startswith("file://"):
+            for location in _remote_scan_locations(str(raw)):
+                if location not in seen:
+                    seen.add(location)
+                    found.append(location)
+            continue
         path = Path(raw)
         if not path.exists():
             raise NoScanError(f"{path}: no such directory")
@@ -136,7 +164,7 @@ def _provider_udf(host: str | None) -> str | None:
 class ScanSet:
     """The scan directories behind a connection and the Parquet files per table."""
 
-    scan_dirs: tuple[Path, ...]
+    scan_dirs: tuple[Path | str, ...]  # local directories, or object-store URLs
     files: dict[str, tuple[str, ...]]
 
 
@@ -144,29 +172,41 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _table_files(scan_dirs: Sequence[Path], table: str) -> list[str]:
-    files: list[str] = []
-    for scan_dir in scan_dirs:
-        # *.parquet only: the writer's *.inprogress files are never read.
-        files.extend(str(p) for p in sorted((scan_dir / table).glob("*.parquet")))
-    return files
+def _table_files(scan_dir: Path, table: str) -> list[str]:
+    # Both layouts: <table>/part-*.parquet (schema 1-2) and the hive partitions
+    # <table>/scan_date=…/scan_id=…/part-*.parquet. *.parquet only: files being written
+    # carry another suffix until they are complete.
+    return [str(p) for p in sorted((scan_dir / table).glob("**/*.parquet"))]
 
 
-def _create_views(con: duckdb.DuckDBPyConnection, scan_dirs: Sequence[Path]) -> ScanSet:
+def _create_views(con: duckdb.DuckDBPyConnection, scan_dirs: Sequence[Path | str]) -> ScanSet:
     files_by_table: dict[str, tuple[str, ...]] = {}
     for table, schema in TABLES.items():
         empty_name = f"_empty_{table}"
         con.register(empty_name, pa.Table.from_batches([], schema=schema))
-        files = _table_files(scan_dirs, table)
-        files_by_table[table] = tuple(files)
-        if files:
-            listed = ", ".join(_sql_literal(f) for f in files)
-            source = (
-                f"SELECT * FROM {empty_name} UNION ALL BY NAME "
-                f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
-            )
-        else:
-            source = f"SELECT * FROM {empty_name}"
+        local: list[str] = []
+        sources = [f"SELECT * FROM {empty_name}"]
+        for index, location in enumerate(scan_dirs):
+            if isinstance(location, Path):
+                local += _table_files(location, table)
+                continue
+            # Object storage: DuckDB's httpfs is downloaded at run time (offline it
+            # fails), so remote files are read through pyarrow and scanned as Arrow.
+            store = open_store(location)
+            remote = store.list_files(table, suffix=".parquet")
+            if remote:
+                name = f"_remote_{table}_{index}"
+                con.register(
+                    name, pads.dataset(remote, filesystem=store.fs, schema=schema, format="parquet")
+                )
+                sources.append(f"SELECT * FROM {name}")
+                local += [f"{location.split('?')[0]}::{p}" for p in remote]
+        files_by_table[table] = tuple(local)
+        listed = [f for f in local if "::" not in f]
+        if listed:
+            literal = ", ".join(_sql_literal(f) for f in listed)
+            sources.append(f"SELECT * FROM read_parquet([{literal}], union_by_name = true)")
+        source = " UNION ALL BY NAME ".join(sources)
         # UNION ALL BY NAME puts the contract's columns first, in contract order; a
         # column that only newer files have is kept after them.
         con.execute(f'CREATE VIEW "{table}" AS {source}')

@@ -30,6 +30,7 @@ from scanner.runs.wiring import (
     DEFAULT_CANARY_SECURE,
     DEFAULT_EHLO_NAME,
     GatherOptions,
+    pkix_trust,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -472,7 +473,6 @@ def check(
         csv_lines,
         exit_status,
         iter_lines,
-        load_trust,
         read_domains,
     )
 
@@ -484,7 +484,7 @@ def check(
         senders=tuple(Sender(s) for s in dict.fromkeys(senders or ("rfc7672",))),
         days=days,
         at=at,
-        trust=load_trust(options.mta_sts_cafile),
+        trust=pkix_trust(options.mta_sts_cafile),
     )
     results = trio.run(check_domains, names, options, None, settings)
     watchlist = Watchlist(state) if state is not None else None

@@ -121,9 +121,18 @@ class Gatherer:
 
     # ----------------------------------------------------------------- per domain
 
+    async def _first(self, domain: str) -> tuple[DnsLookup, tuple[DnsLookup, ...]]:
+        """The MX question and, with MTA-STS on, the two TXT questions, sent as one batch
+        (one wake-up of this task for the three answers)."""
+        questions = [(domain, "MX")]
+        if self.mta_sts:
+            questions += [(f"_mta-sts.{domain}", "TXT"), (f"_smtp._tls.{domain}", "TXT")]
+        mx, *txt = await self.resolver.lookup_many(questions)
+        return mx, tuple(txt)
+
     async def domain(self, domain: str) -> DomainFacts:
         """Every fact of one domain, gathered in this process (``check``)."""
-        mx = await self.resolver.lookup(domain, "MX")
+        mx, txt = await self._first(domain)
         names, implicit = hosts_to_resolve(domain, mx)
         if mx_failed(mx):
             return DomainFacts(domain, mx, probing_enabled=self.probe_config is not None)
@@ -133,20 +142,22 @@ class Gatherer:
         async with trio.open_nursery() as nursery:
             for name in names:
                 nursery.start_soon(self._host_and_probes, name, hosts, probes)
-            self._start_own(nursery, domain, mx, extras)
+            self._start_own(nursery, domain, mx, txt, extras)
         own = self._own(domain, mx, implicit, extras)
         return assemble(own, names, hosts, probes if self.probe_config is not None else None)
 
     async def own_facts(self, domain: str) -> tuple[DomainFacts, tuple[str, ...]]:
         """The domain's own facts (MX, zone keys, MTA-STS) and its MX host names; the
         hosts and probes are another stage's work in a staged scan."""
-        mx = await self.resolver.lookup(domain, "MX")
+        mx, txt = await self._first(domain)
         names, implicit = hosts_to_resolve(domain, mx)
         if mx_failed(mx):
+            # The TXT answers of a domain without a usable MX are not facts of it (a
+            # sender never gets that far); they were asked only to save a round trip.
             return DomainFacts(domain, mx, probing_enabled=self.probe_config is not None), ()
         extras: dict[str, object] = {}
         async with trio.open_nursery() as nursery:
-            self._start_own(nursery, domain, mx, extras)
+            self._start_own(nursery, domain, mx, txt, extras)
         return self._own(domain, mx, implicit, extras), names
 
     async def host(self, name: str) -> HostDns:
@@ -157,12 +168,17 @@ class Gatherer:
         return await self.probes.get(ProbeKey(host, address, sni))
 
     def _start_own(
-        self, nursery: trio.Nursery, domain: str, mx: DnsLookup, extras: dict[str, object]
+        self,
+        nursery: trio.Nursery,
+        domain: str,
+        mx: DnsLookup,
+        txt: tuple[DnsLookup, ...],
+        extras: dict[str, object],
     ) -> None:
         if mx.rrsigs and lookup_status(mx) is DnssecStatus.SECURE:
             nursery.start_soon(self._zone_into, mx.rrsigs[0].signer, extras)
-        if self.mta_sts:
-            nursery.start_soon(self._mta_sts_into, domain, extras)
+        if txt:
+            nursery.start_soon(self._mta_sts_into, domain, txt, extras)
 
     def _own(
         self, domain: str, mx: DnsLookup, implicit: bool, extras: dict[str, object]
@@ -196,17 +212,12 @@ class Gatherer:
     async def _zone_into(self, zone: str, extras: dict[str, object]) -> None:
         extras["zone"] = await self.zones.get(zone)
 
-    async def _mta_sts_into(self, domain: str, extras: dict[str, object]) -> None:
-        async with trio.open_nursery() as nursery:
-            found: dict[str, DnsLookup] = {}
-
-            async def txt(key: str, name: str) -> None:
-                found[key] = await self.resolver.lookup(name, "TXT")
-
-            nursery.start_soon(txt, "sts", f"_mta-sts.{domain}")
-            nursery.start_soon(txt, "rpt", f"_smtp._tls.{domain}")
-        sts = MtaSts(sts_txt=found["sts"], tlsrpt_txt=found["rpt"])
-        record = sts_record(found["sts"].records)
+    async def _mta_sts_into(
+        self, domain: str, txt: tuple[DnsLookup, ...], extras: dict[str, object]
+    ) -> None:
+        sts_txt, rpt_txt = txt
+        sts = MtaSts(sts_txt=sts_txt, tlsrpt_txt=rpt_txt)
+        record = sts_record(sts_txt.records)
         if isinstance(record, str):
             sts = replace(sts, policy_error=record)
         elif record is not None:
@@ -267,16 +278,9 @@ class Gatherer:
         return ZoneKeys(zone=zone, dnskey=dnskey, ds=ds)
 
     async def _ask_both(self, name: str, first: str, second: str) -> tuple[DnsLookup, DnsLookup]:
-        """Two questions about one name, asked concurrently."""
-        got: dict[str, DnsLookup] = {}
-
-        async def ask(rrtype: str) -> None:
-            got[rrtype] = await self.resolver.lookup(name, rrtype)
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(ask, first)
-            nursery.start_soon(ask, second)
-        return got[first], got[second]
+        """Two questions about one name, sent as one batch."""
+        one, two = await self.resolver.lookup_many([(name, first), (name, second)])
+        return one, two
 
     def _blocked(self, host: str, address: str) -> bool:
         """The opt-out list covers this server: its address, or the host name's domain."""

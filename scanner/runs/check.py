@@ -27,9 +27,7 @@ import csv
 import datetime as dt
 import io
 import json
-import os
 import sqlite3
-import ssl
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -38,7 +36,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import trio
-from cryptography import x509
 
 from scanner.core.chain import Diagnosis, domain_lookups
 from scanner.core.evidence import host_evidence, lookahead
@@ -128,21 +125,6 @@ def read_domains(
     if not names:
         raise CheckFailed("no domain to check: give DOMAIN arguments, --file FILE or - (stdin)")
     return list(dict.fromkeys(names))
-
-
-def load_trust(cafile: str | None) -> PkixTrust:
-    """The PKIX roots of the MTA-STS profile: ``cafile``, ``SSL_CERT_FILE`` or the system's."""
-    path = (
-        cafile
-        or os.environ.get("SSL_CERT_FILE")
-        or ssl.get_default_verify_paths().cafile
-        or "/etc/ssl/certs/ca-certificates.crt"
-    )
-    try:
-        roots = x509.load_pem_x509_certificates(Path(path).read_bytes())
-    except (OSError, ValueError) as exc:
-        raise CheckFailed(f"PKIX roots {path}: not usable ({exc})") from None
-    return PkixTrust(tuple(roots))
 
 
 # --------------------------------------------------------------------------- one domain

@@ -61,15 +61,22 @@ class InProcess:
             raise found from None
 
     async def _run(self, specs: Sequence[TaskSpec], on_done: OnDone) -> None:
-        limiter = trio.CapacityLimiter(self.slots)
+        # ``slots`` workers take the tasks in order from a channel (trio schedules
+        # spawned tasks in no fixed order; a channel keeps partition order).
+        send, receive = trio.open_memory_channel[TaskSpec](0)
 
-        async def one(spec: TaskSpec) -> None:
-            async with limiter:
-                on_done(await run_task_async(spec, self.seams))
+        async def worker(source: trio.MemoryReceiveChannel[TaskSpec]) -> None:
+            async with source:
+                async for spec in source:
+                    on_done(await run_task_async(spec, self.seams))
 
         async with trio.open_nursery() as nursery:
-            for spec in specs:
-                nursery.start_soon(one, spec)
+            async with receive:
+                for _ in range(min(self.slots, len(specs))):
+                    nursery.start_soon(worker, receive.clone())
+            async with send:
+                for spec in specs:
+                    await send.send(spec)
 
     def close(self) -> None:
         pass

@@ -73,6 +73,9 @@ class Regrade(Scan):
     def _check_input(self) -> None:
         pass
 
+    def _check_trust_anchor(self) -> None:
+        pass  # nothing is walked: the stored diagnoses are copied
+
     async def _preflight(self) -> str:  # no resolver: the facts are stored
         return str(self.source_state.get("trust_anchor") or "")
 
@@ -139,6 +142,18 @@ class Regrade(Scan):
                 lambda r: ds.partition_of(r["address"], plan.address_parts),
                 counts,
                 drop=["address"],
+            )
+        # Observations the judge does not recompute are copied under the new scan id.
+        diagnoses = [
+            {**r, "scan_id": self.scan_id}
+            for r in ds.read_rows(src, ds.scan_table_files(src, "dnssec_diagnoses"))
+        ]
+        if diagnoses:
+            ds.write_rows(
+                self.store,
+                ds.work_final("dnssec_diagnoses", "copied"),
+                TABLES["dnssec_diagnoses"],
+                diagnoses,
             )
         invalid = ds.scan_table_files(src, "invalid_inputs")
         rows_in = [

@@ -32,7 +32,6 @@ import dataclasses
 import datetime as dt
 import errno
 import hashlib
-import importlib.metadata
 import json
 import logging
 import secrets
@@ -64,6 +63,7 @@ from scanner.store import rows
 from scanner.store.inputs import InputLine, LineSplitter, iter_input
 from scanner.store.objstore import Store, StoreError, open_store
 from scanner.store.ownership import Ownership, own, publish_owner
+from scanner.store.psl import psl_version
 from scanner.store.schema import SCHEMA_VERSION, TABLES, file_metadata
 
 log = logging.getLogger("danescan.scan")
@@ -129,6 +129,22 @@ def _file_sha256(path: str | None) -> str:
     return digest.hexdigest()
 
 
+def recorded_options(config: ScanConfig) -> dict[str, Any]:
+    """What the report's methods section states about how the scan was made, beyond the
+    settings that change results (those are ``settings_of``)."""
+    o = config.gather
+    return {
+        "canary_secure": o.canary_secure,
+        "canary_bogus": o.canary_bogus,
+        "blocklist": str(o.blocklist) if o.blocklist else "",
+        "trust_anchor_file": str(o.trust_anchor) if o.trust_anchor else "bundled IANA root anchor",
+        "per_destination": o.per_destination,
+        "probe_limit": o.probe_limit,
+        "qps": o.qps,
+        "concurrency": config.concurrency,
+    }
+
+
 def settings_of(config: ScanConfig, plan: Plan) -> dict[str, Any]:
     """Every setting that changes a scan's results; ``--resume`` must match them all."""
     o = config.gather
@@ -140,6 +156,7 @@ def settings_of(config: ScanConfig, plan: Plan) -> dict[str, Any]:
         "domain_timeout": o.domain_timeout,
         "blocklist_sha256": _file_sha256(str(o.blocklist) if o.blocklist else None),
         "mta_sts_ca_sha256": _file_sha256(o.mta_sts_cafile),
+        "trust_anchor_sha256": _file_sha256(str(o.trust_anchor) if o.trust_anchor else None),
         "partitions": [plan.domain_parts, plan.host_parts, plan.address_parts],
         "shards": config.shard[1] if config.shard else 1,
     }
@@ -168,6 +185,10 @@ class Scan:
         self.status = "starting"
 
     # ----------------------------------------------------------------- set-up
+
+    def _check_trust_anchor(self) -> None:
+        """A bad ``--trust-anchor`` refuses the scan before anything is written."""
+        self.seams.walker(self.options)
 
     def _check_input(self) -> None:
         name = self.config.input
@@ -233,6 +254,7 @@ class Scan:
     def run(self) -> ScanProgress:
         load_blocklist(self.options.blocklist)  # refuse bad settings before anything else
         policy_fetch_config(self.options)
+        self._check_trust_anchor()
         self._check_input()
         store = open_store(self.config.out)
         state = self._read_state(store)
@@ -245,7 +267,13 @@ class Scan:
             )
         if state is not None and state.get("status") == "complete":
             raise ScanError(f"the scan in {store.describe()} is already complete")
-        if state is None and self._existing_files(store):
+        existing = self._existing_files(store)
+        if self.config.shard is not None:
+            # Another shard of this scan may have started first: its state, scan row and
+            # stage work are not a reason to refuse (``_run_owned`` adopts its state).
+            ours = ("/_work/", "/scans/", f"/{ds.STATE}")
+            existing = [p for p in existing if not any(mark in p for mark in ours)]
+        if state is None and existing:
             raise ScanError(
                 f"{store.describe()} is not empty: choose a new --out (or --resume a scan)"
             )
@@ -560,6 +588,9 @@ class Scan:
             missing = [p for p in range(total) if not stages.is_done(self.store, stage, p)]
             if not missing:
                 return
+            state = self._read_state(self.store) or {}
+            if state.get("status") == "complete":
+                return  # shard 0 finished the scan (and removed the stage markers)
             self.progress.stage = f"{stage}: waiting for {len(missing)} partitions of other shards"
             time.sleep(SHARD_POLL)
 
@@ -655,8 +686,11 @@ class Scan:
             "input_sha256": identity.get("sha256"),
             "partitions": self.plan.domain_parts,
             "engine": engine,
-            "psl_version": _psl_version(),
-            "options": json.dumps(self.state.get("settings", {}), sort_keys=True),
+            "psl_version": psl_version(),
+            "options": json.dumps(
+                {**recorded_options(self.config), **self.state.get("settings", {})},
+                sort_keys=True,
+            ),
         }
         folder = ds.final_dir("scans", str(self.state["scan_date"]), self.scan_id)
         ds.write_rows(
@@ -679,12 +713,3 @@ def _input_row(line: InputLine) -> dict[str, Any]:
         "domain": line.domain,
         "rank": line.rank,
     }
-
-
-def _psl_version() -> str:
-    """The Public Suffix List snapshot the providers are derived with (the package ships
-    the list; its version carries the snapshot date)."""
-    try:
-        return "publicsuffixlist " + importlib.metadata.version("publicsuffixlist")
-    except importlib.metadata.PackageNotFoundError:
-        return ""

@@ -11,6 +11,9 @@ The stages, and why they are split where they are::
     host    (partition: hash of the host)     A, AAAA and the TLSA walk of each distinct host,
             once per scan; routes host facts to the domain partitions that use them
             and emits the probes due, by address partition
+    diagnose (partition: hash of the registered domain)  why each bogus answer is bogus:
+            the chain of trust walked from the anchor (issue 11); questions under one
+            registered domain meet in one task, whose walker fetches a zone cut once
     probe   (partition: hash of the address)  one SMTP STARTTLS probe per (host, address, SNI),
             once per scan; every connection to an address is made by one task, so the
             per-destination cap holds across workers and machines
@@ -48,7 +51,9 @@ import trio
 from scanner import __version__
 from scanner.core import factjson
 from scanner.core.assemble import ProbeKey, assemble, probe_keys
+from scanner.core.chain import bogus_questions, domain_lookups
 from scanner.core.model import DnsLookup, DomainFacts, HostDns, MtaSts, SmtpProbe, ZoneKeys
+from scanner.core.profiles import PkixTrust, judge_senders
 from scanner.core.rules import RULES_VERSION, judge_domain
 from scanner.errors import DanescanError, ResolverFailed
 from scanner.gather.domain import Gatherer
@@ -58,16 +63,19 @@ from scanner.runs.wiring import (
     Seams,
     load_blocklist,
     make_gatherer,
+    pkix_trust,
     policy_fetch_config,
 )
 from scanner.store import dataset as ds
 from scanner.store import rows
+from scanner.store.dataset import partition_of
 from scanner.store.inputs import InputLine
 from scanner.store.objstore import Store, open_store
 from scanner.store.ownership import check_owner
+from scanner.store.psl import registered_domain
 from scanner.store.schema import TABLES, file_metadata
 
-STAGES = ("domain", "host", "probe", "judge")
+STAGES = ("domain", "host", "diagnose", "probe", "judge")
 
 # -- work-file schemas (internal; facts are factjson text, like the final tables) ------
 
@@ -86,6 +94,7 @@ DOMAIN_SCHEMA = pa.schema(
     ]
 )
 HOSTREF_SCHEMA = pa.schema([("host", pa.string())])
+BOGUS_SCHEMA = pa.schema([("name", pa.string()), ("rrtype", pa.string())])
 HOSTDNS_SCHEMA = pa.schema([("host", pa.string()), ("facts", pa.string())])
 PROBEJOB_SCHEMA = pa.schema(
     [
@@ -127,7 +136,7 @@ class Plan:
     address_parts: int
 
     def parts(self, stage: str) -> int:
-        if stage == "host":
+        if stage in ("host", "diagnose"):
             return self.host_parts
         if stage == "probe":
             return self.address_parts
@@ -302,6 +311,7 @@ async def _domain_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResul
     result = TaskResult("domain", spec.part)
     plan = spec.plan
     refs: list[set[str]] = [set() for _ in range(plan.host_parts)]
+    bogus: list[set[tuple[str, str]]] = [set() for _ in range(plan.host_parts)]
     now = time.time()
     with ds.RowWriter(store, ds.domain_file(spec.part), DOMAIN_SCHEMA) as out:
         if spec.mode == "regrade":
@@ -318,7 +328,9 @@ async def _domain_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResul
             )
             result.counts["duplicates"] = len(dups)
             result.counts["domains"] = len(lines)
-            result.counts["queries"] = await _gather_domains(spec, store, seams, lines, out, refs)
+            result.counts["queries"] = await _gather_domains(
+                spec, store, seams, lines, out, refs, bogus
+            )
     for host_part, names in enumerate(refs):
         # Every host partition gets a file, even an empty one, so that a retried task's
         # outputs replace all of the previous attempt's.
@@ -328,7 +340,25 @@ async def _domain_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResul
             HOSTREF_SCHEMA,
             ({"host": n} for n in sorted(names)),
         )
+    _write_bogus(spec, store, bogus, f"d-{spec.part:05d}")
     return result
+
+
+def _note_bogus(bogus: list[set[tuple[str, str]]], lookups: Iterable[DnsLookup]) -> None:
+    for name, rrtype in bogus_questions(lookups):
+        bogus[partition_of(registered_domain(name) or name, len(bogus))].add((name, rrtype))
+
+
+def _write_bogus(spec: TaskSpec, store: Store, bogus: list[set[tuple[str, str]]], who: str) -> None:
+    if spec.mode == "regrade":
+        return  # a regrade walks nothing: the stored diagnoses are copied
+    for zone_part, questions in enumerate(bogus):
+        ds.write_rows(
+            store,
+            ds.bogus_file(zone_part, who),
+            BOGUS_SCHEMA,
+            ({"name": n, "rrtype": r} for n, r in sorted(questions)),
+        )
 
 
 async def _gather_domains(
@@ -338,6 +368,7 @@ async def _gather_domains(
     lines: Sequence[InputLine],
     out: ds.RowWriter,
     refs: list[set[str]],
+    bogus: list[set[tuple[str, str]]],
 ) -> int:
     options = spec.options
     silent = 0
@@ -361,6 +392,7 @@ async def _gather_domains(
                 )
                 names = ()
             silent += _silent(_own_lookups(own))
+            _note_bogus(bogus, domain_lookups(own))
             for name in names:
                 refs[ds.partition_of(name, spec.plan.host_parts)].add(name)
             out.add(
@@ -468,6 +500,10 @@ async def _host_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult:
     else:
         result.counts["queries"] = await _gather_hosts(spec, seams, list(needed), found)
     result.counts["hosts"] = len(found)
+    bogus: list[set[tuple[str, str]]] = [set() for _ in range(spec.plan.host_parts)]
+    for host, _ in found.values():
+        _note_bogus(bogus, [host.a, host.aaaa, *host.tlsa_lookups])
+    _write_bogus(spec, store, bogus, f"h-{spec.part:05d}")
     meta = {t: _meta(spec, t) for t in ("hosts", "tlsa_records")}
     who = f"h-{spec.part:05d}"
     with (
@@ -552,6 +588,35 @@ def _import_hosts(
             f"({len(missing)} hosts its domains use)"
         )
     return found
+
+
+# -- the diagnose stage ------------------------------------------------------------------
+
+
+async def _diagnose_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult:
+    result = TaskResult("diagnose", spec.part)
+    files = store.list_files(ds.bogus_dir(spec.part), suffix=".parquet")
+    questions = sorted({(r["name"], r["rrtype"]) for r in ds.read_rows(store, files)})
+    walker = seams.walker(spec.options) if questions and spec.mode == "scan" else None
+    found: list[dict[str, Any]] = []
+    if walker is not None:
+
+        async def one(question: tuple[str, str]) -> None:
+            at = time.time()
+            diagnosis, facts = await walker.diagnose_with_facts(*question, now=at)
+            found.append({**rows.diagnosis_row(diagnosis, facts, at), "scan_id": spec.scan_id})
+
+        await each_concurrently(questions, one, 32)
+        result.counts["queries"] = walker.queries
+    ds.write_rows(
+        store,
+        ds.work_final("dnssec_diagnoses", f"z-{spec.part:05d}"),
+        TABLES["dnssec_diagnoses"],
+        sorted(found, key=lambda r: (r["name"], r["rrtype"])),
+        _meta(spec, "dnssec_diagnoses"),
+    )
+    result.counts["diagnoses"] = len(found)
+    return result
 
 
 # -- the probe stage ---------------------------------------------------------------------
@@ -652,12 +717,13 @@ def _judge_stage(spec: TaskSpec, store: Store) -> TaskResult:
     probes = _routed_probes(store, spec.part) if spec.options.probe else None
     verdicts: Counter[str] = Counter()
     who = f"d-{spec.part:05d}"
+    trust = _sender_trust(spec.options)
     with contextlib.ExitStack() as stack:
         writers = {
             t: stack.enter_context(
                 ds.RowWriter(store, ds.work_final(t, who), TABLES[t], _meta(spec, t))
             )
-            for t in ("domains", "domain_mx", "findings")
+            for t in ("domains", "domain_mx", "findings", "sender_outcomes")
         }
         for r in ds.read_rows(store, [store.path(ds.domain_file(spec.part))]):
             own = _load(DomainFacts, r["facts"], f"facts of {r['domain']!r}")
@@ -669,10 +735,23 @@ def _judge_stage(spec: TaskSpec, store: Store) -> TaskResult:
             writers["domains"].add({**rows.domain_row(line, facts, judgement, at), **sid})
             writers["domain_mx"].add_many({**x, **sid} for x in rows.domain_mx_rows(judgement, at))
             writers["findings"].add_many({**x, **sid} for x in rows.finding_rows(judgement, at))
+            senders = judge_senders(facts, judgement, at, trust)
+            writers["sender_outcomes"].add_many(
+                {**x, **sid} for x in rows.sender_rows(judgement, senders, at)
+            )
             verdicts[judgement.verdict.value] += 1
     result.verdicts = dict(verdicts)
     result.counts["judged"] = sum(verdicts.values())
     return result
+
+
+def _sender_trust(options: GatherOptions) -> PkixTrust | None:
+    """The roots the MTA-STS sender profile trusts (as ``check`` loads them); None when
+    they cannot be read here, which makes that profile's enforce outcomes ``unknown``."""
+    try:
+        return pkix_trust(options.mta_sts_cafile)
+    except DanescanError:
+        return None
 
 
 # -- compaction ------------------------------------------------------------------------
@@ -732,6 +811,8 @@ async def run_task_async(spec: TaskSpec, seams: Seams | None = None) -> TaskResu
         result = await _host_stage(spec, store, seams)
     elif spec.stage == "probe":
         result = await _probe_stage(spec, store, seams)
+    elif spec.stage == "diagnose":
+        result = await _diagnose_stage(spec, store, seams)
     elif spec.stage == "judge":
         result = await trio.to_thread.run_sync(_judge_stage, spec, store)
     elif spec.stage == "compact":

@@ -13,14 +13,20 @@ ignored the opt-out list and had no per-domain deadline). Now a mail administrat
 
 from __future__ import annotations
 
+import os
+import re
+import ssl
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import trio
+from cryptography import x509
 
 from scanner.core.blocklist import Blocklist
 from scanner.core.model import DnsLookup, DomainFacts
+from scanner.core.profiles import PkixTrust
 from scanner.errors import DanescanError
 from scanner.gather.chainwalk import ChainWalker, WalkConfig, load_trust_anchor
 from scanner.gather.domain import Gatherer, PolicyFetcher, Prober
@@ -164,3 +170,34 @@ async def gather_domain(gatherer: Gatherer, domain: str, options: GatherOptions)
         DnsLookup(domain, "MX", "TIMEOUT", error="domain deadline exceeded"),
         probing_enabled=options.probe,
     )
+
+
+_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def pkix_trust(cafile: str | None) -> PkixTrust:
+    """The roots an MTA-STS sender trusts (PKIX): ``--mta-sts-ca``, else ``SSL_CERT_FILE``,
+    else the system's bundle. A system bundle may hold certificates that newer
+    ``cryptography`` refuses (a negative serial number): those are skipped one by one,
+    not the whole bundle; a file without one usable certificate is an error."""
+    path = (
+        cafile
+        or os.environ.get("SSL_CERT_FILE")
+        or ssl.get_default_verify_paths().cafile
+        or "/etc/ssl/certs/ca-certificates.crt"
+    )
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise OptionError(f"PKIX roots {path}: not readable ({exc.strerror})") from None
+    roots = []
+    for block in _PEM.findall(data):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            try:
+                roots.append(x509.load_pem_x509_certificate(block))
+            except (ValueError, Warning):
+                continue
+    if not roots:
+        raise OptionError(f"PKIX roots {path}: no usable PEM certificate in it")
+    return PkixTrust(tuple(roots))

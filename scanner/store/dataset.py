@@ -18,6 +18,7 @@ Stage work, internal, removed when the scan completes::
     <out>/_work/hostdns/dp=K/hp=J.parquet     host facts routed to the domains that need them
     <out>/_work/probejobs/ap=A/hp=J.parquet   probes due, by address partition
     <out>/_work/probes/dp=K/ap=A.parquet      probe facts routed to the domains that need them
+    <out>/_work/bogus/zp=Z/<who>.parquet      bogus questions, by registered domain, to diagnose
     <out>/_work/final/<table>/<who>.parquet   final-table rows, compacted at the end
     <out>/_work/done/<stage>-NNNNN.json       a task's commit marker, written last
 
@@ -106,6 +107,15 @@ def probes_file(domain_part: int, address_part: int) -> str:
 
 def probes_dir(domain_part: int) -> str:
     return f"{WORK}/probes/dp={domain_part:05d}"
+
+
+def bogus_file(zone_part: int, who: str) -> str:
+    """Bogus questions to diagnose, by partition of their registered domain."""
+    return f"{WORK}/bogus/zp={zone_part:05d}/{who}.parquet"
+
+
+def bogus_dir(zone_part: int) -> str:
+    return f"{WORK}/bogus/zp={zone_part:05d}"
 
 
 def work_final(table: str, who: str) -> str:

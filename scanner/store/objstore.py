@@ -48,7 +48,8 @@ class Store:
 
     fs: pafs.FileSystem
     root: str  # no trailing slash
-    location: str  # what the user gave, for messages and metadata
+    location: str  # what the user gave (with its URL options): how tasks reopen it
+    shown: str = ""  # for messages: the location without its query string
 
     @property
     def local(self) -> bool:
@@ -108,7 +109,7 @@ class Store:
     def describe(self, *parts: str) -> str:
         if self.local:
             return self.path(*parts)
-        return f"{self.location.split('?')[0].rstrip('/')}/{'/'.join(parts)}".rstrip("/")
+        return f"{self.shown.rstrip('/')}/{'/'.join(parts)}".rstrip("/")
 
     # -- writing ---------------------------------------------------------------------
 
@@ -170,11 +171,11 @@ def open_store(location: str | Path) -> Store:
         path = Path(text[len("file://") :] if text.startswith("file://") else text).absolute()
         if path.exists() and not path.is_dir():
             raise StoreError(f"{path} exists and is not a directory")
-        return Store(pafs.LocalFileSystem(), str(path).rstrip("/"), str(path))
+        return Store(pafs.LocalFileSystem(), str(path).rstrip("/"), str(path), str(path))
     try:
         fs, root = pafs.FileSystem.from_uri(text)
     except (pa.ArrowInvalid, OSError, ValueError) as exc:
         raise StoreError(f"cannot open {text}: {exc}") from None
     endpoint = _endpoint_from_env(text.partition("?")[2])
     shown = text.split("?")[0] + (f" (endpoint {endpoint})" if endpoint else "")
-    return Store(fs, root.rstrip("/"), shown)
+    return Store(fs, root.rstrip("/"), text, shown)
