@@ -85,9 +85,7 @@ class Blocklist:
 
     def blocks_address(self, address: str) -> bool:
         """True when ``address`` (IPv4 or IPv6 literal) is inside a listed network."""
-        ip = ipaddress.ip_address(address)
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
+        ip = ipaddress.ip_address(canonical_address(address))
         return any(ip.version == net.version and ip in net for net in self.networks)
 
     def blocks_domain(self, name: str) -> bool:
@@ -104,3 +102,14 @@ class Blocklist:
 
     def __bool__(self) -> bool:
         return bool(self.networks or self.domains or self.subdomains_only)
+
+
+def canonical_address(address: str) -> str:
+    """One spelling per destination: an IPv4-mapped IPv6 address (``::ffff:192.0.2.7``)
+    is the IPv4 address it maps, IPv6 is compressed. The opt-out list, the
+    per-destination cap and the probe stage's partitioning all compare addresses in
+    this form, so one server cannot count as two destinations."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return ip.compressed

@@ -50,7 +50,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from scanner.core.blocklist import Blocklist
+from scanner.core.blocklist import Blocklist, canonical_address
 from scanner.core.model import ProbeStatus, SmtpProbe, TlsHandshake
 from scanner.core.smtp import (
     CLOSED,
@@ -395,8 +395,7 @@ class DestinationLimiter:
         self._entries: dict[str, _Entry] = {}
 
     def slot(self, address: str) -> _Slot:
-        key = ipaddress.ip_address(address).compressed
-        return _Slot(self, key)
+        return _Slot(self, canonical_address(address))
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -54,8 +54,12 @@ class InProcess:
         try:
             trio.run(self._run, specs, on_done)
         except BaseExceptionGroup as group:
-            # The nursery wraps what a task raised; the driver wants the error itself.
-            found = user_error(group)
+            # The nursery wraps what a task raised; the driver wants the error itself
+            # (a user's error first; else a lone error such as a full disk's OSError).
+            found: BaseException | None = user_error(group)
+            leaves = _leaves(group)
+            if found is None and len(leaves) == 1:
+                found = leaves[0]
             if found is None:
                 raise
             raise found from None
@@ -130,3 +134,10 @@ class DaskEngine:
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return found

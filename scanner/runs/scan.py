@@ -28,6 +28,7 @@ Guarantees (DESIGN §3, §5; issues 13 and 14):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import errno
@@ -60,7 +61,7 @@ from scanner.runs.wiring import (
 )
 from scanner.store import dataset as ds
 from scanner.store import rows
-from scanner.store.inputs import InputLine, LineSplitter, iter_input
+from scanner.store.inputs import InputError, InputLine, LineSplitter, iter_input, refuse_encoding
 from scanner.store.objstore import Store, StoreError, open_store
 from scanner.store.ownership import Ownership, own, publish_owner
 from scanner.store.psl import psl_version
@@ -200,10 +201,12 @@ class Scan:
         if not path.is_file():
             raise ScanError(f"cannot read input {name}: no such file")
         try:
-            with path.open("rb"):
-                pass
+            with path.open("rb") as f:
+                refuse_encoding(f.read(4096))  # UTF-16/32 or binary: refused up front
         except OSError as exc:
             raise ScanError(f"cannot read input {name}: {exc.strerror}") from None
+        except InputError as exc:
+            raise ScanError(f"input {name}: {exc}") from None
 
     def _open_input(self) -> IO[bytes]:
         if self.config.input == "-":
@@ -277,23 +280,39 @@ class Scan:
             raise ScanError(
                 f"{store.describe()} is not empty: choose a new --out (or --resume a scan)"
             )
-        self.trust_anchor = trio.run(self._preflight)
         created = store.local and not Path(store.root).exists()
+        if created:
+            # Can the location be written at all? Asked before the resolver is, so that
+            # a typo in --out costs no query and names the real problem.
+            try:
+                store.makedirs()
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot write to {store.describe()}: {exc.strerror or exc}"
+                ) from None
         owns_engine = self._engine is None
-        engine = self._engine_for_run()
         try:
-            with own(store, self.config.shard) as ownership:
-                self._run_owned(store, ownership, state)
-        except StoredInputError:
-            if created and state is None:
+            self.trust_anchor = trio.run(self._preflight)
+            engine = self._engine_for_run()
+            try:
+                with own(store, self.config.shard) as ownership:
+                    self._run_owned(store, ownership, state)
+            finally:
+                if owns_engine:
+                    engine.close()
+        except DanescanError as exc:
+            if (
+                created
+                and state is None
+                and (
+                    not isinstance(exc, ScanError)
+                    or isinstance(exc, StoredInputError)
+                    or not store.exists(ds.STATE)
+                )
+            ):
                 # Nothing of a refused fresh scan stays behind, not even the lock.
-                for leftover in Path(store.root).glob(".lock*"):
-                    leftover.unlink()
-                Path(store.root).rmdir()
+                _remove_fresh(Path(store.root))
             raise
-        finally:
-            if owns_engine:
-                engine.close()
         return self.progress
 
     def _read_state(self, store: Store) -> dict[str, Any] | None:
@@ -362,13 +381,14 @@ class Scan:
                 self._abandon()
             raise
         except OSError as exc:
+            # The storage failed (a full disk, a lost mount): an error of the
+            # environment, not of the scan; what is committed stays resumable.
             self._stopped("interrupted")
-            if exc.errno == errno.ENOSPC:
-                raise ScanError(
-                    f"disk full while writing {store.describe()}; free space, then rerun "
-                    f"with --resume --out {self.config.out}"
-                ) from None
-            raise
+            what = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+            raise ScanError(
+                f"{what} while writing {store.describe()}; fix it, then rerun with "
+                f"--resume --out {self.config.out}"
+            ) from None
         except BaseException:
             self._stopped("interrupted")
             raise
@@ -431,7 +451,10 @@ class Scan:
                 if path.rsplit("/", 1)[-1].startswith("in-"):
                     store.fs.delete_file(path)
         splitter = LineSplitter()
-        counts = self._spool(splitter, writes_invalid)
+        try:
+            counts = self._spool(splitter, writes_invalid)
+        except InputError as exc:  # standard input, which could not be looked at first
+            raise StoredInputError(f"input {self.config.input}: {exc}") from None
         identity = self._input_identity(splitter)
         if counts["valid"] == 0:
             first = counts.get("first_problem") or "it is empty"
@@ -505,7 +528,7 @@ class Scan:
                     counts.setdefault("first_problem", f"line {line.line_no}: {line.reason}")
                     if writes_invalid:
                         invalid.append({**rows.invalid_row(line, now), "scan_id": self.scan_id})
-                        if len(invalid) >= ds.ROW_GROUP * 5:
+                        if len(invalid) >= ds.ROW_GROUP:
                             flush_invalid()
                     continue
                 counts["valid"] += 1
@@ -704,6 +727,15 @@ class Scan:
 
 class StoredInputError(ScanError):
     """The input yields nothing to scan."""
+
+
+def _remove_fresh(root: Path) -> None:
+    """Remove the directory a refused fresh scan created, when nothing but its lock and
+    abandoned work is in it."""
+    for leftover in root.glob(".lock*"):
+        leftover.unlink()
+    with contextlib.suppress(OSError):
+        root.rmdir()
 
 
 def _input_row(line: InputLine) -> dict[str, Any]:

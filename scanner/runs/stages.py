@@ -51,6 +51,7 @@ import trio
 from scanner import __version__
 from scanner.core import factjson
 from scanner.core.assemble import ProbeKey, assemble, probe_keys
+from scanner.core.blocklist import canonical_address
 from scanner.core.chain import bogus_questions, domain_lookups
 from scanner.core.model import DnsLookup, DomainFacts, HostDns, MtaSts, SmtpProbe, ZoneKeys
 from scanner.core.profiles import PkixTrust, judge_senders
@@ -283,28 +284,30 @@ def _load(tp: type[T], text: str, what: str) -> T:
         ) from None
 
 
-def _input_lines(store: Store, part: int) -> tuple[list[InputLine], list[InputLine]]:
-    """The partition's input lines, first occurrence of each domain kept; the others
-    are returned as duplicates (recorded in ``invalid_inputs``)."""
+def _input_lines(store: Store, spec: TaskSpec, now: float) -> tuple[list[InputLine], int]:
+    """The partition's input lines, first occurrence of each domain kept; the others are
+    written to ``invalid_inputs`` as duplicates as they are met. The chunk files are in
+    input order (the driver spools them in order), so no sort is needed and memory is
+    bounded by the partition's distinct domains, not by its duplicate lines."""
     seen: set[str] = set()
     keep: list[InputLine] = []
-    dups: list[InputLine] = []
-    files = store.list_files(ds.input_dir(part), suffix=".parquet")
-    lines = sorted(
-        (
-            InputLine(r["line_no"], r["raw"], r["domain"], r["rank"])
-            for r in ds.read_rows(store, files)
-        ),
-        key=lambda line: line.line_no,
-    )
-    for line in lines:
-        assert line.domain is not None
-        if line.domain in seen:
-            dups.append(InputLine(line.line_no, line.raw, None, line.rank, "duplicate"))
-        else:
-            seen.add(line.domain)
-            keep.append(line)
-    return keep, dups
+    files = store.list_files(ds.input_dir(spec.part), suffix=".parquet")
+    with ds.RowWriter(
+        store,
+        ds.work_final("invalid_inputs", f"dup-{spec.part:05d}"),
+        TABLES["invalid_inputs"],
+        _meta(spec, "invalid_inputs"),
+    ) as dups:
+        for r in ds.read_rows(store, files):
+            line = InputLine(r["line_no"], r["raw"], r["domain"], r["rank"])
+            assert line.domain is not None
+            if line.domain in seen:
+                dup = InputLine(line.line_no, line.raw, None, line.rank, "duplicate")
+                dups.add({**rows.invalid_row(dup, now), "scan_id": spec.scan_id})
+            else:
+                seen.add(line.domain)
+                keep.append(line)
+        return keep, dups.count
 
 
 async def _domain_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult:
@@ -318,15 +321,8 @@ async def _domain_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResul
             count = _import_domains(spec, store, out, refs)
             result.counts["domains"] = count
         else:
-            lines, dups = _input_lines(store, spec.part)
-            ds.write_rows(
-                store,
-                ds.work_final("invalid_inputs", f"dup-{spec.part:05d}"),
-                TABLES["invalid_inputs"],
-                [{**rows.invalid_row(d, now), "scan_id": spec.scan_id} for d in dups],
-                _meta(spec, "invalid_inputs"),
-            )
-            result.counts["duplicates"] = len(dups)
+            lines, duplicates = _input_lines(store, spec, now)
+            result.counts["duplicates"] = duplicates
             result.counts["domains"] = len(lines)
             result.counts["queries"] = await _gather_domains(
                 spec, store, seams, lines, out, refs, bogus
@@ -528,7 +524,8 @@ async def _host_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult:
         if spec.options.probe:
             for h, address, sni in probe_keys(host):
                 job = {"host": h, "address": address, "sni": sni, "dps": parts}
-                jobs[ds.partition_of(address, spec.plan.address_parts)].append(job)
+                part = ds.partition_of(canonical_address(address), spec.plan.address_parts)
+                jobs[part].append(job)
     for domain_part in range(spec.plan.domain_parts):
         # One file per domain partition, empty ones too: a retry replaces them all.
         ds.write_rows(

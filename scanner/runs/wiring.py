@@ -130,7 +130,8 @@ async def require_validating(resolver: DnsClient, options: GatherOptions) -> str
     """DESIGN §4: refuse to gather through a resolver that does not validate."""
     check = await self_check(resolver, options.canary_secure, options.canary_bogus)
     if not check.ok:
-        raise ResolverUnusable(check.message)
+        # One line, as every error the user reads (one problem per server and canary).
+        raise ResolverUnusable("; ".join(check.message.splitlines()))
     return check.message
 
 

@@ -126,7 +126,8 @@ def parse_lines(lines: Iterator[str]) -> Iterator[InputLine]:
             yield parsed
 
 
-def _refuse_encoding(head: bytes) -> None:
+def refuse_encoding(head: bytes) -> None:
+    """Raise ``InputError`` when the first bytes of an input show it cannot be a list."""
     utf16_ascii = len(head) >= 4 and (head[1::2][:2] == b"\0\0" or head[0::2][:2] == b"\0\0")
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or utf16_ascii:
         raise InputError("the input looks like UTF-16 or UTF-32; convert it to UTF-8")
@@ -153,7 +154,7 @@ class LineSplitter:
         """Complete lines in ``chunk``; text None marks an over-long line."""
         if not self._started:
             self._started = True
-            _refuse_encoding(chunk[:4096])
+            refuse_encoding(chunk[:4096])
         self.sha256.update(chunk)
         self.bytes_read += len(chunk)
         if self._cr_at_end and chunk.startswith(b"\n"):

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from scanner.errors import DanescanError
-from scanner.store.objstore import Store
+from scanner.store.objstore import Store, StoreError
 
 HEARTBEAT = 30.0
 LEASE_TIMEOUT = 120.0
@@ -67,9 +67,12 @@ def _holder_text(info: dict[str, object]) -> str:
 
 
 def _lock_local(store: Store, name: str, token: str) -> Iterator[None]:
-    store.makedirs()
     path = store.local_path(name)
-    f: IO[str] = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    try:
+        store.makedirs()
+        f: IO[str] = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the run
+    except OSError as exc:
+        raise StoreError(f"cannot write to {store.describe()}: {exc.strerror or exc}") from None
     try:
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

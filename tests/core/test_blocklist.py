@@ -118,3 +118,12 @@ def test_trailing_ideographic_dot_is_the_root_label() -> None:
     assert not bl.invalid
     assert bl.blocks_domain("mx.example.org")
     assert Blocklist.from_lines(["example.com\n"]).blocks_domain("mx.example.com\u3002")
+
+
+def test_an_ipv4_mapped_address_is_the_ipv4_destination() -> None:
+    from scanner.core.blocklist import canonical_address
+
+    assert canonical_address("::ffff:127.66.0.7") == "127.66.0.7"
+    assert canonical_address("2001:0db8:0:0::1") == "2001:db8::1"
+    assert canonical_address("192.0.2.1") == "192.0.2.1"
+    assert Blocklist.from_lines(["127.66.0.0/24"]).blocks_address("::ffff:127.66.0.7")

@@ -532,3 +532,13 @@ def test_chain_shim_uses_public_api_on_313_and_caps() -> None:
     chain, presented = presented_chain(Public313())  # type: ignore[arg-type]
     assert presented == 30
     assert chain == tuple(bytes([i]) for i in range(20))
+
+
+async def test_mapped_and_plain_ipv4_share_one_destination_slot() -> None:
+    limiter = DestinationLimiter(per_destination=1)
+    async with limiter.slot("127.66.0.7"):
+        with trio.move_on_after(0.05) as scope:
+            async with limiter.slot("::ffff:127.66.0.7"):
+                pass
+        assert scope.cancelled_caught  # the same server: the second waits
+    assert len(limiter) == 0
