@@ -158,7 +158,7 @@ def list_queries(verbose: bool) -> None:
 
 
 @click.command("report")
-@click.argument("scans", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.argument("scans", nargs=-1, required=True, metavar="SCAN...")
 @click.option(
     "--out",
     "-o",
@@ -179,7 +179,7 @@ def report(scans: tuple[str, ...], out: Path, title: str) -> None:
 
 
 @click.command("diff")
-@click.argument("scans", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.argument("scans", nargs=-1, required=True, metavar="SCAN...")
 @click.option("--from", "scan_a", help="Earlier scan id (default: the second most recent).")
 @click.option("--to", "scan_b", help="Later scan id (default: the most recent).")
 @click.option(

@@ -604,6 +604,37 @@ def _senders(ctx: ReportContext) -> Section | None:
     )
 
 
+def _bogus_causes(ctx: ReportContext) -> Section | None:
+    causes = ctx.run("bogus_causes", scan=ctx.latest)
+    if not causes.rows:
+        return None  # nothing bogus, or a scan written before the diagnoses
+    return Section(
+        "bogus-causes",
+        "Why DNSSEC validation fails: the broken link",
+        "domains (a domain counts once per cause) and zones where the link is broken",
+        "Every bogus answer the scan met was explained by walking its chain of trust from "
+        "the trust anchor with CD-set queries and validating each link (DS, DNSKEY, RRSIGs, "
+        "denial proofs) with dnspython; the first broken link names the cause. The "
+        "resolver's validation stays the verdict; this says why.",
+        charts=[
+            hbar(
+                "bogus-causes",
+                f"Domains by the cause of their bogus answers, {ctx.latest}",
+                causes.column("code"),
+                causes.column("domains"),
+                "domains",
+            )
+        ],
+        tables=[
+            Table(
+                causes,
+                "Causes by domains and by zones",
+                ("code", "domains", "bogus_domains", "zones", "questions", "example_zone"),
+            )
+        ],
+    )
+
+
 _FINDING_COLUMNS = ("code", "severity", "rfc", "domains", "pct_of_domains", "mx_hosts", "findings")
 
 
@@ -904,6 +935,7 @@ SECTIONS: tuple[Callable[[ReportContext], Section | None], ...] = (
     _misconfigurations,
     _tlsa,
     _dnssec,
+    _bogus_causes,
     _mta_sts,
     _trend,
     _diff,

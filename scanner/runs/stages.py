@@ -367,44 +367,61 @@ async def _gather_domains(
     bogus: list[set[tuple[str, str]]],
 ) -> int:
     options = spec.options
+
+    async def one(gatherer: Gatherer, line: InputLine) -> list[DnsLookup]:
+        assert line.domain is not None
+        scanned_at = time.time()
+        with trio.move_on_after(options.domain_timeout) as scope:
+            own, names = await gatherer.own_facts(line.domain)
+        if scope.cancelled_caught:
+            own = DomainFacts(
+                line.domain,
+                DnsLookup(line.domain, "MX", "TIMEOUT", error="domain deadline exceeded"),
+                probing_enabled=options.probe,
+            )
+            names = ()
+        _note_bogus(bogus, domain_lookups(own))
+        for name in names:
+            refs[ds.partition_of(name, spec.plan.host_parts)].add(name)
+        out.add(
+            {
+                "domain": line.domain,
+                "line_no": line.line_no,
+                "rank": line.rank,
+                "raw": line.raw,
+                "scanned_at": scanned_at,
+                "hosts": list(names),
+                "facts": _own_facts_json(own),
+            }
+        )
+        return _own_lookups(own)
+
+    return await _gather_each(spec, seams, lines, one, spec.concurrency)
+
+
+async def _gather_each(
+    spec: TaskSpec,
+    seams: Seams,
+    items: Sequence[T],
+    one: Callable[[Gatherer, T], Awaitable[Sequence[DnsLookup]]],
+    limit: int,
+) -> int:
+    """``one`` over ``items`` with this task's resolver and gatherer, ``limit`` at a
+    time; before returning, the resolver is vouched for if any lookup went unanswered.
+    Returns the queries sent."""
     silent = 0
     async with (
-        seams.resolver(options.resolver_config()) as resolver,
+        seams.resolver(spec.options.resolver_config()) as resolver,
         trio.open_nursery() as nursery,
     ):
         gatherer = _gatherer(spec, nursery, resolver, seams)
 
-        async def one(line: InputLine) -> None:
+        async def each(item: T) -> None:
             nonlocal silent
-            assert line.domain is not None
-            scanned_at = time.time()
-            with trio.move_on_after(options.domain_timeout) as scope:
-                own, names = await gatherer.own_facts(line.domain)
-            if scope.cancelled_caught:
-                own = DomainFacts(
-                    line.domain,
-                    DnsLookup(line.domain, "MX", "TIMEOUT", error="domain deadline exceeded"),
-                    probing_enabled=options.probe,
-                )
-                names = ()
-            silent += _silent(_own_lookups(own))
-            _note_bogus(bogus, domain_lookups(own))
-            for name in names:
-                refs[ds.partition_of(name, spec.plan.host_parts)].add(name)
-            out.add(
-                {
-                    "domain": line.domain,
-                    "line_no": line.line_no,
-                    "rank": line.rank,
-                    "raw": line.raw,
-                    "scanned_at": scanned_at,
-                    "hosts": list(names),
-                    "facts": _own_facts_json(own),
-                }
-            )
+            silent += _silent(await one(gatherer, item))
 
-        await each_concurrently(lines, one, spec.concurrency)
-        await _vouch(resolver, options, silent)
+        await each_concurrently(items, each, limit)
+        await _vouch(resolver, spec.options, silent)
         nursery.cancel_scope.cancel()
     return resolver.queries_sent
 
@@ -548,25 +565,13 @@ async def _host_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult:
 async def _gather_hosts(
     spec: TaskSpec, seams: Seams, names: list[str], found: dict[str, tuple[HostDns, float]]
 ) -> int:
-    options = spec.options
-    silent = 0
-    async with (
-        seams.resolver(options.resolver_config()) as resolver,
-        trio.open_nursery() as nursery,
-    ):
-        gatherer = _gatherer(spec, nursery, resolver, seams)
+    async def one(gatherer: Gatherer, name: str) -> list[DnsLookup]:
+        at = time.time()
+        host = await gatherer.host(name)
+        found[name] = (host, at)
+        return [host.a, host.aaaa, *host.tlsa_lookups]
 
-        async def one(name: str) -> None:
-            nonlocal silent
-            at = time.time()
-            host = await gatherer.host(name)
-            found[name] = (host, at)
-            silent += _silent([host.a, host.aaaa, *host.tlsa_lookups])
-
-        await each_concurrently(names, one, spec.concurrency)
-        await _vouch(resolver, options, silent)
-        nursery.cancel_scope.cancel()
-    return resolver.queries_sent
+    return await _gather_each(spec, seams, names, one, spec.concurrency)
 
 
 def _import_hosts(
@@ -660,20 +665,13 @@ async def _probe_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult
 async def _run_probes(
     spec: TaskSpec, seams: Seams, keys: list[ProbeKey], done: dict[ProbeKey, SmtpProbe]
 ) -> None:
-    options = spec.options
-    async with (
-        seams.resolver(options.resolver_config()) as resolver,
-        trio.open_nursery() as nursery,
-    ):
-        gatherer = _gatherer(spec, nursery, resolver, seams)
+    async def one(gatherer: Gatherer, key: ProbeKey) -> list[DnsLookup]:
+        done[key] = await gatherer.probe(key)
+        return []
 
-        async def one(key: ProbeKey) -> None:
-            done[key] = await gatherer.probe(key)
-
-        # The probe limiter and the per-destination cap live in the gatherer; the
-        # channel only keeps the number of waiting tasks bounded.
-        await each_concurrently(keys, one, max(spec.concurrency, options.probe_limit))
-        nursery.cancel_scope.cancel()
+    # The probe limiter and the per-destination cap live in the gatherer; the channel
+    # only keeps the number of waiting tasks bounded.
+    await _gather_each(spec, seams, keys, one, max(spec.concurrency, spec.options.probe_limit))
 
 
 def _import_probes(spec: TaskSpec, store: Store, keys: set[ProbeKey]) -> dict[ProbeKey, SmtpProbe]:

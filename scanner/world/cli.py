@@ -112,6 +112,25 @@ def status(directory: str | None, as_json: bool) -> None:
     sys.exit(0 if st.up else 1)
 
 
+@world.command()
+@_dir_option
+@click.option("--bench", "bench", is_flag=True, help="The benchmark domains instead.")
+def domains(directory: str | None, bench: bool) -> None:
+    """Print the world's scenario domains (or its benchmark domains), one a line: a
+    domain list ready for `danescan scan` or `danescan check --file`."""
+    try:
+        info = control.world_info(_dir(directory))
+    except control.WorldError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if bench:
+        if not info.bench_domains:
+            raise click.ClickException("this world has no bench domains (world build --bench N)")
+        click.echo(Path(info.bench_domains).read_text(), nl=False)
+        return
+    for name in info.domains:
+        click.echo(name)
+
+
 @world.command(name="exec", context_settings={"ignore_unknown_options": True})
 @click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_(argv: tuple[str, ...]) -> None:

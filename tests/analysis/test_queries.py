@@ -542,3 +542,73 @@ def test_sender_outcomes(synthetic: SyntheticScans, tmp_path: Path) -> None:
     assert got["exchange-mandatory"]["pct_receive"] <= got["rfc7672"]["pct_receive"]
     # A scan written before the table existed: no rows, and the report leaves the section out.
     assert queries.run(con, "sender_outcomes", scan="no-such-scan").rows == ()
+
+
+def test_bogus_causes(tmp_path: Path) -> None:
+    """Causes counted by the domains they break (MX, host address, TLSA or MTA-STS
+    question) and by the zones where they are broken."""
+    import datetime as dt
+
+    at = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+    scan = tmp_path / "s"
+
+    def domain(name: str, verdict: str) -> dict[str, object]:
+        return {"scan_id": B, "domain": name, "verdict": verdict, "scanned_at": at}
+
+    write_table(
+        scan,
+        "domains",
+        [
+            domain("a.example", "dnssec_bogus"),  # its MX question is bogus
+            domain("b.example", "dnssec_bogus"),  # its only host's A is bogus
+            domain("c.example", "dane_degraded"),  # one of its hosts' TLSA is bogus
+            domain("d.example", "dane_valid"),  # nothing bogus
+        ],
+    )
+    write_table(
+        scan,
+        "domain_mx",
+        [
+            {"scan_id": B, "domain": "b.example", "host": "mx.broken.net", "preference": 10},
+            {"scan_id": B, "domain": "c.example", "host": "mx.broken.net", "preference": 10},
+            {
+                "scan_id": B,
+                "domain": "c.example",
+                "host": "mx2.c.example",
+                "preference": 20,
+                "tlsa_base": "mx2.c.example",
+            },
+            {"scan_id": B, "domain": "d.example", "host": "mx.d.example", "preference": 10},
+        ],
+    )
+
+    def diag(name: str, rrtype: str, code: str, zone: str) -> dict[str, object]:
+        return {
+            "scan_id": B,
+            "name": name,
+            "rrtype": rrtype,
+            "code": code,
+            "zone": zone,
+            "broken": True,
+            "observed_at": at,
+        }
+
+    write_table(
+        scan,
+        "dnssec_diagnoses",
+        [
+            diag("a.example", "MX", "dnssec_signature_expired", "a.example"),
+            diag("mx.broken.net", "A", "dnssec_signature_expired", "broken.net"),
+            diag("mx.broken.net", "AAAA", "dnssec_signature_expired", "broken.net"),
+            diag("_25._tcp.mx2.c.example", "TLSA", "dnssec_ds_mismatch", "c.example"),
+            {**diag("x.example", "A", "dnssec_nothing_broken", "x.example"), "broken": False},
+        ],
+    )
+    con = db.connect([scan])
+    got = {r["code"]: r for r in queries.run(con, "bogus_causes").records()}
+    assert set(got) == {"dnssec_signature_expired", "dnssec_ds_mismatch"}
+    expired = got["dnssec_signature_expired"]
+    assert (expired["domains"], expired["bogus_domains"], expired["zones"]) == (3, 2, 2)
+    assert expired["questions"] == 3
+    mismatch = got["dnssec_ds_mismatch"]
+    assert (mismatch["domains"], mismatch["bogus_domains"], mismatch["zones"]) == (1, 0, 1)

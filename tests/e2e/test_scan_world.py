@@ -197,3 +197,40 @@ def test_regrade_reproduces_the_scan(world_scan: Path, tmp_path: Path) -> None:
     cols = "SELECT domain, verdict, mail_outcome, error_code, findings FROM t ORDER BY domain"
     assert _rows(out, "domains", cols) == _rows(world_scan, "domains", cols)
     assert len(_rows(out, "hosts")) == len(_rows(world_scan, "hosts"))
+    # A new scan: its own id, its parent named, and `diff` can compare the two.
+    (old,) = _rows(world_scan, "scans")
+    (new,) = _rows(out, "scans")
+    assert new["scan_id"] != old["scan_id"] and new["parent_scan_id"] == old["scan_id"]
+    got = danescan("diff", str(world_scan), str(out), "-f", "json")
+    changes = [json.loads(line) for line in got.stdout.splitlines() if line.strip()]
+    assert changes == []  # same facts, same rules: no domain changed
+
+
+def test_archive_layout_versions_and_observation_times(world_scan: Path) -> None:
+    import pyarrow.dataset as pads
+    import pyarrow.parquet as pq
+
+    (meta,) = _rows(world_scan, "scans")
+    scan_id = meta["scan_id"]
+    files = sorted((world_scan / "domains").glob("scan_date=*/scan_id=*/part-*.parquet"))
+    assert files and all(f.parent.name == f"scan_id={scan_id}" for f in files)
+    kv = pq.read_schema(files[0]).metadata
+    assert kv[b"danescan.scan_id"].decode() == scan_id
+    assert int(kv[b"danescan.schema_version"]) >= 3
+    assert kv[b"danescan.rules_version"] and kv[b"danescan.software_version"]
+    # pyarrow.dataset and DuckDB read the hive partitions, and prune on them.
+    dataset = pads.dataset(world_scan / "domains", partitioning="hive")
+    assert "scan_date" in dataset.schema.names
+    none = dataset.to_table(filter=pads.field("scan_id") == "no-such-scan")
+    assert none.num_rows == 0
+    con = duckdb.connect()
+    (count,) = con.sql(
+        f"SELECT count(*) FROM read_parquet('{world_scan}/domains/**/*.parquet', "
+        f"hive_partitioning = true) WHERE scan_id = '{scan_id}'"
+    ).fetchone() or (0,)
+    assert count == meta["domains_scanned"]
+    for table in ("hosts", "addresses", "tlsa_records", "domain_mx", "findings"):
+        rows = _rows(world_scan, table, "SELECT count(*) AS n, count(observed_at) AS t FROM t")
+        assert rows[0]["n"] == rows[0]["t"], table
+    assert json.loads((world_scan / "_manifest.json").read_text())["scan_id"] == scan_id
+    assert not (world_scan / "_work").exists()
