@@ -503,16 +503,19 @@ def judge_senders(
     judgement: DomainJudgement,
     now: float,
     trust: PkixTrust | None = None,
+    assessments: Sequence[HostAssessment] | None = None,
 ) -> tuple[SenderOutcome, ...]:
     """Every sender profile's outcome for one domain, in ``Sender`` order.
 
     ``judgement`` is ``judge_domain(facts, now)``; ``trust`` the MTA-STS sender's roots
-    (None: an enforce policy's hosts cannot be judged, the outcome is ``unknown``).
+    (None: an enforce policy's hosts cannot be judged, the outcome is ``unknown``);
+    ``assessments`` the host assessments ``rules.assess_domain`` returned with the
+    judgement (None: they are made again here).
     """
     if not judgement.hosts or judgement.mail_outcome is MailOutcome.NO_MAIL:
         # Decided before any host matters (an implicit MX without addresses has a host).
         return tuple(_without_hosts(s, facts, judgement) for s in Sender)
-    hosts = host_assessments(facts, judgement, now)
+    hosts = host_assessments(facts, judgement, now) if assessments is None else tuple(assessments)
     secure = judgement.mx_status is DnssecStatus.SECURE
     rfc = _walk(Sender.RFC7672, hosts, lambda a: _dane_take(a, secure))
     # The rules are the authority on the RFC 7672 outcome and code; the walk above gives

@@ -243,6 +243,15 @@ def _error_and_fix(
 
 def judge_domain(facts: DomainFacts, now: float) -> DomainJudgement:
     """The verdict on one domain at time ``now`` (POSIX seconds): DESIGN §4."""
+    return assess_domain(facts, now)[0]
+
+
+def assess_domain(
+    facts: DomainFacts, now: float
+) -> tuple[DomainJudgement, tuple[HostAssessment, ...]]:
+    """``judge_domain``, and the host assessments the judgement rests on (the sender
+    profiles of ``scanner.core.profiles`` judge the same assessments: passing them on
+    saves assessing every host twice)."""
     mx_status = lookup_status(facts.mx)
 
     def done(
@@ -252,10 +261,10 @@ def judge_domain(facts: DomainFacts, now: float) -> DomainJudgement:
         fix: str = "",
         hosts: Sequence[HostAssessment] = (),
         mxset: MxSet | None = None,
-    ) -> DomainJudgement:
+    ) -> tuple[DomainJudgement, tuple[HostAssessment, ...]]:
         secure = mx_status is DnssecStatus.SECURE
         found = findings_mod.detect(facts, mx_status, mxset, tuple(hosts), now)
-        return DomainJudgement(
+        judgement = DomainJudgement(
             domain=facts.domain,
             verdict=verdict,
             mail_outcome=outcome,
@@ -266,6 +275,7 @@ def judge_domain(facts: DomainFacts, now: float) -> DomainJudgement:
             findings=found,
             rules_version=RULES_VERSION,
         )
+        return judgement, tuple(hosts)
 
     if mx_status is DnssecStatus.BOGUS:
         return done(

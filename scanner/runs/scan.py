@@ -87,7 +87,7 @@ class ScanConfig:
     workers: int = 0  # 0: in-process; N: a LocalCluster of N worker processes
     scheduler: str | None = None  # an existing Dask scheduler
     shard: tuple[int, int] | None = None  # (K, N)
-    spool_rows: int = 500_000  # input rows buffered before partition files are written
+    spool_rows: int = 50_000  # input rows buffered before partition files are written
 
 
 @dataclass

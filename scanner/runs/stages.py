@@ -55,7 +55,7 @@ from scanner.core.blocklist import canonical_address
 from scanner.core.chain import bogus_questions, domain_lookups
 from scanner.core.model import DnsLookup, DomainFacts, HostDns, MtaSts, SmtpProbe, ZoneKeys
 from scanner.core.profiles import PkixTrust, judge_senders
-from scanner.core.rules import RULES_VERSION, judge_domain
+from scanner.core.rules import RULES_VERSION, assess_domain
 from scanner.errors import DanescanError, ResolverFailed
 from scanner.gather.domain import Gatherer
 from scanner.gather.resolve import DnsClient, self_check
@@ -724,13 +724,13 @@ def _judge_stage(spec: TaskSpec, store: Store) -> TaskResult:
             own = _load(DomainFacts, r["facts"], f"facts of {r['domain']!r}")
             facts = assemble(own, r["hosts"], hosts, probes)
             at = float(r["scanned_at"])
-            judgement = judge_domain(facts, at)
+            judgement, assessments = assess_domain(facts, at)
             line = InputLine(r["line_no"], r["raw"], r["domain"], r["rank"])
             sid = {"scan_id": spec.scan_id}
             writers["domains"].add({**rows.domain_row(line, facts, judgement, at), **sid})
             writers["domain_mx"].add_many({**x, **sid} for x in rows.domain_mx_rows(judgement, at))
             writers["findings"].add_many({**x, **sid} for x in rows.finding_rows(judgement, at))
-            senders = judge_senders(facts, judgement, at, trust)
+            senders = judge_senders(facts, judgement, at, trust, assessments)
             writers["sender_outcomes"].add_many(
                 {**x, **sid} for x in rows.sender_rows(judgement, senders, at)
             )

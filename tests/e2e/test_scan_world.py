@@ -224,10 +224,10 @@ def test_archive_layout_versions_and_observation_times(world_scan: Path) -> None
     none = dataset.to_table(filter=pads.field("scan_id") == "no-such-scan")
     assert none.num_rows == 0
     con = duckdb.connect()
-    (count,) = con.sql(
+    ((count,),) = con.sql(
         f"SELECT count(*) FROM read_parquet('{world_scan}/domains/**/*.parquet', "
         f"hive_partitioning = true) WHERE scan_id = '{scan_id}'"
-    ).fetchone() or (0,)
+    ).fetchall()
     assert count == meta["domains_scanned"]
     for table in ("hosts", "addresses", "tlsa_records", "domain_mx", "findings"):
         rows = _rows(world_scan, table, "SELECT count(*) AS n, count(observed_at) AS t FROM t")
