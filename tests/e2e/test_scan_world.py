@@ -234,3 +234,27 @@ def test_archive_layout_versions_and_observation_times(world_scan: Path) -> None
         assert rows[0]["n"] == rows[0]["t"], table
     assert json.loads((world_scan / "_manifest.json").read_text())["scan_id"] == scan_id
     assert not (world_scan / "_work").exists()
+
+
+def test_the_scan_diagnoses_every_bogus_scenario(world: WorldInfo, world_scan: Path) -> None:
+    """The scan's diagnose stage names, for every bogus scenario of the catalog, the
+    broken link the catalog expects (issue 11), once per question."""
+    catalog = load_catalog(world.catalog)
+    rows = _rows(world_scan, "dnssec_diagnoses")
+    got = {(r["name"], r["rrtype"]): r for r in rows}
+    assert len(got) == len(rows)  # once per (name, type) per scan
+    wrong = []
+    for sc in catalog.scenarios:
+        expected = sc.diagnosis
+        if expected is None or sc.verdict.value == "dns_error":
+            continue  # a lame delegation is indeterminate, not bogus: nothing to diagnose
+        row = got.get((expected.name, expected.rrtype))
+        if row is None:
+            wrong.append(f"{sc.domain}: {expected.name} {expected.rrtype} not diagnosed")
+        elif (row["code"], row["zone"], row["record_type"]) != (
+            expected.code,
+            expected.zone,
+            expected.record_type,
+        ):
+            wrong.append(f"{sc.domain}: {row['code']} {row['zone']} {row['record_type']}")
+    assert not wrong, "\n".join(wrong)
