@@ -252,10 +252,16 @@ async def test_port_unreachable_fails_every_question_in_flight() -> None:
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
-    async with Resolver(ResolverConfig(servers=[("127.0.0.1", port)], **FAST)) as resolver:
+    config = ResolverConfig(servers=[("127.0.0.1", port)], **{**FAST, "timeout": 0.5})
+    async with Resolver(config) as resolver:
         got = await resolver.lookup_many([(f"n{i}.example", "A") for i in range(4)])
-    assert [g.rcode for g in got] == ["NETWORK_ERROR"] * 4
-    assert all("ECONNREFUSED" in g.error for g in got)
+    # Every question ends; the refused port is reported as such. Linux rate-limits ICMP
+    # port-unreachable messages (net.ipv4.icmp_ratelimit), so a question sent after the
+    # first error may get no ICMP of its own and end by its timeout instead (seen on a
+    # loaded machine): both are failures that are values, none hangs.
+    assert {g.rcode for g in got} <= {"NETWORK_ERROR", "TIMEOUT"}
+    refused = [g for g in got if g.rcode == "NETWORK_ERROR"]
+    assert refused and all("ECONNREFUSED" in g.error for g in refused)
 
 
 # ----------------------------------------------------------------------------- lying answers
