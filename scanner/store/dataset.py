@@ -184,6 +184,16 @@ class RowWriter:
     def __enter__(self) -> RowWriter:
         return self
 
+    def __del__(self) -> None:
+        # A writer that was built but never entered (an interrupt between the two, e.g.
+        # Ctrl-C while a ``with`` statement starts) must close its Parquet writer before
+        # its file goes: otherwise pyarrow's own finaliser writes a footer to a closed
+        # file and prints a traceback on the way out. Nothing is committed either way.
+        writer = getattr(self, "_writer", None)
+        if writer is not None and writer.is_open:
+            with contextlib.suppress(Exception):
+                writer.close()
+
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
             if exc_type is None:
