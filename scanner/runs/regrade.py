@@ -95,20 +95,12 @@ class Regrade(Scan):
         try:
             return super().run()
         except StoredFactsError as exc:
-            self._remove_output()
+            self._abandon()  # the new scan's location, as a refused fresh scan's
             raise RegradeError(f"cannot regrade {self.source.describe()}: {exc}") from None
         except DanescanError as exc:
             if isinstance(exc, RegradeError):
                 raise
             raise RegradeError(str(exc)) from None
-
-    def _remove_output(self) -> None:
-        store = open_store(self.config.out)
-        for name in store.list_dirs():
-            store.delete_dir(name)
-        for path in store.list_files():
-            if not path.rsplit("/", 1)[-1].startswith(".lock"):
-                store.fs.delete_file(path)
 
     def _partition_input(self, fresh: bool) -> None:
         """Spool the stored scan's facts by partition (the regrade's "input")."""
