@@ -69,7 +69,6 @@ from scanner.runs.wiring import (
 )
 from scanner.store import dataset as ds
 from scanner.store import rows
-from scanner.store.dataset import partition_of
 from scanner.store.inputs import InputLine
 from scanner.store.objstore import Store, open_store
 from scanner.store.ownership import check_owner
@@ -342,7 +341,7 @@ async def _domain_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResul
 
 def _note_bogus(bogus: list[set[tuple[str, str]]], lookups: Iterable[DnsLookup]) -> None:
     for name, rrtype in bogus_questions(lookups):
-        bogus[partition_of(registered_domain(name) or name, len(bogus))].add((name, rrtype))
+        bogus[ds.partition_of(registered_domain(name) or name, len(bogus))].add((name, rrtype))
 
 
 def _write_bogus(spec: TaskSpec, store: Store, bogus: list[set[tuple[str, str]]], who: str) -> None:
@@ -582,6 +581,14 @@ def _import_hosts(
     for r in ds.read_rows(store, files):
         if r["host"] in needed:
             host = _load(HostDns, r["facts"], f"facts of host {r['host']!r}")
+            for address in (*host.a.records, *host.aaaa.records):
+                # A resolver only hands over addresses; stored facts may say anything.
+                try:
+                    canonical_address(address)
+                except ValueError:
+                    raise StoredFactsError(
+                        f"stored facts of host {r['host']!r}: {address!r} is not an address"
+                    ) from None
             found[r["host"]] = (host, r["observed_at"].timestamp() if r.get("observed_at") else 0.0)
     missing = needed - set(found)
     if missing:
