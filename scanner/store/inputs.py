@@ -135,6 +135,9 @@ def refuse_encoding(head: bytes) -> None:
         raise InputError("the input looks binary, not a list of domain names")
 
 
+HEAD_BYTES = 4096  # what the encoding is judged on
+
+
 class LineSplitter:
     """Bytes in, (line_no, text) out: LF, CRLF and lone CR end lines; long lines are cut.
 
@@ -148,13 +151,21 @@ class LineSplitter:
         self._line_no = 0
         self._skipping = False  # inside an over-long line, until its end
         self._cr_at_end = False  # the last chunk ended in CR: a following LF is its pair
-        self._started = False
+        self._head: bytes | None = b""  # the first bytes, until the encoding is judged
 
     def feed(self, chunk: bytes) -> Iterator[tuple[int, str | None]]:
         """Complete lines in ``chunk``; text None marks an over-long line."""
-        if not self._started:
-            self._started = True
-            refuse_encoding(chunk[:4096])
+        if self._head is not None:
+            # The encoding is judged on the same first bytes however the input is
+            # read in pieces: nothing is split before they are all here.
+            self._head += chunk
+            if len(self._head) < HEAD_BYTES:
+                return
+            chunk, self._head = self._head, None
+            refuse_encoding(chunk[:HEAD_BYTES])
+        yield from self._split(chunk)
+
+    def _split(self, chunk: bytes) -> Iterator[tuple[int, str | None]]:
         self.sha256.update(chunk)
         self.bytes_read += len(chunk)
         if self._cr_at_end and chunk.startswith(b"\n"):
@@ -194,6 +205,10 @@ class LineSplitter:
         yield self._line_no, raw.decode("utf-8", errors="replace")
 
     def finish(self) -> Iterator[tuple[int, str | None]]:
+        if self._head is not None:
+            head, self._head = self._head, None
+            refuse_encoding(head)
+            yield from self._split(head)
         if self._pending and not self._skipping:
             yield from self._line(self._pending)
         self._pending = b""
