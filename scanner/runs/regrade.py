@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from scanner.core.blocklist import canonical_address
 from scanner.errors import DanescanError
 from scanner.runs.engine import Engine
 from scanner.runs.scan import Scan, ScanConfig, ScanProgress, new_scan_id
@@ -122,8 +123,9 @@ class Regrade(Scan):
             "hosts",
             ["host", "facts"],
             IMPORT_HOST_SCHEMA,
-            lambda r: ds.partition_of(r["host"], plan.host_parts),
+            None,
             counts,
+            key_of=lambda r: ds.hash_key(r["host"]),
             optional=["observed_at"],  # schema 3 on
         )
         if self.options.probe:
@@ -131,8 +133,9 @@ class Regrade(Scan):
                 "addresses",
                 ["host", "address", "facts"],
                 IMPORT_PROBE_SCHEMA,
-                lambda r: ds.partition_of(r["address"], plan.address_parts),
+                None,
                 counts,
+                key_of=lambda r: ds.hash_key(_canonical_or_raw(r["address"])),
                 drop=["address"],
             )
         # Observations the judge does not recompute are copied under the new scan id.
@@ -175,7 +178,11 @@ class Regrade(Scan):
         counts: Counter[str],
         optional: list[str] | None = None,
         drop: list[str] | None = None,
+        key_of: Any = None,
     ) -> None:
+        """Spool a stored table: into domain partitions by ``part_of``; or, with
+        ``key_of``, into chunks sorted by the hash key the host and probe tasks read
+        their ranges of (their count is only known once the domains are imported)."""
         src = self.source
         files = ds.scan_table_files(src, table)
         present: set[str] = set()
@@ -190,12 +197,20 @@ class Regrade(Scan):
             nonlocal chunk
             chunk += 1
             for part, rows_ in buffers.items():
-                ds.write_rows(self.store, ds.import_file(table, part, chunk), schema, rows_)
+                path = ds.import_file(table, part, chunk)
+                if key_of is None:
+                    ds.write_rows(self.store, path, schema, rows_)
+                else:
+                    ds.write_sorted(self.store, path, schema, rows_, "key")
             buffers.clear()
 
         buffered = 0
         for r in ds.read_rows(src, files, wanted):
-            part = part_of(r)
+            if key_of is None:
+                part = part_of(r)
+            else:
+                part = 0
+                r["key"] = key_of(r)
             for name in drop or []:
                 r.pop(name)
             buffers.setdefault(part, []).append(r)
@@ -212,3 +227,10 @@ def regrade(scan: str, out: str, engine: Engine | None = None) -> tuple[str, int
     job = Regrade(scan, out, engine)
     progress = job.run()
     return job.scan_id, progress.done
+
+
+def _canonical_or_raw(address: str) -> str:
+    try:
+        return canonical_address(address)
+    except ValueError:
+        return address  # a malformed stored address matches no probe due; it is reported there

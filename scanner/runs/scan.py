@@ -158,7 +158,7 @@ def settings_of(config: ScanConfig, plan: Plan) -> dict[str, Any]:
         "blocklist_sha256": _file_sha256(str(o.blocklist) if o.blocklist else None),
         "mta_sts_ca_sha256": _file_sha256(o.mta_sts_cafile),
         "trust_anchor_sha256": _file_sha256(str(o.trust_anchor) if o.trust_anchor else None),
-        "partitions": [plan.domain_parts, plan.host_parts, plan.address_parts],
+        "partitions": [plan.domain_parts, plan.zone_parts],
         "shards": config.shard[1] if config.shard else 1,
     }
 
@@ -346,7 +346,14 @@ class Scan:
             other = self._read_state(store)  # a shard that started first wrote it
             if other is not None:
                 state = other
-        plan = Plan(**state["plan"])
+        try:
+            plan = Plan(**state["plan"])
+        except TypeError:
+            raise ScanError(
+                f"the scan in {store.describe()} was started by another danescan version "
+                f"({state.get('software_version', 'unknown')}); finish it with that version "
+                "or start a new scan elsewhere"
+            ) from None
         recorded = state.get("settings", {})
         differs = _differences(recorded, settings_of(self.config, plan))
         if differs:
@@ -365,6 +372,7 @@ class Scan:
             for stage in stages.STAGES:
                 if stage == "probe" and not self.options.probe:
                     continue
+                self._size_stage(stage)
                 self._run_stage(stage)
             if self.config.shard is None or self.config.shard[0] == 0:
                 self._finish()
@@ -570,6 +578,31 @@ class Scan:
             mode=str(self.state.get("mode", "scan")),
             **extra,
         )
+
+    def _size_stage(self, stage: str) -> None:
+        """Count the host or probe tasks from what the stage before found (once: the
+        count is kept in the state, and is the same on every shard, because it depends
+        only on committed markers)."""
+        plan = self.plan
+        if stage == "host" and not plan.host_tasks:
+            found = self._committed_count("domain", plan.domain_parts, "hosts")
+            self.plan = plan.with_hosts(found)
+        elif stage == "probe" and not plan.probe_tasks:
+            found = self._committed_count("host", plan.host_tasks, "probe_jobs")
+            self.plan = plan.with_probes(found)
+        else:
+            return
+        self.state["plan"] = dataclasses.asdict(self.plan)
+        self._save_state("running")
+
+    def _committed_count(self, stage: str, parts: int, what: str) -> int:
+        total = 0
+        for part in range(parts):
+            marker = stages.read_done(self.store, stage, part)
+            if marker is None:  # cannot happen after the stage ran (a shard waits)
+                raise ScanError(f"{stage} partition {part} has not committed")
+            total += int(marker.get("counts", {}).get(what, 0))
+        return total
 
     def _run_stage(self, stage: str) -> None:
         engine = self._engine_for_run()

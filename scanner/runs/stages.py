@@ -35,6 +35,7 @@ fails (``ResolverFailed``: the scan stops, resumable) if the resolver is gone.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import resource
@@ -93,11 +94,12 @@ DOMAIN_SCHEMA = pa.schema(
         ("facts", pa.string()),  # DomainFacts without hosts and probes
     ]
 )
-HOSTREF_SCHEMA = pa.schema([("host", pa.string())])
+HOSTREF_SCHEMA = pa.schema([("key", pa.int64()), ("host", pa.string())])
 BOGUS_SCHEMA = pa.schema([("name", pa.string()), ("rrtype", pa.string())])
-HOSTDNS_SCHEMA = pa.schema([("host", pa.string()), ("facts", pa.string())])
+HOSTDNS_SCHEMA = pa.schema([("dp", pa.int64()), ("host", pa.string()), ("facts", pa.string())])
 PROBEJOB_SCHEMA = pa.schema(
     [
+        ("key", pa.int64()),
         ("host", pa.string()),
         ("address", pa.string()),
         ("sni", pa.string()),
@@ -105,7 +107,13 @@ PROBEJOB_SCHEMA = pa.schema(
     ]
 )
 PROBE_SCHEMA = pa.schema(
-    [("host", pa.string()), ("address", pa.string()), ("sni", pa.string()), ("facts", pa.string())]
+    [
+        ("dp", pa.int64()),
+        ("host", pa.string()),
+        ("address", pa.string()),
+        ("sni", pa.string()),
+        ("facts", pa.string()),
+    ]
 )
 # Stored facts spooled for a regrade.
 IMPORT_DOMAIN_SCHEMA = pa.schema(
@@ -118,42 +126,75 @@ IMPORT_DOMAIN_SCHEMA = pa.schema(
     ]
 )
 IMPORT_HOST_SCHEMA = pa.schema(
-    [("host", pa.string()), ("facts", pa.string()), ("observed_at", pa.timestamp("ms", tz="UTC"))]
+    [
+        ("key", pa.int64()),
+        ("host", pa.string()),
+        ("facts", pa.string()),
+        ("observed_at", pa.timestamp("ms", tz="UTC")),
+    ]
 )
-IMPORT_PROBE_SCHEMA = pa.schema([("host", pa.string()), ("facts", pa.string())])
+IMPORT_PROBE_SCHEMA = pa.schema(
+    [("key", pa.int64()), ("host", pa.string()), ("facts", pa.string())]
+)
 
 
 class StoredFactsError(DanescanError):
     """A stored fact of the scan being regraded cannot be read back."""
 
 
+# What one host or probe task holds at most (their memory is bounded by these, not by
+# the input): the number of those tasks is decided from the counts the stage before
+# found (``with_hosts``, ``with_probes``).
+HOSTS_PER_TASK = 10_000
+PROBES_PER_TASK = 10_000
+DOMAINS_PER_PART = 50_000
+
+
 @dataclass(frozen=True)
 class Plan:
-    """How many partitions each stage has (fixed for the life of a scan)."""
+    """How many tasks each stage has. The domain and zone (diagnose) partitions are
+    fixed when the scan starts; the host and probe tasks are counted once the stage
+    before them has committed (0 until then), from what it found."""
 
     domain_parts: int
-    host_parts: int
-    address_parts: int
+    zone_parts: int
+    min_tasks: int = 1  # the execution slots when the scan started (every shard uses it)
+    host_tasks: int = 0
+    probe_tasks: int = 0
 
     def parts(self, stage: str) -> int:
-        if stage in ("host", "diagnose"):
-            return self.host_parts
+        if stage == "diagnose":
+            return self.zone_parts
+        if stage == "host":
+            return self.host_tasks
         if stage == "probe":
-            return self.address_parts
+            return self.probe_tasks
         return self.domain_parts
+
+    def with_hosts(self, hosts: int) -> Plan:
+        """Enough host tasks for ``hosts`` (an upper bound: the domain partitions'
+        distinct names summed) to hold at most ``HOSTS_PER_TASK`` each."""
+        return dataclasses.replace(self, host_tasks=self._tasks_for(hosts, HOSTS_PER_TASK))
+
+    def with_probes(self, probes: int) -> Plan:
+        return dataclasses.replace(self, probe_tasks=self._tasks_for(probes, PROBES_PER_TASK))
+
+    def _tasks_for(self, items: int, per_task: int) -> int:
+        # At least one per execution slot, so no slot idles while a big task runs alone.
+        return min(max(self.min_tasks, -(-items // per_task)), 65_536)
 
 
 def make_plan(domains_estimate: int, slots: int, explicit: int | None = None) -> Plan:
-    """About 50,000 domains per domain partition, at least two per execution slot (so
-    that a slow partition does not leave the other slots idle); hosts and addresses are
-    far fewer than domains, so their partitions are an eighth as many."""
+    """About ``DOMAINS_PER_PART`` domains per domain partition, at least two per
+    execution slot (so that a slow partition does not leave the other slots idle).
+    Bogus questions are few (a few per hundred domains): an eighth as many zone
+    partitions."""
     if explicit is not None:
         domain_parts = max(1, explicit)
     else:
-        domain_parts = max(2 * slots, -(-domains_estimate // 50_000))
+        domain_parts = max(2 * slots, -(-domains_estimate // DOMAINS_PER_PART))
     domain_parts = min(domain_parts, 65_536)
-    other = max(slots, -(-domain_parts // 8))
-    return Plan(domain_parts, other, other)
+    return Plan(domain_parts, max(slots, -(-domain_parts // 8)), min_tasks=max(1, slots))
 
 
 @dataclass(frozen=True)
@@ -311,9 +352,8 @@ def _input_lines(store: Store, spec: TaskSpec, now: float) -> tuple[list[InputLi
 
 async def _domain_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult:
     result = TaskResult("domain", spec.part)
-    plan = spec.plan
-    refs: list[set[str]] = [set() for _ in range(plan.host_parts)]
-    bogus: list[set[tuple[str, str]]] = [set() for _ in range(plan.host_parts)]
+    refs: set[str] = set()
+    bogus: list[set[tuple[str, str]]] = [set() for _ in range(spec.plan.zone_parts)]
     now = time.time()
     with ds.RowWriter(store, ds.domain_file(spec.part), DOMAIN_SCHEMA) as out:
         if spec.mode == "regrade":
@@ -326,15 +366,16 @@ async def _domain_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResul
             result.counts["queries"] = await _gather_domains(
                 spec, store, seams, lines, out, refs, bogus
             )
-    for host_part, names in enumerate(refs):
-        # Every host partition gets a file, even an empty one, so that a retried task's
-        # outputs replace all of the previous attempt's.
-        ds.write_rows(
-            store,
-            ds.hostrefs_file(host_part, spec.part),
-            HOSTREF_SCHEMA,
-            ({"host": n} for n in sorted(names)),
-        )
+    # The host stage's task count comes from these counts (an upper bound of the
+    # distinct hosts: a provider's host is counted once per domain partition).
+    result.counts["hosts"] = len(refs)
+    ds.write_sorted(
+        store,
+        ds.hostrefs_file(spec.part),
+        HOSTREF_SCHEMA,
+        [{"key": ds.hash_key(n), "host": n} for n in refs],
+        "key",
+    )
     _write_bogus(spec, store, bogus, f"d-{spec.part:05d}")
     return result
 
@@ -362,7 +403,7 @@ async def _gather_domains(
     seams: Seams,
     lines: Sequence[InputLine],
     out: ds.RowWriter,
-    refs: list[set[str]],
+    refs: set[str],
     bogus: list[set[tuple[str, str]]],
 ) -> int:
     options = spec.options
@@ -380,8 +421,7 @@ async def _gather_domains(
             )
             names = ()
         _note_bogus(bogus, domain_lookups(own))
-        for name in names:
-            refs[ds.partition_of(name, spec.plan.host_parts)].add(name)
+        refs.update(names)
         out.add(
             {
                 "domain": line.domain,
@@ -444,7 +484,7 @@ def _gatherer(spec: TaskSpec, nursery: trio.Nursery, resolver: DnsClient, seams:
     )
 
 
-def _import_domains(spec: TaskSpec, store: Store, out: ds.RowWriter, refs: list[set[str]]) -> int:
+def _import_domains(spec: TaskSpec, store: Store, out: ds.RowWriter, refs: set[str]) -> int:
     """Regrade: a partition of the stored scan's domains, as the domain stage's output."""
     files = store.list_files(ds.import_dir("domains", spec.part), suffix=".parquet")
     count = 0
@@ -459,8 +499,7 @@ def _import_domains(spec: TaskSpec, store: Store, out: ds.RowWriter, refs: list[
             raise StoredFactsError(
                 f"stored facts of {r['domain']!r} cannot be read back: {type(exc).__name__}: {exc}"
             ) from None
-        for name in names:
-            refs[ds.partition_of(name, spec.plan.host_parts)].add(name)
+        refs.update(names)
         out.add(
             {
                 "domain": r["domain"],
@@ -493,26 +532,27 @@ def _rebuild_own(domain: str, stored: dict[str, Any]) -> DomainFacts:
 # -- the host stage ----------------------------------------------------------------------
 
 
-def _host_refs(store: Store, part: int) -> dict[str, list[int]]:
-    """Host name → the domain partitions that need it (sorted)."""
+def _host_refs(store: Store, spec: TaskSpec) -> dict[str, list[int]]:
+    """Host name → the domain partitions that need it (sorted), for this task's keys."""
+    lo, hi = ds.key_range(spec.part, spec.plan.host_tasks)
     needed: dict[str, set[int]] = defaultdict(set)
-    for path in store.list_files(ds.hostrefs_dir(part), suffix=".parquet"):
+    for path in store.list_files(ds.hostrefs_dir(), suffix=".parquet"):
         domain_part = int(path.rsplit("dp=", 1)[1].split(".")[0])
-        for r in ds.read_rows(store, [path]):
+        for r in ds.read_key_range(store, [path], "key", lo, hi):
             needed[r["host"]].add(domain_part)
     return {host: sorted(parts) for host, parts in sorted(needed.items())}
 
 
 async def _host_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult:
     result = TaskResult("host", spec.part)
-    needed = _host_refs(store, spec.part)
+    needed = _host_refs(store, spec)
     found: dict[str, tuple[HostDns, float]] = {}
     if spec.mode == "regrade":
         found = _import_hosts(spec, store, set(needed))
     else:
         result.counts["queries"] = await _gather_hosts(spec, seams, list(needed), found)
     result.counts["hosts"] = len(found)
-    bogus: list[set[tuple[str, str]]] = [set() for _ in range(spec.plan.host_parts)]
+    bogus: list[set[tuple[str, str]]] = [set() for _ in range(spec.plan.zone_parts)]
     for host, _ in found.values():
         _note_bogus(bogus, [host.a, host.aaaa, *host.tlsa_lookups])
     _write_bogus(spec, store, bogus, f"h-{spec.part:05d}")
@@ -530,34 +570,21 @@ async def _host_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult:
             host, at = found[name]
             hosts_out.add({**rows.host_row(host, at), "scan_id": spec.scan_id})
             tlsa_out.add_many({**r, "scan_id": spec.scan_id} for r in rows.tlsa_rows(host, at))
-    by_domain_part: dict[int, list[dict[str, str]]] = defaultdict(list)
-    jobs: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    routed: list[dict[str, Any]] = []
+    jobs: list[dict[str, Any]] = []
     for name, parts in needed.items():
         host, _ = found[name]
         text = factjson.dumps(host)
-        for domain_part in parts:
-            by_domain_part[domain_part].append({"host": name, "facts": text})
+        routed.extend({"dp": dp, "host": name, "facts": text} for dp in parts)
         if spec.options.probe:
             for h, address, sni in probe_keys(host):
-                job = {"host": h, "address": address, "sni": sni, "dps": parts}
-                part = ds.partition_of(canonical_address(address), spec.plan.address_parts)
-                jobs[part].append(job)
-    for domain_part in range(spec.plan.domain_parts):
-        # One file per domain partition, empty ones too: a retry replaces them all.
-        ds.write_rows(
-            store,
-            ds.hostdns_file(domain_part, spec.part),
-            HOSTDNS_SCHEMA,
-            by_domain_part.get(domain_part, []),
-        )
+                key = ds.hash_key(canonical_address(address))
+                jobs.append({"key": key, "host": h, "address": address, "sni": sni, "dps": parts})
+    # One file per output, sorted by where its rows go; a retry overwrites both.
+    ds.write_sorted(store, ds.hostdns_file(spec.part), HOSTDNS_SCHEMA, routed, "dp")
     if spec.options.probe:
-        for address_part in range(spec.plan.address_parts):
-            ds.write_rows(
-                store,
-                ds.probejobs_file(address_part, spec.part),
-                PROBEJOB_SCHEMA,
-                jobs.get(address_part, []),
-            )
+        ds.write_sorted(store, ds.probejobs_file(spec.part), PROBEJOB_SCHEMA, jobs, "key")
+        result.counts["probe_jobs"] = len(jobs)
     return result
 
 
@@ -577,8 +604,9 @@ def _import_hosts(
     spec: TaskSpec, store: Store, needed: set[str]
 ) -> dict[str, tuple[HostDns, float]]:
     found: dict[str, tuple[HostDns, float]] = {}
-    files = store.list_files(ds.import_dir("hosts", spec.part), suffix=".parquet")
-    for r in ds.read_rows(store, files):
+    lo, hi = ds.key_range(spec.part, spec.plan.host_tasks)
+    files = store.list_files(ds.import_dir("hosts", 0), suffix=".parquet")
+    for r in ds.read_key_range(store, files, "key", lo, hi):
         if r["host"] in needed:
             host = _load(HostDns, r["facts"], f"facts of host {r['host']!r}")
             for address in (*host.a.records, *host.aaaa.records):
@@ -631,23 +659,25 @@ async def _diagnose_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskRes
 # -- the probe stage ---------------------------------------------------------------------
 
 
-def _probe_jobs(store: Store, part: int) -> dict[ProbeKey, set[int]]:
+def _probe_jobs(store: Store, spec: TaskSpec) -> dict[ProbeKey, set[int]]:
+    lo, hi = ds.key_range(spec.part, spec.plan.probe_tasks)
     jobs: dict[ProbeKey, set[int]] = defaultdict(set)
-    for r in ds.read_rows(store, store.list_files(ds.probejobs_dir(part), suffix=".parquet")):
+    files = store.list_files(ds.probejobs_dir(), suffix=".parquet")
+    for r in ds.read_key_range(store, files, "key", lo, hi):
         jobs[(r["host"], r["address"], r["sni"])].update(r["dps"])
     return dict(sorted(jobs.items()))
 
 
 async def _probe_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult:
     result = TaskResult("probe", spec.part)
-    jobs = _probe_jobs(store, spec.part)
+    jobs = _probe_jobs(store, spec)
     done: dict[ProbeKey, SmtpProbe] = {}
     if spec.mode == "regrade":
         done = _import_probes(spec, store, set(jobs))
     else:
         await _run_probes(spec, seams, list(jobs), done)
     result.counts["addresses"] = len(done)
-    routed: dict[int, list[dict[str, str]]] = defaultdict(list)
+    routed: list[dict[str, Any]] = []
     with ds.RowWriter(
         store,
         ds.work_final("addresses", f"a-{spec.part:05d}"),
@@ -658,14 +688,11 @@ async def _probe_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult
             probe = done[key]
             out.add({**rows.address_row(key[0], probe), "scan_id": spec.scan_id})
             text = factjson.dumps(probe)
-            for domain_part in parts:
-                routed[domain_part].append(
-                    {"host": key[0], "address": key[1], "sni": key[2], "facts": text}
-                )
-    for domain_part in range(spec.plan.domain_parts):
-        ds.write_rows(
-            store, ds.probes_file(domain_part, spec.part), PROBE_SCHEMA, routed.get(domain_part, [])
-        )
+            routed.extend(
+                {"dp": dp, "host": key[0], "address": key[1], "sni": key[2], "facts": text}
+                for dp in parts
+            )
+    ds.write_sorted(store, ds.probes_file(spec.part), PROBE_SCHEMA, routed, "dp")
     return result
 
 
@@ -683,8 +710,9 @@ async def _run_probes(
 
 def _import_probes(spec: TaskSpec, store: Store, keys: set[ProbeKey]) -> dict[ProbeKey, SmtpProbe]:
     found: dict[ProbeKey, SmtpProbe] = {}
-    files = store.list_files(ds.import_dir("addresses", spec.part), suffix=".parquet")
-    for r in ds.read_rows(store, files):
+    lo, hi = ds.key_range(spec.part, spec.plan.probe_tasks)
+    files = store.list_files(ds.import_dir("addresses", 0), suffix=".parquet")
+    for r in ds.read_key_range(store, files, "key", lo, hi):
         probe = _load(SmtpProbe, r["facts"], f"probe facts of {r['host']!r}")
         key = (r["host"], probe.address, probe.sni)
         if key in keys:
@@ -701,15 +729,18 @@ def _import_probes(spec: TaskSpec, store: Store, keys: set[ProbeKey]) -> dict[Pr
 
 
 def _routed_hosts(store: Store, part: int) -> dict[str, HostDns]:
-    files = store.list_files(ds.hostdns_dir(part), suffix=".parquet")
-    return {r["host"]: _load(HostDns, r["facts"], "host facts") for r in ds.read_rows(store, files)}
+    files = store.list_files(ds.hostdns_dir(), suffix=".parquet")
+    return {
+        r["host"]: _load(HostDns, r["facts"], "host facts")
+        for r in ds.read_key_range(store, files, "dp", part, part + 1)
+    }
 
 
 def _routed_probes(store: Store, part: int) -> dict[ProbeKey, SmtpProbe]:
-    files = store.list_files(ds.probes_dir(part), suffix=".parquet")
+    files = store.list_files(ds.probes_dir(), suffix=".parquet")
     return {
         (r["host"], r["address"], r["sni"]): _load(SmtpProbe, r["facts"], "probe facts")
-        for r in ds.read_rows(store, files)
+        for r in ds.read_key_range(store, files, "dp", part, part + 1)
     }
 
 

@@ -14,16 +14,24 @@ Stage work, internal, removed when the scan completes::
 
     <out>/_work/input/p=K/c-C.parquet        input lines of domain partition K
     <out>/_work/domain/p=K.parquet            a domain's own facts (MX, zone keys, MTA-STS)
-    <out>/_work/hostrefs/hp=J/dp=K.parquet    MX host names partition K needs from host partition J
-    <out>/_work/hostdns/dp=K/hp=J.parquet     host facts routed to the domains that need them
-    <out>/_work/probejobs/ap=A/hp=J.parquet   probes due, by address partition
-    <out>/_work/probes/dp=K/ap=A.parquet      probe facts routed to the domains that need them
+    <out>/_work/hostrefs/dp=K.parquet         MX host names domain partition K needs, by host key
+    <out>/_work/hostdns/ht=J.parquet          host task J's host facts, by the domain partition
+                                              that needs them
+    <out>/_work/probejobs/ht=J.parquet        probes host task J found due, by address key
+    <out>/_work/probes/at=A.parquet           probe task A's facts, by domain partition
     <out>/_work/bogus/zp=Z/<who>.parquet      bogus questions, by registered domain, to diagnose
     <out>/_work/final/<table>/<who>.parquet   final-table rows, compacted at the end
     <out>/_work/done/<stage>-NNNNN.json       a task's commit marker, written last
 
 Every work file's name is a function of (stage, partition): a retried task overwrites
 its own outputs, so a retry can replace but never duplicate.
+
+The shuffles between stages write one file per producing task, sorted by the column
+that routes a row (a host's or address's ``hash_key``, or the domain partition), in row
+groups whose statistics let a consumer read only its own range (``read_key_range``).
+So the host and probe stages can be cut into as many tasks as the hosts and probes
+found need (``key_range``), decided after the stage before them, and the number of
+files grows with the tasks, not with their product.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from scanner.store.objstore import Store
@@ -52,6 +61,20 @@ def stable_hash(name: str) -> int:
 
 def partition_of(name: str, parts: int) -> int:
     return stable_hash(name) % parts
+
+
+KEY_SPACE = 1 << 32
+
+
+def hash_key(name: str) -> int:
+    """Where a host or address falls in the key space ``[0, KEY_SPACE)`` that the host
+    and probe tasks split into contiguous ranges (uniform: a hash)."""
+    return stable_hash(name) >> 32
+
+
+def key_range(task: int, tasks: int) -> tuple[int, int]:
+    """The keys ``[lo, hi)`` task ``task`` of ``tasks`` owns: equal slices of the space."""
+    return task * KEY_SPACE // tasks, (task + 1) * KEY_SPACE // tasks
 
 
 # -- paths ----------------------------------------------------------------------------
@@ -77,36 +100,36 @@ def domain_file(part: int) -> str:
     return f"{WORK}/domain/p={part:05d}.parquet"
 
 
-def hostrefs_file(host_part: int, domain_part: int) -> str:
-    return f"{WORK}/hostrefs/hp={host_part:05d}/dp={domain_part:05d}.parquet"
+def hostrefs_file(domain_part: int) -> str:
+    return f"{WORK}/hostrefs/dp={domain_part:05d}.parquet"
 
 
-def hostrefs_dir(host_part: int) -> str:
-    return f"{WORK}/hostrefs/hp={host_part:05d}"
+def hostrefs_dir() -> str:
+    return f"{WORK}/hostrefs"
 
 
-def hostdns_file(domain_part: int, host_part: int) -> str:
-    return f"{WORK}/hostdns/dp={domain_part:05d}/hp={host_part:05d}.parquet"
+def hostdns_file(host_task: int) -> str:
+    return f"{WORK}/hostdns/ht={host_task:05d}.parquet"
 
 
-def hostdns_dir(domain_part: int) -> str:
-    return f"{WORK}/hostdns/dp={domain_part:05d}"
+def hostdns_dir() -> str:
+    return f"{WORK}/hostdns"
 
 
-def probejobs_file(address_part: int, host_part: int) -> str:
-    return f"{WORK}/probejobs/ap={address_part:05d}/hp={host_part:05d}.parquet"
+def probejobs_file(host_task: int) -> str:
+    return f"{WORK}/probejobs/ht={host_task:05d}.parquet"
 
 
-def probejobs_dir(address_part: int) -> str:
-    return f"{WORK}/probejobs/ap={address_part:05d}"
+def probejobs_dir() -> str:
+    return f"{WORK}/probejobs"
 
 
-def probes_file(domain_part: int, address_part: int) -> str:
-    return f"{WORK}/probes/dp={domain_part:05d}/ap={address_part:05d}.parquet"
+def probes_file(probe_task: int) -> str:
+    return f"{WORK}/probes/at={probe_task:05d}.parquet"
 
 
-def probes_dir(domain_part: int) -> str:
-    return f"{WORK}/probes/dp={domain_part:05d}"
+def probes_dir() -> str:
+    return f"{WORK}/probes"
 
 
 def bogus_file(zone_part: int, who: str) -> str:
@@ -223,6 +246,38 @@ def read_rows(
         with store.fs.open_input_file(path) as f:
             for batch in pq.ParquetFile(f).iter_batches(columns=columns, batch_size=ROW_GROUP):
                 yield from batch.to_pylist()
+
+
+def write_sorted(
+    store: Store,
+    path: str,
+    schema: pa.Schema,
+    rows: list[dict[str, Any]],
+    key: str,
+) -> int:
+    """``rows`` sorted by the routing column ``key`` (see ``read_key_range``)."""
+    rows.sort(key=lambda r: r[key])
+    return write_rows(store, path, schema, rows)
+
+
+def read_key_range(
+    store: Store, paths: Sequence[str], key: str, lo: int, hi: int
+) -> Iterator[dict[str, Any]]:
+    """The rows of files sorted by column ``key`` whose key is in ``[lo, hi)``: row
+    groups whose statistics lie outside the range are not read."""
+    for path in paths:
+        with store.fs.open_input_file(path) as f:
+            parquet = pq.ParquetFile(f)
+            column = parquet.schema_arrow.get_field_index(key)
+            for group in range(parquet.metadata.num_row_groups):
+                stats = parquet.metadata.row_group(group).column(column).statistics
+                bounded = stats is not None and stats.has_min_max
+                if bounded and (stats.max < lo or stats.min >= hi):
+                    continue
+                table = parquet.read_row_group(group)
+                keys = table.column(key)
+                mask = pc.and_(pc.greater_equal(keys, lo), pc.less(keys, hi))
+                yield from table.filter(mask).to_pylist()
 
 
 def row_count(store: Store, path: str) -> int:
