@@ -8,18 +8,22 @@ The stages, and why they are split where they are::
 
     domain  (partition: hash of the domain)   MX, zone keys, MTA-STS/TLS-RPT of each domain;
             emits the MX host names each partition needs, by host partition
-    host    (partition: hash of the host)     A, AAAA and the TLSA walk of each distinct host,
+    host    (a range of host hash keys)       A, AAAA and the TLSA walk of each distinct host,
             once per scan; routes host facts to the domain partitions that use them
             and emits the probes due, by address partition
     diagnose (partition: hash of the registered domain)  why each bogus answer is bogus:
             the chain of trust walked from the anchor (issue 11); questions under one
             registered domain meet in one task, whose walker fetches a zone cut once
-    probe   (partition: hash of the address)  one SMTP STARTTLS probe per (host, address, SNI),
+    probe   (a range of address hash keys)    one SMTP STARTTLS probe per (host, address, SNI),
             once per scan; every connection to an address is made by one task, so the
             per-destination cap holds across workers and machines
     judge   (partition: hash of the domain)   the rules over the joined facts (also what
             ``regrade`` runs over a stored scan)
     compact (per output file)                 the final tables' parts merged into few files
+
+The domain and zone partitions are fixed when the scan starts; the host and probe
+stages are cut into as many key ranges as the hosts and probes found need
+(``Plan.with_hosts``, ``Plan.with_probes``), so that no task's memory grows with the input.
 
 A task reads only committed files (upstream stages are finished before it starts),
 writes outputs whose names depend only on (stage, partition), and commits by writing
