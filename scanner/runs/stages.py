@@ -151,7 +151,7 @@ class StoredFactsError(DanescanError):
 # found (``with_hosts``, ``with_probes``).
 HOSTS_PER_TASK = 10_000
 PROBES_PER_TASK = 10_000
-DOMAINS_PER_PART = 50_000
+DOMAINS_PER_PART = 25_000
 
 
 @dataclass(frozen=True)
@@ -840,6 +840,7 @@ async def run_task_async(spec: TaskSpec, seams: Seams | None = None) -> TaskResu
     """Run one task and commit it; the executors call this (in-process) or ``run_task``."""
     seams = seams or Seams()
     store = open_store(spec.location)
+    _reset_peak_rss()
     started = time.monotonic()
     cpu = time.process_time()
     if spec.stage == "domain":
@@ -858,11 +859,26 @@ async def run_task_async(spec: TaskSpec, seams: Seams | None = None) -> TaskResu
         raise ValueError(f"unknown stage {spec.stage!r}")
     result.seconds = time.monotonic() - started
     result.cpu_seconds = time.process_time() - cpu
-    # The peak of the process so far: per worker process under Dask (one task at a
-    # time), of the whole scan in-process.
-    result.peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # The peak of the process during this task (under Dask a worker process runs one
+    # task at a time; in-process, the tasks running at once share it).
+    result.peak_rss_kib = _peak_rss_kib()
     _commit(store, spec, result)
     return result
+
+
+def _reset_peak_rss() -> None:
+    """Start the process's peak-RSS mark afresh (Linux: ``clear_refs``), so that a task
+    reports its own peak, not that of an earlier task in the same worker process."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _peak_rss_kib() -> int:
+    with contextlib.suppress(OSError), open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def run_task(spec: TaskSpec) -> TaskResult:
