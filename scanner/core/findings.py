@@ -593,7 +593,7 @@ def detect(
             ("host findings", key, mx_secure),
             lambda: list(_host_findings(hosts, facts.domain, mx_secure)),
         )
-    if memo is None or mxset is None or (mx_key := memo.ids((mxset,))) is None:
+    if memo is None or mxset is None or (mx_key := memo.key_of(mxset)) is None:
         of_mx = list(_mx_findings(mxset))
     else:
         of_mx = memo.derived(("mx findings", mx_key), lambda: list(_mx_findings(mxset)))

@@ -143,6 +143,10 @@ class JudgeMemo:
             self._last = (objects, key)
         return key
 
+    def key_of(self, obj: object) -> tuple[int, int] | None:
+        """``ids((obj,))``, without displacing the remembered last ``ids``."""
+        return (self._generation, id(obj)) if self._kept.get(id(obj)) is obj else None
+
     def derived(self, key: Hashable, make: Callable[[], T]) -> T:
         """``make()``, made once per ``key`` (which must name everything it reads, the
         objects it reads by an ``ids`` key)."""

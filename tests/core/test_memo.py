@@ -143,7 +143,10 @@ def test_derived_values_are_not_kept_past_the_bound() -> None:
 def test_parse_mx_is_shared() -> None:
     memo = JudgeMemo()
     records = ["10 mx1.example.com.", "20 mx2.example.com."]
-    assert memo.parse_mx(records) is memo.parse_mx(tuple(records))
+    mxset = memo.parse_mx(records)
+    assert memo.parse_mx(tuple(records)) is mxset
+    assert memo.key_of(mxset) == memo.ids((mxset,)) is not None
+    assert memo.key_of(object()) is None
 
 
 def test_detect_with_a_memo_and_no_mx_set() -> None:
