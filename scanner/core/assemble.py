@@ -11,7 +11,6 @@ the facts a verdict rests on have one shape however they were gathered.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 from scanner.core.model import DomainFacts, HostDns, SmtpProbe
 from scanner.core.tlsa import presented_sni
@@ -49,4 +48,14 @@ def assemble(
             keys = probe_keys(host)
             if keys:
                 probed[name] = tuple(probes[k] for k in keys if k in probes)
-    return replace(own, hosts=found, probes=probed, probing_enabled=probes is not None)
+    # ``dataclasses.replace(own, ...)`` spelt out (it is twice as slow, per domain).
+    return DomainFacts(
+        own.domain,
+        own.mx,
+        own.implicit_mx,
+        found,
+        probed,
+        own.zone_keys,
+        own.mta_sts,
+        probes is not None,
+    )

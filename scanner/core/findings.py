@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from scanner.core.certs import names_match
 from scanner.core.hosts import HostAssessment
+from scanner.core.memo import JudgeMemo
 from scanner.core.model import DnsLookup, DnssecStatus, DomainFacts, Finding, HostOutcome
 from scanner.core.mtasts import has_tlsrpt, mx_covered, sts_record
 from scanner.core.mxset import MxSet
@@ -397,19 +398,27 @@ def _f(code: str, host: str | None = None, detail: str = "") -> Finding:
     return Finding(code, host, detail)
 
 
-def _lookups(
-    facts: DomainFacts, hosts: Sequence[HostAssessment]
-) -> Iterator[tuple[str | None, DnsLookup]]:
-    yield None, facts.mx
+Lookups = list[tuple[str | None, DnsLookup]]
+
+
+def _signed_lookups(facts: DomainFacts, hosts: Lookups) -> Lookups:
+    """The domain's and its hosts' lookups that carry RRSIGs (with the host they are of,
+    None for the domain's own); ``hosts``: ``_host_signed(hosts)``."""
+    found: Lookups = [(None, facts.mx)] if facts.mx.rrsigs else []
+    found += hosts
+    if facts.zone_keys is not None:
+        found += [(None, lk) for lk in (facts.zone_keys.dnskey, facts.zone_keys.ds) if lk.rrsigs]
+    return found
+
+
+def _host_signed(hosts: Sequence[HostAssessment]) -> Lookups:
+    found: Lookups = []
     for h in hosts:
         if h.dns is not None:
-            yield h.host, h.dns.a
-            yield h.host, h.dns.aaaa
-            for t in h.dns.tlsa_lookups:
-                yield h.host, t
-    if facts.zone_keys is not None:
-        yield None, facts.zone_keys.dnskey
-        yield None, facts.zone_keys.ds
+            for lookup in (h.dns.a, h.dns.aaaa, *h.dns.tlsa_lookups):
+                if lookup.rrsigs:
+                    found.append((h.host, lookup))
+    return found
 
 
 def _mx_findings(mxset: MxSet | None) -> Iterator[Finding]:
@@ -426,10 +435,8 @@ def _mx_findings(mxset: MxSet | None) -> Iterator[Finding]:
         yield _f("mx_limit_exceeded", detail=f"{mxset.truncated} hosts not processed")
 
 
-def _rrsig_findings(
-    facts: DomainFacts, hosts: Sequence[HostAssessment], now: float
-) -> Iterator[Finding]:
-    for host, lookup in _lookups(facts, hosts):
+def _rrsig_findings(lookups: Lookups, now: float) -> Iterator[Finding]:
+    for host, lookup in lookups:
         for sig in lookup.rrsigs:
             if now <= sig.expiration < now + EXPIRY_WARNING_SECONDS:
                 when = dt.datetime.fromtimestamp(sig.expiration, dt.UTC).isoformat()
@@ -440,8 +447,8 @@ def _rrsig_findings(
                 )
 
 
-def _algorithm_findings(facts: DomainFacts, hosts: Sequence[HostAssessment]) -> Iterator[Finding]:
-    for _host, lookup in _lookups(facts, hosts):
+def _algorithm_findings(facts: DomainFacts, lookups: Lookups) -> Iterator[Finding]:
+    for _host, lookup in lookups:
         for sig in lookup.rrsigs:
             if sig.algorithm in WEAK_ALGORITHMS:
                 name = WEAK_ALGORITHMS[sig.algorithm]
@@ -541,9 +548,14 @@ def _mta_sts_findings(
     if sts is None:
         return
     txt = sts.sts_txt
-    published = txt is not None and sts_record(txt.records) is not None
-    # An empty policy_error: the fetch was not attempted (a DNS-only scan).
-    if published and not sts.policy_fetched and sts.policy_error:
+    # An empty policy_error: the fetch was not attempted (a DNS-only scan). The record is
+    # parsed last: most domains publish none.
+    if (
+        sts.policy_error
+        and not sts.policy_fetched
+        and txt is not None
+        and sts_record(txt.records) is not None
+    ):
         yield _f("mta_sts_policy_error", detail=sts.policy_error)
     if sts.policy_fetched and sts.mode == "testing":
         yield _f("mta_sts_testing")
@@ -554,8 +566,8 @@ def _mta_sts_findings(
     rpt = sts.tlsrpt_txt
     if (
         mx_secure
-        and any(h.dane_applies for h in hosts)
         and not (rpt is not None and has_tlsrpt(rpt.records))
+        and any(h.dane_applies for h in hosts)
     ):
         yield _f("tlsrpt_missing")
 
@@ -566,14 +578,37 @@ def detect(
     mxset: MxSet | None,
     hosts: Sequence[HostAssessment],
     now: float,
+    memo: JudgeMemo | None = None,
 ) -> tuple[Finding, ...]:
-    """Every finding for one domain; sorted by (code, host, detail), no duplicates."""
+    """Every finding for one domain; sorted by (code, host, detail), no duplicates.
+    ``memo`` (``scanner.core.memo``): what depends on the hosts alone is found once."""
     mx_secure = mx_status is DnssecStatus.SECURE
+    if memo is None or (key := memo.ids(hosts)) is None:
+        host_signed = _host_signed(hosts)
+        of_hosts = list(_host_findings(hosts, facts.domain, mx_secure))
+    else:
+        # Kept assessments never read the domain (see scanner.core.memo).
+        host_signed = memo.derived(("signed lookups", key), lambda: _host_signed(hosts))
+        of_hosts = memo.derived(
+            ("host findings", key, mx_secure),
+            lambda: list(_host_findings(hosts, facts.domain, mx_secure)),
+        )
+    if memo is None or mxset is None or (mx_key := memo.key_of(mxset)) is None:
+        of_mx = list(_mx_findings(mxset))
+    else:
+        of_mx = memo.derived(("mx findings", mx_key), lambda: list(_mx_findings(mxset)))
+    lookups = _signed_lookups(facts, host_signed)
     found = [
-        *_mx_findings(mxset),
-        *_rrsig_findings(facts, hosts, now),
-        *_algorithm_findings(facts, hosts),
-        *_host_findings(hosts, facts.domain, mx_secure),
+        *of_mx,
+        *_rrsig_findings(lookups, now),
+        *_algorithm_findings(facts, lookups),
+        *of_hosts,
         *_mta_sts_findings(facts, hosts, mx_secure),
     ]
-    return tuple(sorted(set(found), key=lambda f: (f.code, f.host or "", f.detail)))
+    if len(found) < 2:
+        return tuple(found)
+    return tuple(sorted(set(found), key=_order))
+
+
+def _order(f: Finding) -> tuple[str, str, str]:
+    return (f.code, f.host or "", f.detail)

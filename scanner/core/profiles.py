@@ -70,6 +70,7 @@ from cryptography.x509.verification import (
 from scanner.core.certs import leaf_names, name_matches
 from scanner.core.dnssec import FAILED_DNS
 from scanner.core.hosts import FAIL_MISNAMED, HostAssessment, assess_host
+from scanner.core.memo import JudgeMemo
 from scanner.core.model import (
     DnssecStatus,
     DomainFacts,
@@ -504,18 +505,53 @@ def judge_senders(
     now: float,
     trust: PkixTrust | None = None,
     assessments: Sequence[HostAssessment] | None = None,
+    memo: JudgeMemo | None = None,
 ) -> tuple[SenderOutcome, ...]:
     """Every sender profile's outcome for one domain, in ``Sender`` order.
 
     ``judgement`` is ``judge_domain(facts, now)``; ``trust`` the MTA-STS sender's roots
     (None: an enforce policy's hosts cannot be judged, the outcome is ``unknown``);
     ``assessments`` the host assessments ``rules.assess_domain`` returned with the
-    judgement (None: they are made again here).
+    judgement (None: they are made again here); ``memo`` the one ``assess_domain`` was
+    given (``scanner.core.memo``): domains whose hosts and policy are alike share the
+    result.
     """
     if not judgement.hosts or judgement.mail_outcome is MailOutcome.NO_MAIL:
         # Decided before any host matters (an implicit MX without addresses has a host).
         return tuple(_without_hosts(s, facts, judgement) for s in Sender)
     hosts = host_assessments(facts, judgement, now) if assessments is None else tuple(assessments)
+    if memo is None or (key := memo.ids(hosts)) is None:
+        return _judge_hosts(facts, judgement, now, trust, hosts)
+    enforced, why = _sts_mode(facts)
+    patterns: tuple[str, ...] = ()
+    if enforced:
+        assert facts.mta_sts is not None  # enforced implies a policy
+        if any(_probes_of(facts, a.host) for a in hosts):
+            # The PKIX check reads the time and the trust roots: not shared.
+            return _judge_hosts(facts, judgement, now, trust, hosts)
+        patterns = facts.mta_sts.mx_patterns
+    # Everything _judge_hosts reads besides the hosts (kept assessments stand for their
+    # facts and probes, which are what _probes_of reads): the domain is not read.
+    shared = (
+        "senders",
+        key,
+        judgement.mx_status,
+        judgement.mail_outcome,
+        judgement.error_code,
+        enforced,
+        why,
+        patterns,
+    )
+    return memo.derived(shared, lambda: _judge_hosts(facts, judgement, now, trust, hosts))
+
+
+def _judge_hosts(
+    facts: DomainFacts,
+    judgement: DomainJudgement,
+    now: float,
+    trust: PkixTrust | None,
+    hosts: tuple[HostAssessment, ...],
+) -> tuple[SenderOutcome, ...]:
     secure = judgement.mx_status is DnssecStatus.SECURE
     rfc = _walk(Sender.RFC7672, hosts, lambda a: _dane_take(a, secure))
     # The rules are the authority on the RFC 7672 outcome and code; the walk above gives

@@ -65,6 +65,7 @@ from collections.abc import Sequence
 from scanner.core import findings as findings_mod
 from scanner.core.dnssec import FAILED_DNS, lookup_status
 from scanner.core.hosts import FAIL_EXPIRED, FAIL_MISNAMED, HostAssessment, assess_host
+from scanner.core.memo import JudgeMemo
 from scanner.core.model import (
     DnssecStatus,
     DomainFacts,
@@ -247,11 +248,12 @@ def judge_domain(facts: DomainFacts, now: float) -> DomainJudgement:
 
 
 def assess_domain(
-    facts: DomainFacts, now: float
+    facts: DomainFacts, now: float, memo: JudgeMemo | None = None
 ) -> tuple[DomainJudgement, tuple[HostAssessment, ...]]:
     """``judge_domain``, and the host assessments the judgement rests on (the sender
     profiles of ``scanner.core.profiles`` judge the same assessments: passing them on
-    saves assessing every host twice)."""
+    saves assessing every host twice). ``memo``: what many domains share is worked out
+    once (``scanner.core.memo``); the result is the same with or without it."""
     mx_status = lookup_status(facts.mx)
 
     def done(
@@ -263,19 +265,19 @@ def assess_domain(
         mxset: MxSet | None = None,
     ) -> tuple[DomainJudgement, tuple[HostAssessment, ...]]:
         secure = mx_status is DnssecStatus.SECURE
-        found = findings_mod.detect(facts, mx_status, mxset, tuple(hosts), now)
+        hosts = tuple(hosts)
+        found = findings_mod.detect(facts, mx_status, mxset, hosts, now, memo)
+        if memo is None or (key := memo.ids(hosts)) is None:
+            judged = tuple(_judgement(h, secure) for h in hosts)
+        else:
+            judged = memo.derived(
+                ("host judgements", key, secure),
+                lambda: tuple(_judgement(h, secure) for h in hosts),
+            )
         judgement = DomainJudgement(
-            domain=facts.domain,
-            verdict=verdict,
-            mail_outcome=outcome,
-            error_code=code,
-            fix=fix,
-            mx_status=mx_status,
-            hosts=tuple(_judgement(h, secure) for h in hosts),
-            findings=found,
-            rules_version=RULES_VERSION,
+            facts.domain, verdict, outcome, code, fix, mx_status, judged, found, RULES_VERSION
         )
-        return judgement, tuple(hosts)
+        return judgement, hosts
 
     if mx_status is DnssecStatus.BOGUS:
         return done(
@@ -294,7 +296,7 @@ def assess_domain(
     if facts.mx.rcode == "NXDOMAIN":
         return done(Verdict.NXDOMAIN, MailOutcome.NO_MAIL)
 
-    mxset = parse_mx(facts.mx.records)
+    mxset = parse_mx(facts.mx.records) if memo is None else memo.parse_mx(facts.mx.records)
     if facts.implicit_mx or not facts.mx.records:
         # RFC 5321 §5.1: no MX records → the domain itself, if it has addresses.
         mxset = MxSet(hosts=(MxHost(0, facts.domain),))
@@ -302,8 +304,9 @@ def assess_domain(
         # A lone null MX (RFC 7505), or nothing usable in the MX RRset.
         return done(Verdict.NO_MAIL, MailOutcome.NO_MAIL, mxset=mxset)
 
+    assess = assess_host if memo is None else memo.assess
     hosts = tuple(
-        assess_host(mx, facts.hosts.get(mx.host), facts.probes.get(mx.host), facts.domain, now)
+        assess(mx, facts.hosts.get(mx.host), facts.probes.get(mx.host), facts.domain, now)
         for mx in mxset.hosts
     )
     if facts.implicit_mx or not facts.mx.records:
@@ -312,7 +315,18 @@ def assess_domain(
             return done(Verdict.NO_MAIL, MailOutcome.NO_MAIL, hosts=hosts, mxset=mxset)
 
     secure = mx_status is DnssecStatus.SECURE
+    if memo is None or (key := memo.ids(hosts)) is None:
+        verdict, outcome, code, fix = _decide(hosts, secure)
+    else:
+        verdict, outcome, code, fix = memo.derived(
+            ("decision", key, secure), lambda: _decide(hosts, secure)
+        )
+    return done(verdict, outcome, code, fix, hosts, mxset)
+
+
+def _decide(hosts: Sequence[HostAssessment], secure: bool) -> tuple[Verdict, MailOutcome, str, str]:
+    """Verdict, mail outcome, error code and fix of a domain with these hosts."""
     verdict = _secure_verdict(hosts) if secure else Verdict.INSECURE
     outcome = mail_outcome(hosts, secure)
     code, fix = _error_and_fix(verdict, outcome, hosts, secure)
-    return done(verdict, outcome, code, fix, hosts, mxset)
+    return verdict, outcome, code, fix

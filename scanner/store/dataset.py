@@ -39,7 +39,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Self
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -204,7 +204,7 @@ class RowWriter:
             self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema))
             self._rows = []
 
-    def __enter__(self) -> RowWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __del__(self) -> None:
@@ -224,6 +224,63 @@ class RowWriter:
             self._writer.close()
         finally:
             self._stack.__exit__(exc_type, exc, tb)  # type: ignore[arg-type]
+
+
+class ColumnWriter(RowWriter):
+    """A ``RowWriter`` filled column by column: a row is one value appended to each list
+    of ``columns`` (in the order of ``names``: the schema's, without ``constants``),
+    then ``added(n)`` for the ``n`` rows appended. No dict per row; ``constants`` (the
+    scan id) are one value for every row; timestamp columns take the integers the
+    column stores (``rows.ts_ms``). The file is the one ``RowWriter`` writes from the
+    same rows: row groups of ``ROW_GROUP`` rows."""
+
+    def __init__(
+        self,
+        store: Store,
+        path: str,
+        schema: pa.Schema,
+        metadata: dict[bytes, bytes] | None = None,
+        constants: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(store, path, schema, metadata)
+        self.constants = dict(constants or {})
+        self.names = tuple(n for n in self.schema.names if n not in self.constants)
+        self.columns: tuple[list[Any], ...] = tuple([] for _ in self.names)
+        self._pending = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        for name, column in zip(self.names, self.columns, strict=True):
+            column.append(row.get(name))
+        self.added(1)
+
+    def added(self, n: int) -> None:
+        self._pending += n
+        self.count += n
+        if self._pending >= ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._write(ROW_GROUP)
+
+    def _write(self, group: int) -> None:
+        while self._pending >= group and self._pending:
+            n = min(self._pending, ROW_GROUP)
+            given = dict(zip(self.names, self.columns, strict=True))
+            arrays = []
+            for field in self.schema:
+                values = given.get(field.name)
+                if values is None:
+                    values = [self.constants[field.name]] * n
+                arrays.append(pa.array(values[:n] if len(values) > n else values, field.type))
+            self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+            for column in self.columns:
+                del column[:n]
+            self._pending -= n
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self._write(1)  # what is left, in row groups of at most ROW_GROUP
+        super().__exit__(exc_type, exc, tb)
 
 
 def write_rows(

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -19,25 +20,71 @@ from scanner.core.certs import key_type, leaf_names
 from scanner.core.chain import ChainFacts, Diagnosis
 from scanner.core.dnssec import lookup_status
 from scanner.core.findings import CATALOGUE
-from scanner.core.model import DnsLookup, DomainFacts, DomainJudgement, HostDns, SmtpProbe
+from scanner.core.model import (
+    DnsLookup,
+    DomainFacts,
+    DomainJudgement,
+    Finding,
+    HostDns,
+    HostJudgement,
+    MtaSts,
+    SmtpProbe,
+    ZoneKeys,
+)
 from scanner.core.mtasts import mx_covered, tlsrpt_rua
 from scanner.core.profiles import SenderOutcome
 from scanner.core.tlsa import deciding_tlsa, is_usable, parse_tlsa, tlsa_base_of
 from scanner.store.inputs import InputLine
-from scanner.store.schema import MAX_RAW
+from scanner.store.schema import MAX_RAW, TABLES
 
 
 def _ts(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
 
 
-def domain_row(
-    line: InputLine, facts: DomainFacts, judgement: DomainJudgement, scanned_at: float
-) -> dict[str, Any]:
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ONE_MS = dt.timedelta(milliseconds=1)
+
+
+def ts_ms(seconds: float) -> int:
+    """What a ``timestamp("ms")`` column stores for ``_ts(seconds)``: pyarrow floors the
+    datetime's microseconds to milliseconds (so does ``//`` of timedeltas)."""
+    return (_ts(seconds) - _EPOCH) // _ONE_MS
+
+
+def _fields(table: str) -> tuple[str, ...]:
+    """The columns of ``table`` a row function fills (``scan_id`` is the writer's)."""
+    return tuple(n for n in TABLES[table].names if n != "scan_id")
+
+
+# The columns of the judge's tables, in schema order: the ``*_values`` functions below
+# give a row's values in this order, the dict rows and the column writers share them.
+DOMAIN_FIELDS = _fields("domains")
+DOMAIN_MX_FIELDS = _fields("domain_mx")
+FINDING_FIELDS = _fields("findings")
+SENDER_FIELDS = _fields("sender_outcomes")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDomainFacts:
+    """What ``domains.facts`` holds: a domain's own facts and its MX host names (typed,
+    so that ``factjson.dumps`` sees from the type hints that no float is inside, instead
+    of looking through a dict; the JSON is that of the same dict)."""
+
+    mx: DnsLookup
+    implicit_mx: bool
+    hosts: list[str]
+    zone_keys: ZoneKeys | None
+    mta_sts: MtaSts | None
+    probing_enabled: bool
+
+
+def domain_values(
+    line: InputLine, facts: DomainFacts, judgement: DomainJudgement, scanned_at: Any
+) -> tuple[Any, ...]:
+    """A ``domains`` row's values, in ``DOMAIN_FIELDS`` order (``scanned_at`` as given)."""
     mx = facts.mx
     hosts = [h.host for h in judgement.hosts]
-    null_mx = mx.records == ("0 .",)
-    zone = mx.rrsigs[0].signer if mx.rrsigs else None
     sts = facts.mta_sts
     rua = tlsrpt_rua(sts.tlsrpt_txt.records) if sts and sts.tlsrpt_txt else ""
     covers: bool | None = None
@@ -45,77 +92,86 @@ def domain_row(
         covers = all(mx_covered(sts.mx_patterns, h) for h in hosts) if hosts else False
     # The dataclasses go to the encoder as they are (the bytes are those of to_plain
     # first; tests/core/test_factjson.py holds the two together).
-    stored: dict[str, Any] = {
-        "mx": mx,
-        "implicit_mx": facts.implicit_mx,
-        "hosts": list(facts.hosts),
-        "zone_keys": facts.zone_keys,
-        "mta_sts": facts.mta_sts,
-        "probing_enabled": facts.probing_enabled,
-    }
-    return {
-        "domain": facts.domain,
-        "input_name": line.raw,
-        "rank": line.rank,
-        "verdict": judgement.verdict.value,
-        "mail_outcome": judgement.mail_outcome.value,
-        "error_code": judgement.error_code,
-        "fix": judgement.fix,
-        "mx_status": judgement.mx_status.value,
-        "mx_rcode": mx.rcode,
-        "implicit_mx": facts.implicit_mx,
-        "null_mx": null_mx,
-        "mx_hosts": hosts,
-        "findings": sorted({f.code for f in judgement.findings}),
-        "zone": zone,
-        "mta_sts_mode": sts.mode if sts is not None else "",
-        "mta_sts_covers_mx": covers,
-        "mta_sts_id": sts.policy_id if sts is not None else "",
-        "mta_sts_error": sts.policy_error if sts is not None else "",
-        "tlsrpt_rua": rua,
-        "rules_version": judgement.rules_version,
-        "scanned_at": _ts(scanned_at),
-        "facts": factjson.dumps(stored),
-    }
+    stored = StoredDomainFacts(
+        mx, facts.implicit_mx, list(facts.hosts), facts.zone_keys, sts, facts.probing_enabled
+    )
+    found = judgement.findings
+    return (
+        facts.domain,
+        line.raw,
+        line.rank,
+        judgement.verdict.value,
+        judgement.mail_outcome.value,
+        judgement.error_code,
+        judgement.fix,
+        judgement.mx_status.value,
+        mx.rcode,
+        facts.implicit_mx,
+        mx.records == ("0 .",),
+        hosts,
+        sorted({f.code for f in found}) if found else [],
+        mx.rrsigs[0].signer if mx.rrsigs else None,
+        sts.mode if sts is not None else "",
+        covers,
+        sts.policy_id if sts is not None else "",
+        sts.policy_error if sts is not None else "",
+        rua,
+        judgement.rules_version,
+        scanned_at,
+        factjson.dumps(stored),
+    )
+
+
+def domain_row(
+    line: InputLine, facts: DomainFacts, judgement: DomainJudgement, scanned_at: float
+) -> dict[str, Any]:
+    return dict(
+        zip(DOMAIN_FIELDS, domain_values(line, facts, judgement, _ts(scanned_at)), strict=True)
+    )
+
+
+def domain_mx_values(domain: str, h: HostJudgement, observed_at: Any) -> tuple[Any, ...]:
+    """A ``domain_mx`` row's values, in ``DOMAIN_MX_FIELDS`` order."""
+    return (
+        domain,
+        h.preference,
+        h.host,
+        h.outcome.value,
+        h.dane_applies,
+        h.address_status.value,
+        h.tlsa_status.value if h.tlsa_status is not None else None,
+        h.tlsa_base,
+        h.usable_records,
+        h.detail,
+        observed_at,
+    )
 
 
 def domain_mx_rows(judgement: DomainJudgement, observed_at: float) -> list[dict[str, Any]]:
     at = _ts(observed_at)
     return [
-        {
-            "domain": judgement.domain,
-            "preference": h.preference,
-            "host": h.host,
-            "outcome": h.outcome.value,
-            "dane_applies": h.dane_applies,
-            "address_status": h.address_status.value,
-            "tlsa_status": h.tlsa_status.value if h.tlsa_status is not None else None,
-            "tlsa_base": h.tlsa_base,
-            "usable_records": h.usable_records,
-            "detail": h.detail,
-            "observed_at": at,
-        }
+        dict(zip(DOMAIN_MX_FIELDS, domain_mx_values(judgement.domain, h, at), strict=True))
         for h in judgement.hosts
     ]
 
 
+def finding_values(domain: str, f: Finding, observed_at: Any) -> tuple[Any, ...]:
+    """A ``findings`` row's values, in ``FINDING_FIELDS`` order."""
+    spec = CATALOGUE[f.code]
+    return (domain, f.host, f.code, spec.severity, spec.rfc, f.detail, observed_at)
+
+
 def finding_rows(judgement: DomainJudgement, observed_at: float) -> list[dict[str, Any]]:
     at = _ts(observed_at)
-    rows = []
-    for f in judgement.findings:
-        spec = CATALOGUE[f.code]
-        rows.append(
-            {
-                "domain": judgement.domain,
-                "host": f.host,
-                "code": f.code,
-                "severity": spec.severity,
-                "rfc": spec.rfc,
-                "detail": f.detail,
-                "observed_at": at,
-            }
-        )
-    return rows
+    return [
+        dict(zip(FINDING_FIELDS, finding_values(judgement.domain, f, at), strict=True))
+        for f in judgement.findings
+    ]
+
+
+def sender_values(domain: str, o: SenderOutcome, observed_at: Any) -> tuple[Any, ...]:
+    """A ``sender_outcomes`` row's values, in ``SENDER_FIELDS`` order."""
+    return (domain, o.sender.value, o.outcome.value, o.error_code, o.reason, o.host, observed_at)
 
 
 def sender_rows(
@@ -125,17 +181,28 @@ def sender_rows(
     ``scanner.core.profiles.judge_senders(facts, judgement, now, trust)``."""
     at = _ts(observed_at)
     return [
-        {
-            "domain": judgement.domain,
-            "sender": o.sender.value,
-            "outcome": o.outcome.value,
-            "error_code": o.error_code,
-            "reason": o.reason,
-            "host": o.host,
-            "observed_at": at,
-        }
+        dict(zip(SENDER_FIELDS, sender_values(judgement.domain, o, at), strict=True))
         for o in profiles
     ]
+
+
+def _columns(values: list[tuple[Any, ...]], width: int) -> tuple[list[Any], ...]:
+    if not values:
+        return tuple([] for _ in range(width))
+    return tuple(list(c) for c in zip(*values, strict=True))
+
+
+def domain_mx_columns(hosts: Sequence[HostJudgement]) -> tuple[list[Any], ...]:
+    """The ``domain_mx`` values of these hosts, column by column, but for the first and
+    last (``domain``, ``observed_at``): what many domains with the same hosts share."""
+    width = len(DOMAIN_MX_FIELDS) - 2
+    return _columns([domain_mx_values("", h, None)[1:-1] for h in hosts], width)
+
+
+def sender_columns(profiles: Sequence[SenderOutcome]) -> tuple[list[Any], ...]:
+    """``sender_outcomes`` values, column by column, but for ``domain`` and ``observed_at``."""
+    width = len(SENDER_FIELDS) - 2
+    return _columns([sender_values("", o, None)[1:-1] for o in profiles], width)
 
 
 def _tlsa_found(host: HostDns) -> tuple[str | None, DnsLookup | None]:

@@ -1,0 +1,93 @@
+"""``dataset.ColumnWriter`` writes the file ``RowWriter`` writes from the same rows
+(values, types, row groups), and ``rows.ts_ms`` is what a timestamp column stores for
+the datetime ``RowWriter`` is given."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from scanner.store import dataset as ds
+from scanner.store import rows
+from scanner.store.objstore import open_store
+from scanner.store.schema import TABLES
+
+TS = pa.timestamp("ms", tz="UTC")
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [0.0, 1e-7, -4e-7, -1.0005, 1.0005, 1796049961.3609996, 1796049961.9999996, 1.7e9 + 0.0015],
+)
+def test_ts_ms_is_what_the_column_stores(seconds: float) -> None:
+    stored = pa.array([dt.datetime.fromtimestamp(seconds, tz=dt.UTC)], TS).cast(pa.int64())
+    assert stored[0].as_py() == rows.ts_ms(seconds)
+    assert pa.array([rows.ts_ms(seconds)], TS).equals(pa.array([rows._ts(seconds)], TS))
+
+
+def sender_rows(n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "scan_id": "s1",
+            "domain": f"d{i}.example",
+            "sender": "rfc7672",
+            "outcome": "deliver_opportunistic",
+            "error_code": "",
+            "reason": "é" * (i % 3),
+            "host": None if i % 4 == 0 else f"mx{i}.example",
+            "observed_at": rows._ts(1.7e9 + i / 7),
+        }
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("n", [0, 1, 6, 7, 8, 20, 21])
+def test_column_writer_writes_what_row_writer_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int
+) -> None:
+    monkeypatch.setattr(ds, "ROW_GROUP", 7)
+    store = open_store(str(tmp_path))
+    schema = TABLES["sender_outcomes"]
+    given = sender_rows(n)
+    ds.write_rows(store, "rows.parquet", schema, given, {b"k": b"v"})
+    with ds.ColumnWriter(
+        store, "columns.parquet", schema, {b"k": b"v"}, constants={"scan_id": "s1"}
+    ) as out:
+        assert out.names == tuple(f for f in schema.names if f != "scan_id")
+        batch = 0
+        for i, r in enumerate(given):
+            if i % 2:
+                out.add({**r, "observed_at": rows.ts_ms(1.7e9 + i / 7)})
+                continue
+            values = [r[f] for f in out.names[:-1]] + [rows.ts_ms(1.7e9 + i / 7)]
+            for column, value in zip(out.columns, values, strict=True):
+                column.append(value)
+            batch += 1
+            if batch == 3 or i == n - 1:
+                out.added(batch)
+                batch = 0
+        if batch:
+            out.added(batch)
+        assert out.count == n
+    want = pq.ParquetFile(tmp_path / "rows.parquet")
+    got = pq.ParquetFile(tmp_path / "columns.parquet")
+    assert got.read().equals(want.read())
+    assert got.schema_arrow.metadata == want.schema_arrow.metadata
+    groups = [got.metadata.row_group(i).num_rows for i in range(got.num_row_groups)]
+    assert groups == [want.metadata.row_group(i).num_rows for i in range(want.num_row_groups)]
+
+
+def test_column_writer_leaves_no_file_on_error(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path))
+    with (
+        pytest.raises(RuntimeError),
+        ds.ColumnWriter(store, "x.parquet", TABLES["findings"], constants={"scan_id": "s"}) as out,
+    ):
+        out.add({"domain": "a.example"})
+        raise RuntimeError("stop")
+    assert not (tmp_path / "x.parquet").exists()
