@@ -223,10 +223,38 @@ def _rrsig(wire: bytes, pos: int, rdlen: int) -> Rrsig:
     )
 
 
-def decode_reply(wire: bytes) -> Reply:
-    """Parse a response into a ``Reply``; raise ``MalformedReply`` if it is not one."""
+# What an asked question name reads as: its text, where each of its suffixes starts in a
+# message (the question starts at octet 12) with that suffix's text, and where it ends.
+_Asked = tuple[str, dict[int, tuple[str, int]], int]
+
+
+def asked_name(qname: str, name_wire: bytes) -> _Asked | None:
+    """The ``_Asked`` entry of a name this client encoded (``FastCodec``), or None when
+    its text is not what ``_read_name`` would give for these octets (capitals, escapes)."""
+    raw = qname.encode("ascii", "replace")
+    if qname == "." or raw.translate(None, _LITERAL_OR_DOT) or raw != raw.lower():
+        return None
+    end = 12 + len(name_wire)
+    labels = qname.split(".")
+    suffixes: dict[int, tuple[str, int]] = {}
+    pos = 12
+    for i, label in enumerate(labels):
+        if name_wire[pos - 12] != len(label):
+            return None
+        suffixes[pos] = (".".join(labels[i:]), end)
+        pos += len(label) + 1
+    return qname, suffixes, end
+
+
+def decode_reply(wire: bytes, asked: dict[bytes, _Asked] | None = None) -> Reply:
+    """Parse a response into a ``Reply``; raise ``MalformedReply`` if it is not one.
+
+    ``asked`` maps the wire form of question names this client sent to their text
+    (``asked_name``): a reply whose question name is one of them is not decoded again
+    (the same ``Reply``, cheaper).
+    """
     try:
-        return _decode(wire)
+        return _decode(wire, asked)
     except _Bad as exc:
         raise MalformedReply(f"unparseable reply: {exc}") from None
     except (struct.error, IndexError, UnicodeDecodeError, ValueError) as exc:
@@ -264,7 +292,7 @@ def _owner(wire: bytes, pos: int, size: int, known: dict[int, tuple[str, int]]) 
     return _read_name(wire, pos, size)
 
 
-def _decode(wire: bytes) -> Reply:
+def _decode(wire: bytes, asked: dict[bytes, _Asked] | None) -> Reply:
     size = len(wire)
     if size > MAX_MESSAGE:
         raise _Bad(f"message of {size} bytes exceeds {MAX_MESSAGE}")
@@ -277,11 +305,20 @@ def _decode(wire: bytes) -> Reply:
     qname: str | None = None
     qtype: int | None = None
     known: dict[int, tuple[str, int]] = {}
+    if asked and qdcount:
+        # The octets up to the first zero are exactly a name we asked: it reads as that.
+        zero = wire.find(0, 12)
+        hit = asked.get(wire[12 : zero + 1]) if zero > 0 else None
+        if hit is not None and zero + 5 <= size:
+            qname, known, _end = hit
+            qtype = (wire[zero + 1] << 8) | wire[zero + 2]
+            pos = zero + 5
+            qdcount -= 1
     for i in range(qdcount):
         name, pos = _read_name(wire, pos, size)
         if pos + 4 > size:
             raise _Bad("question runs past the end")
-        if i == 0:
+        if i == 0 and qname is None:
             qname = name
             qtype = (wire[pos] << 8) | wire[pos + 1]
             if ancount or nscount:
@@ -472,14 +509,18 @@ def encode_query(qname: str, rdtype: int, qid: int, cd: bool, payload: int) -> b
     name = _encode_name(qname)
     if name is None:
         return None
-    flags = 0x0110 if cd else 0x0100
-    return b"".join(
-        (
-            _HEADER.pack(qid, flags, 1, 0, 0, 1),
-            name,
-            struct.pack("!HHBHHIH", rdtype, C_IN, 0, T_OPT, payload, 0x8000, 0),
-        )
-    )
+    return _query(name, rdtype, qid, cd, payload)
+
+
+_TAIL = struct.Struct("!HHBHHIH")
+_tails: dict[tuple[int, int], bytes] = {}
+
+
+def _query(name: bytes, rdtype: int, qid: int, cd: bool, payload: int) -> bytes:
+    tail = _tails.get((rdtype, payload))
+    if tail is None:
+        tail = _tails[(rdtype, payload)] = _TAIL.pack(rdtype, C_IN, 0, T_OPT, payload, 0x8000, 0)
+    return _HEADER.pack(qid, 0x0110 if cd else 0x0100, 1, 0, 0, 1) + name + tail
 
 
 class DnspythonCodec:
@@ -518,16 +559,31 @@ class DnspythonCodec:
 
 
 class FastCodec:
-    """The hand-written codec, falling back to dnspython for names it does not handle."""
+    """The hand-written codec, falling back to dnspython for names it does not handle.
+
+    It remembers the question names it encoded (a bounded table, emptied when full), so
+    that a reply's question name and the owner names pointing into it are read by one
+    lookup instead of label by label.
+    """
+
+    MAX_ASKED = 8192
 
     def __init__(self) -> None:
         self._fallback = DnspythonCodec()
+        self._asked: dict[bytes, _Asked] = {}
 
     def encode_query(self, qname: str, rdtype: int, qid: int, cd: bool, payload: int) -> bytes:
-        wire = encode_query(qname, rdtype, qid, cd, payload)
-        if wire is None:
+        name = _encode_name(qname)
+        if name is None:
             return self._fallback.encode_query(qname, rdtype, qid, cd, payload)
-        return wire
+        asked = self._asked
+        if name not in asked:
+            entry = asked_name(qname, name)
+            if entry is not None:
+                if len(asked) >= self.MAX_ASKED:
+                    asked.clear()
+                asked[name] = entry
+        return _query(name, rdtype, qid, cd, payload)
 
     def decode_reply(self, wire: bytes) -> Reply:
-        return decode_reply(wire)
+        return decode_reply(wire, self._asked)
