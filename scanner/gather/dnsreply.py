@@ -30,9 +30,13 @@ class MalformedReply(Exception):
     """A datagram or TCP message that is not a parseable DNS response."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AnswerRRset:
-    """One RRset of an answer section: owner (canonical), type code, TTL, presentation."""
+    """One RRset of an answer section: owner (canonical), type code, TTL, presentation.
+
+    Not frozen, like ``Reply``: a frozen dataclass's ``__init__`` costs ~7× a plain one
+    (``object.__setattr__`` per field), and a scan builds a few of these per query.
+    Nothing changes them after decoding."""
 
     owner: str
     rdtype: int
@@ -40,7 +44,7 @@ class AnswerRRset:
     records: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reply:
     """The parts of a DNS response the resolver client uses, independent of the codec.
 

@@ -55,7 +55,7 @@ __all__ = ["DnspythonCodec", "FastCodec", "decode_reply", "encode_query"]
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
 _RRSIG = struct.Struct("!HBBIIIH")
-_U16 = struct.Struct("!H")
+_OPTION = struct.Struct("!HH")
 
 T_A, T_NS, T_CNAME, T_SOA, T_PTR, T_MX = 1, 2, 5, 6, 12, 15
 T_AAAA, T_SRV, T_DNAME, T_OPT, T_RRSIG, T_NSEC, T_TLSA, T_TSIG = 28, 33, 39, 41, 46, 47, 52, 250
@@ -223,17 +223,76 @@ def _rrsig(wire: bytes, pos: int, rdlen: int) -> Rrsig:
     )
 
 
-def decode_reply(wire: bytes) -> Reply:
-    """Parse a response into a ``Reply``; raise ``MalformedReply`` if it is not one."""
+# What an asked question name reads as: its text, where each of its suffixes starts in a
+# message (the question starts at octet 12) with that suffix's text, and where it ends.
+_Asked = tuple[str, dict[int, tuple[str, int]], int]
+
+
+def asked_name(qname: str, name_wire: bytes) -> _Asked | None:
+    """The ``_Asked`` entry of a name this client encoded (``FastCodec``), or None when
+    its text is not what ``_read_name`` would give for these octets (capitals, escapes)."""
+    raw = qname.encode("ascii", "replace")
+    if qname == "." or raw.translate(None, _LITERAL_OR_DOT) or raw != raw.lower():
+        return None
+    end = 12 + len(name_wire)
+    labels = qname.split(".")
+    suffixes: dict[int, tuple[str, int]] = {}
+    pos = 12
+    for i, label in enumerate(labels):
+        if name_wire[pos - 12] != len(label):
+            return None
+        suffixes[pos] = (".".join(labels[i:]), end)
+        pos += len(label) + 1
+    return qname, suffixes, end
+
+
+def decode_reply(wire: bytes, asked: dict[bytes, _Asked] | None = None) -> Reply:
+    """Parse a response into a ``Reply``; raise ``MalformedReply`` if it is not one.
+
+    ``asked`` maps the wire form of question names this client sent to their text
+    (``asked_name``): a reply whose question name is one of them is not decoded again
+    (the same ``Reply``, cheaper).
+    """
     try:
-        return _decode(wire)
+        return _decode(wire, asked)
     except _Bad as exc:
         raise MalformedReply(f"unparseable reply: {exc}") from None
     except (struct.error, IndexError, UnicodeDecodeError, ValueError) as exc:
         raise MalformedReply(f"unparseable reply: {type(exc).__name__}: {exc}") from None
 
 
-def _decode(wire: bytes) -> Reply:
+def _question_suffixes(wire: bytes, qname: str, end: int) -> dict[int, tuple[str, int]]:
+    """Where each suffix of a pointer-free question name starts, and its text.
+
+    Answer owners and SOA owners are nearly always a compression pointer to the question
+    name or to one of its suffixes; ``_owner`` reads those from here. Empty when the
+    question name uses a pointer itself or needed escapes (the general path then).
+    """
+    if "\\" in qname or qname == ".":
+        return {}
+    labels = qname.split(".")
+    found: dict[int, tuple[str, int]] = {}
+    pos = 12
+    for i in range(len(labels)):
+        count = wire[pos]
+        if count == 0 or count >= 64 or count != len(labels[i]):
+            return {}
+        found[pos] = (".".join(labels[i:]), end)
+        pos += count + 1
+    return found if pos == end - 1 and wire[pos] == 0 else {}
+
+
+def _owner(wire: bytes, pos: int, size: int, known: dict[int, tuple[str, int]]) -> tuple[str, int]:
+    """``_read_name`` at ``pos``, without decoding again a name that is just a pointer to
+    a question suffix lying wholly before ``pos`` (what ``_read_name`` would accept)."""
+    if known and wire[pos] >= 192 and pos + 1 < size:
+        hit = known.get(((wire[pos] & 0x3F) << 8) | wire[pos + 1])
+        if hit is not None and hit[1] <= pos:
+            return hit[0], pos + 2
+    return _read_name(wire, pos, size)
+
+
+def _decode(wire: bytes, asked: dict[bytes, _Asked] | None) -> Reply:
     size = len(wire)
     if size > MAX_MESSAGE:
         raise _Bad(f"message of {size} bytes exceeds {MAX_MESSAGE}")
@@ -245,38 +304,44 @@ def _decode(wire: bytes) -> Reply:
     pos = 12
     qname: str | None = None
     qtype: int | None = None
+    known: dict[int, tuple[str, int]] = {}
+    if asked and qdcount:
+        # The octets up to the first zero are exactly a name we asked: it reads as that.
+        zero = wire.find(0, 12)
+        hit = asked.get(wire[12 : zero + 1]) if zero > 0 else None
+        if hit is not None and zero + 5 <= size:
+            qname, known, _end = hit
+            qtype = (wire[zero + 1] << 8) | wire[zero + 2]
+            pos = zero + 5
+            qdcount -= 1
     for i in range(qdcount):
         name, pos = _read_name(wire, pos, size)
         if pos + 4 > size:
             raise _Bad("question runs past the end")
-        if i == 0:
+        if i == 0 and qname is None:
             qname = name
             qtype = (wire[pos] << 8) | wire[pos + 1]
+            if ancount or nscount:
+                known = _question_suffixes(wire, name, pos)
         pos += 4
 
     # Answer: group into RRsets as dnspython does (same owner, class, type, covered type),
-    # in order of first appearance, TTL the minimum, equal records once.
+    # in order of first appearance, TTL the minimum, equal records once. Records of the
+    # name types are lower-case already, so "equal" is plain string equality.
     groups: dict[tuple[str, int, int, int], tuple[list[str], list[int], dict[bytes, Rrsig]]] = {}
-    order: list[tuple[str, int, int, int]] = []
     for _ in range(ancount):
-        owner, pos = _read_name(wire, pos, size)
+        owner, pos = _owner(wire, pos, size, known)
         if pos + 10 > size:
             raise _Bad("record header runs past the end")
         rdtype, rdclass, ttl, rdlen = _RR.unpack_from(wire, pos)
         pos += 10
         if pos + rdlen > size:
             raise _Bad("rdata runs past the end")
-        if rdtype in (T_OPT, T_TSIG):
-            raise _Bad(f"{_type_name(rdtype)} record in the answer section")
         if ttl > 0x7FFFFFFF:
             ttl = 0
-        covers = 0
-        sig: Rrsig | None = None
-        text = ""
-        sig_key = b""
         if rdtype == T_RRSIG:
             sig = _rrsig(wire, pos, rdlen)
-            covers = _U16.unpack_from(wire, pos)[0]
+            key = (owner, rdclass, rdtype, (wire[pos] << 8) | wire[pos + 1])
             # dnspython's equality: the fixed fields, the signer (case-insensitively)
             # and the signature.
             signer_end = _skip_name(wire, pos + _RRSIG.size, pos + rdlen)
@@ -287,47 +352,56 @@ def _decode(wire: bytes) -> Reply:
                     wire[signer_end : pos + rdlen],
                 )
             )
-        else:
-            text = _rdata(wire, rdtype, rdclass, pos, rdlen)
-        pos += rdlen
-        key = (owner, rdclass, rdtype, covers)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = ([], [ttl], {})
-            order.append(key)
-        elif ttl < group[1][0]:
-            group[1][0] = ttl
-        if sig is not None:
+            pos += rdlen
+            group = groups.get(key)
+            if group is None:
+                groups[key] = ([], [ttl], {sig_key: sig})
+                continue
+            if ttl < group[1][0]:
+                group[1][0] = ttl
             group[2].setdefault(sig_key, sig)
             continue
+        if rdtype in (T_OPT, T_TSIG):
+            raise _Bad(f"{_type_name(rdtype)} record in the answer section")
+        text = _rdata(wire, rdtype, rdclass, pos, rdlen)
+        pos += rdlen
+        key = (owner, rdclass, rdtype, 0)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = ([text], [ttl], {})
+            continue
+        if ttl < group[1][0]:
+            group[1][0] = ttl
         texts = group[0]
         if rdtype in _SINGLETONS:
             texts.clear()
-        same = text.lower() if rdtype in _NAME_TYPES else text
-        if not any((t.lower() if rdtype in _NAME_TYPES else t) == same for t in texts):
+        if text not in texts:
             texts.append(text)
 
     soa_owners: list[str] = []
     soa_seen: set[tuple[str, int]] = set()
     for _ in range(nscount):
         start = pos
-        pos = _skip_name(wire, pos, size)
+        if pos < size and wire[pos] >= 192:
+            pos += 2  # a compression pointer: checked when it is an SOA's owner
+        else:
+            pos = _skip_name(wire, pos, size)
         if pos + 10 > size:
             raise _Bad("record header runs past the end")
         rdtype, rdclass, _ttl, rdlen = _RR.unpack_from(wire, pos)
-        if rdtype in (T_OPT, T_TSIG):
-            raise _Bad(f"{_type_name(rdtype)} record in the authority section")
         if rdtype == T_SOA:
-            owner, _ = _read_name(wire, start, size)
+            owner, _ = _owner(wire, start, size, known)
             if (owner, rdclass) not in soa_seen:  # one entry per RRset, as dnspython
                 soa_seen.add((owner, rdclass))
                 soa_owners.append(owner)
+        elif rdtype in (T_OPT, T_TSIG):
+            raise _Bad(f"{_type_name(rdtype)} record in the authority section")
         pos += 10 + rdlen
         if pos > size:
             raise _Bad("rdata runs past the end")
 
     ext_rcode = 0
-    ede: list[Ede] = []
+    ede: tuple[Ede, ...] = ()
     seen_opt = False
     for _ in range(arcount):
         start = pos
@@ -345,32 +419,16 @@ def _decode(wire: bytes) -> Reply:
                 raise _Bad("a second OPT record, or one not owned by the root")
             seen_opt = True
             ext_rcode = ttl >> 24
-            opos, oend = pos, pos + rdlen
-            while opos < oend:
-                if opos + 4 > oend:
-                    raise _Bad("EDNS option header runs past its end")
-                code, olen = struct.unpack_from("!HH", wire, opos)
-                opos += 4
-                if opos + olen > oend:
-                    raise _Bad("EDNS option runs past its end")
-                if code == _EDE:
-                    if olen < 2:
-                        raise _Bad("EDE option too short")
-                    info = (wire[opos] << 8) | wire[opos + 1]
-                    raw = wire[opos + 2 : opos + olen]
-                    if raw and raw[-1] == 0:  # the text MAY be NUL-terminated
-                        raw = raw[:-1]
-                    ede.append(Ede(code=info, text=raw.decode("utf-8")))
-                opos += olen
+            if rdlen:
+                ede = _options(wire, pos, pos + rdlen)
         pos += rdlen
     if pos != size:
         raise _Bad("trailing octets after the message")
 
     answer: list[AnswerRRset] = []
     rrsigs: list[tuple[str, Rrsig]] = []
-    for key in order:
+    for key, (texts, ttl_box, sigs) in groups.items():
         owner, rdclass, rdtype, _covers = key
-        texts, ttl_box, sigs = groups[key]
         if rdclass != C_IN:
             continue
         if rdtype == T_RRSIG:
@@ -378,18 +436,40 @@ def _decode(wire: bytes) -> Reply:
         else:
             answer.append(AnswerRRset(owner, rdtype, ttl_box[0], tuple(texts)))
     return Reply(
-        id=qid,
-        qr=bool(flags & 0x8000),
-        rcode=_rcode_name((flags & 0xF) | (ext_rcode << 4)),
-        ad=bool(flags & 0x0020),
-        tc=bool(flags & 0x0200),
-        qname=qname,
-        qtype=qtype,
-        answer=tuple(answer),
-        rrsigs=tuple(rrsigs),
-        soa_owners=tuple(soa_owners),
-        ede=tuple(ede),
+        qid,
+        bool(flags & 0x8000),
+        _rcode_name((flags & 0xF) | (ext_rcode << 4)),
+        bool(flags & 0x0020),
+        bool(flags & 0x0200),
+        qname,
+        qtype,
+        tuple(answer),
+        tuple(rrsigs),
+        tuple(soa_owners),
+        ede,
     )
+
+
+def _options(wire: bytes, opos: int, oend: int) -> tuple[Ede, ...]:
+    """The EDE options of an OPT record's rdata (the others are skipped)."""
+    ede: list[Ede] = []
+    while opos < oend:
+        if opos + 4 > oend:
+            raise _Bad("EDNS option header runs past its end")
+        code, olen = _OPTION.unpack_from(wire, opos)
+        opos += 4
+        if opos + olen > oend:
+            raise _Bad("EDNS option runs past its end")
+        if code == _EDE:
+            if olen < 2:
+                raise _Bad("EDE option too short")
+            info = (wire[opos] << 8) | wire[opos + 1]
+            raw = wire[opos + 2 : opos + olen]
+            if raw and raw[-1] == 0:  # the text MAY be NUL-terminated
+                raw = raw[:-1]
+            ede.append(Ede(code=info, text=raw.decode("utf-8")))
+        opos += olen
+    return tuple(ede)
 
 
 _qname_cache: dict[str, bytes] = {}
@@ -429,14 +509,18 @@ def encode_query(qname: str, rdtype: int, qid: int, cd: bool, payload: int) -> b
     name = _encode_name(qname)
     if name is None:
         return None
-    flags = 0x0110 if cd else 0x0100
-    return b"".join(
-        (
-            _HEADER.pack(qid, flags, 1, 0, 0, 1),
-            name,
-            struct.pack("!HHBHHIH", rdtype, C_IN, 0, T_OPT, payload, 0x8000, 0),
-        )
-    )
+    return _query(name, rdtype, qid, cd, payload)
+
+
+_TAIL = struct.Struct("!HHBHHIH")
+_tails: dict[tuple[int, int], bytes] = {}
+
+
+def _query(name: bytes, rdtype: int, qid: int, cd: bool, payload: int) -> bytes:
+    tail = _tails.get((rdtype, payload))
+    if tail is None:
+        tail = _tails[(rdtype, payload)] = _TAIL.pack(rdtype, C_IN, 0, T_OPT, payload, 0x8000, 0)
+    return _HEADER.pack(qid, 0x0110 if cd else 0x0100, 1, 0, 0, 1) + name + tail
 
 
 class DnspythonCodec:
@@ -475,16 +559,31 @@ class DnspythonCodec:
 
 
 class FastCodec:
-    """The hand-written codec, falling back to dnspython for names it does not handle."""
+    """The hand-written codec, falling back to dnspython for names it does not handle.
+
+    It remembers the question names it encoded (a bounded table, emptied when full), so
+    that a reply's question name and the owner names pointing into it are read by one
+    lookup instead of label by label.
+    """
+
+    MAX_ASKED = 8192
 
     def __init__(self) -> None:
         self._fallback = DnspythonCodec()
+        self._asked: dict[bytes, _Asked] = {}
 
     def encode_query(self, qname: str, rdtype: int, qid: int, cd: bool, payload: int) -> bytes:
-        wire = encode_query(qname, rdtype, qid, cd, payload)
-        if wire is None:
+        name = _encode_name(qname)
+        if name is None:
             return self._fallback.encode_query(qname, rdtype, qid, cd, payload)
-        return wire
+        asked = self._asked
+        if name not in asked:
+            entry = asked_name(qname, name)
+            if entry is not None:
+                if len(asked) >= self.MAX_ASKED:
+                    asked.clear()
+                asked[name] = entry
+        return _query(name, rdtype, qid, cd, payload)
 
     def decode_reply(self, wire: bytes) -> Reply:
-        return decode_reply(wire)
+        return decode_reply(wire, self._asked)

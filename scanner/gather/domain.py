@@ -155,10 +155,29 @@ class Gatherer:
             # The TXT answers of a domain without a usable MX are not facts of it (a
             # sender never gets that far); they were asked only to save a round trip.
             return DomainFacts(domain, mx, probing_enabled=self.probe_config is not None), ()
+        # The zone keys (a memo: mostly known already) and the MTA-STS policy (fetched
+        # only when servers may be contacted) are awaited in this task, one after the
+        # other, unless both have to wait: a nursery and a task each per domain cost
+        # more than the rest of a DNS-only domain's bookkeeping.
+        zone = self._zone_of(mx)
+        sts, fetch = self._sts(txt)
         extras: dict[str, object] = {}
-        async with trio.open_nursery() as nursery:
-            self._start_own(nursery, domain, mx, txt, extras)
-        return self._own(domain, mx, implicit, extras), names
+        if fetch and zone is not None and not self.zones.known(zone):
+            async with trio.open_nursery() as nursery:
+                self._start_own(nursery, domain, mx, txt, extras)
+            return self._own(domain, mx, implicit, extras), names
+        zone_keys = await self.zones.get(zone) if zone is not None else None
+        if fetch:
+            assert sts is not None and self.policy_fetch is not None
+            sts = await self._policy(domain, sts, self.policy_fetch)
+        return DomainFacts(
+            domain=domain,
+            mx=mx,
+            implicit_mx=implicit,
+            zone_keys=zone_keys,
+            mta_sts=sts,
+            probing_enabled=self.probe_config is not None,
+        ), names
 
     async def host(self, name: str) -> HostDns:
         return await self.hosts.get(name)
@@ -175,10 +194,31 @@ class Gatherer:
         txt: tuple[DnsLookup, ...],
         extras: dict[str, object],
     ) -> None:
-        if mx.rrsigs and lookup_status(mx) is DnssecStatus.SECURE:
-            nursery.start_soon(self._zone_into, mx.rrsigs[0].signer, extras)
+        zone = self._zone_of(mx)
+        if zone is not None:
+            nursery.start_soon(self._zone_into, zone, extras)
         if txt:
             nursery.start_soon(self._mta_sts_into, domain, txt, extras)
+
+    @staticmethod
+    def _zone_of(mx: DnsLookup) -> str | None:
+        """The zone whose keys are a fact of the domain: the signer of a secure MX."""
+        if mx.rrsigs and lookup_status(mx) is DnssecStatus.SECURE:
+            return mx.rrsigs[0].signer
+        return None
+
+    def _sts(self, txt: tuple[DnsLookup, ...]) -> tuple[MtaSts | None, bool]:
+        """The MTA-STS facts the TXT answers give, and whether a policy is to be fetched."""
+        if not txt:
+            return None, False
+        sts_txt, rpt_txt = txt
+        sts = MtaSts(sts_txt=sts_txt, tlsrpt_txt=rpt_txt)
+        record = sts_record(sts_txt.records)
+        if isinstance(record, str):
+            return replace(sts, policy_error=record), False
+        if record is None:
+            return sts, False
+        return replace(sts, policy_id=record.id), self.policy_fetch is not None
 
     def _own(
         self, domain: str, mx: DnsLookup, implicit: bool, extras: dict[str, object]
@@ -215,15 +255,10 @@ class Gatherer:
     async def _mta_sts_into(
         self, domain: str, txt: tuple[DnsLookup, ...], extras: dict[str, object]
     ) -> None:
-        sts_txt, rpt_txt = txt
-        sts = MtaSts(sts_txt=sts_txt, tlsrpt_txt=rpt_txt)
-        record = sts_record(sts_txt.records)
-        if isinstance(record, str):
-            sts = replace(sts, policy_error=record)
-        elif record is not None:
-            sts = replace(sts, policy_id=record.id)
-            if self.policy_fetch is not None:
-                sts = await self._policy(domain, sts, self.policy_fetch)
+        sts, fetch = self._sts(txt)
+        if fetch:
+            assert sts is not None and self.policy_fetch is not None
+            sts = await self._policy(domain, sts, self.policy_fetch)
         extras["sts"] = sts
 
     async def _policy(self, domain: str, sts: MtaSts, config: PolicyFetchConfig) -> MtaSts:

@@ -108,7 +108,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal, Protocol, Self, cast
+from typing import Literal, NamedTuple, Protocol, Self, cast
 
 import dns.dnssec
 import dns.exception
@@ -216,11 +216,13 @@ class _Batch:
 class _Job:
     """One question being resolved: its CNAME walk, its current exchange, its current try.
 
-    ``token`` changes with every try, so a timer entry or a delayed send left behind by
-    an earlier try is recognised as stale. ``qid`` is the id of the UDP query on the
-    wire (-1: none). ``done`` is set once the lookup has a result, or when its caller
-    stopped waiting; a done job still finishes the try it has on the wire (the slot and
-    the pending entry are released when its reply or timeout comes) but starts no other.
+    ``token`` is new with every try (unique in the resolver), so a timer entry or a
+    delayed send left behind by an earlier try is recognised as stale. ``qid`` is the id
+    of the UDP query on the wire (-1: none). The CNAME chain, RRSIGs, EDEs and the retry
+    log are tuples, empty (shared) for the common question that needs none. ``done`` is
+    set once the lookup has a result, or when its caller stopped waiting; a done job
+    still finishes the try it has on the wire (the slot and the pending entry are
+    released when its reply or timeout comes) but starts no other.
     """
 
     __slots__ = (
@@ -244,7 +246,6 @@ class _Job:
         "result",
         "rrsigs",
         "rrtype",
-        "seen",
         "server",
         "tcp_scope",
         "token",
@@ -259,14 +260,13 @@ class _Job:
         self.rdtype = rdtype
         self.pin = pin
         self.current = qname
-        self.chain: list[str] = []
-        self.seen = {qname}
-        self.rrsigs: list[Rrsig] = []
-        self.edes: list[Ede] = []
+        self.chain: tuple[str, ...] = ()
+        self.rrsigs: tuple[Rrsig, ...] = ()
+        self.edes: tuple[Ede, ...] = ()
         self.ad = True
         self.cd = False
         self.attempt = 0
-        self.log: list[str] = []
+        self.log: tuple[str, ...] = ()
         self.last_reply: Reply | None = None
         self.last_failure: _Failure | None = None
         self.previous: _Server | None = None
@@ -285,6 +285,7 @@ class _Server:
     port: int
     family: int
     label: str
+    index: int  # in Resolver._servers (timer entries name a server by it)
     sock: socket.socket | None = None
     pending: dict[int, _Job] = field(default_factory=dict)  # query id -> question on the wire
     outbox: deque[bytes] = field(default_factory=deque)  # datagrams the kernel refused (EAGAIN)
@@ -347,56 +348,67 @@ class ResolverStats:
     batches: int = 0  # lookup / lookup_many calls
 
 
-@dataclass(frozen=True, slots=True)
-class _Walk:
+class _Walk(NamedTuple):
     names: tuple[str, ...]  # CNAME targets followed, in order
     final: str
     rrset: AnswerRRset | None
     rrsigs: tuple[Rrsig, ...]
     problem: str  # "" or why the chain was cut ("loop", "limit")
-    denied_at_final: bool
 
 
-def _walk_answer(reply: Reply, start: str, rdtype: int, budget: int, seen: set[str]) -> _Walk:
-    """Follow CNAMEs in one answer section from ``start`` (DnsLookup docstring)."""
-    index = {(rr.owner, rr.rdtype): rr for rr in reply.answer}
-    names: list[str] = []
-    owners = [start]
-    current = start
+def _walk_answer(
+    reply: Reply, start: str, rdtype: int, budget: int, qname: str, chain: tuple[str, ...]
+) -> _Walk:
+    """Follow CNAMEs in one answer section from ``start`` (DnsLookup docstring).
+
+    ``qname`` and ``chain`` are the names the lookup has been at so far (a CNAME back to
+    one of them is a loop). The common answers (nothing, or just the RRset asked for at
+    ``start``) take no index and no loop.
+    """
+    answer = reply.answer
+    names: tuple[str, ...] = ()
     problem = ""
-    rrset = index.get((current, rdtype))
-    while rrset is None and rdtype != _CNAME:
-        cname = index.get((current, _CNAME))
-        if cname is None or not cname.records:
-            break
-        target = canonical_name(cname.records[0])
-        if target in seen:
-            problem = f"CNAME loop: {current} points back to {target}"
-            break
-        if len(names) >= budget:
-            problem = f"CNAME chain longer than the cap at {current} -> {target}"
-            break
-        seen.add(target)
-        names.append(target)
-        owners.append(target)
-        current = target
+    current = start
+    rrset: AnswerRRset | None = None
+    if len(answer) == 1 and answer[0].owner == start and answer[0].rdtype == rdtype:
+        rrset = answer[0]
+    elif answer:
+        index = {(rr.owner, rr.rdtype): rr for rr in answer}
+        followed: list[str] = []
         rrset = index.get((current, rdtype))
+        while rrset is None and rdtype != _CNAME:
+            cname = index.get((current, _CNAME))
+            if cname is None or not cname.records:
+                break
+            target = canonical_name(cname.records[0])
+            if target == qname or target in chain or target in followed:
+                problem = f"CNAME loop: {current} points back to {target}"
+                break
+            if len(followed) >= budget:
+                problem = f"CNAME chain longer than the cap at {current} -> {target}"
+                break
+            followed.append(target)
+            current = target
+            rrset = index.get((current, rdtype))
+        names = tuple(followed)
     sigs: tuple[Rrsig, ...] = ()
     if reply.rrsigs:
-        covered = {_type_text(rdtype), "CNAME"}
+        covered = (_type_text(rdtype), "CNAME")
         # In chain order, and sorted at each owner (resolvers rotate RRset order).
         sigs = tuple(
             sig
-            for owner in owners
+            for owner in (start, *names)
             for sig in sorted(
                 (sig for o, sig in reply.rrsigs if o == owner and sig.covered in covered),
                 key=_rrsig_order,
             )
         )
-    denied = bool(reply.soa_owners) and any(
-        current == soa or current.endswith("." + soa) or soa == "." for soa in reply.soa_owners
-    )
-    return _Walk(tuple(names), current, rrset, sigs, problem, denied)
+    return _Walk(names, current, rrset, sigs, problem)
+
+
+def _denied_at(reply: Reply, name: str) -> bool:
+    """Does the authority section hold an SOA for ``name`` or an ancestor (a denial)?"""
+    return any(name == soa or name.endswith("." + soa) or soa == "." for soa in reply.soa_owners)
 
 
 def _stray(reply: Reply, qname: str, rdtype: int) -> str:
@@ -467,8 +479,8 @@ class Resolver:
         self.codec: Codec = codec
         self.stats = ResolverStats()
         self._servers = [
-            _Server(host=h, port=p, family=_family(h), label=_label(h, p))
-            for h, p in config.servers
+            _Server(host=h, port=p, family=_family(h), label=_label(h, p), index=i)
+            for i, (h, p) in enumerate(config.servers)
         ]
         self._rr = 0
         self._in_flight = 0  # tries holding a max_in_flight slot
@@ -479,11 +491,14 @@ class Resolver:
         self._stack: contextlib.AsyncExitStack | None = None
         self._nursery: trio.Nursery | None = None
         # The timer's queues (module docstring): UDP try deadlines and lookup deadlines
-        # in FIFO order (each has one fixed length), delayed actions in a heap.
-        self._try_deadlines: deque[tuple[float, _Job, int]] = deque()
+        # in FIFO order (each has one fixed length), delayed actions in a heap. A try's
+        # entry names it by numbers only (server index, query id, try token), so an
+        # answered try's entry holds no job alive until it reaches the front.
+        self._try_deadlines: deque[tuple[float, int, int, int]] = deque()
         self._batch_deadlines: deque[tuple[float, _Batch]] = deque()
         self._delayed: list[tuple[float, int, Callable[[_Job, int], None], _Job, int]] = []
         self._seq = itertools.count()
+        self._tokens = itertools.count(1)
         self._timer_at = -float("inf")  # when the timer wakes; -inf while it is running
         self._timer_scope: trio.CancelScope | None = None
 
@@ -596,7 +611,11 @@ class Resolver:
             await trio.lowlevel.wait_task_rescheduled(abort)
         else:
             await trio.lowlevel.checkpoint()
-        return [cast(DnsLookup, job.result) for job in batch.jobs]
+        results = [cast(DnsLookup, job.result) for job in batch.jobs]
+        # Jobs point at their batch: let go of them (and their results) now, not when the
+        # collector finds the cycle, and leave the lookup deadline's entry nothing to hold.
+        batch.jobs = []
+        return results
 
     # -- the three tasks ------------------------------------------------------------------
 
@@ -660,9 +679,11 @@ class Resolver:
 
     def _fire(self, now: float) -> None:
         tries = self._try_deadlines
+        servers = self._servers
         while tries:
-            when, job, token = tries[0]
-            if job.token != token or job.qid < 0:
+            when, index, qid, token = tries[0]
+            job = servers[index].pending.get(qid)
+            if job is None or job.token != token:
                 tries.popleft()  # answered (or failed) before its deadline
                 continue
             if when > now:
@@ -703,7 +724,7 @@ class Resolver:
     def _exchange(self, job: _Job) -> None:
         """Start asking ``job.current`` (CD as ``job.cd``): up to ``attempts`` tries."""
         job.attempt = 0
-        job.log = []
+        job.log = ()
         job.last_reply = None
         job.last_failure = None
         job.previous = None
@@ -713,7 +734,7 @@ class Resolver:
         server = job.pin if job.pin is not None else self._pick(job.previous)
         job.previous = server
         job.server = server
-        job.token += 1
+        job.token = next(self._tokens)
         if self._in_flight < self.config.max_in_flight:
             self._in_flight += 1
             self._send(job)
@@ -777,7 +798,7 @@ class Resolver:
         job.qid = qid
         job.mismatched = 0
         when = trio.current_time() + self.config.timeout
-        self._try_deadlines.append((when, job, job.token))
+        self._try_deadlines.append((when, server.index, qid, job.token))
         if when < self._timer_at:
             self._arm(when)
 
@@ -872,10 +893,10 @@ class Resolver:
                 self._exchange_done(job, result)
                 return
             job.last_reply = result
-            job.log.append(f"{server.label}: {result.rcode}")
+            job.log += (f"{server.label}: {result.rcode}",)
         else:
             job.last_failure = result
-            job.log.append(f"{server.label}: {result.detail}")
+            job.log += (f"{server.label}: {result.detail}",)
         job.attempt += 1
         if job.attempt < self.config.attempts:
             self._later(trio.current_time() + self._backoff(job.attempt), self._after_backoff, job)
@@ -899,9 +920,9 @@ class Resolver:
                     rrtype=job.rrtype,
                     rcode="SERVFAIL",
                     cd_rcode=result.kind if isinstance(result, _Failure) else result.rcode,
-                    cname_chain=tuple(job.chain),
-                    ede=tuple(job.edes),
-                    rrsigs=tuple(job.rrsigs),
+                    cname_chain=job.chain,
+                    ede=job.edes,
+                    rrsigs=job.rrsigs,
                     error=_where(current, qname) + "CD retry: " + "; ".join(job.log)
                     if failed
                     else "",
@@ -915,16 +936,18 @@ class Resolver:
                     name=qname,
                     rrtype=job.rrtype,
                     rcode=result.kind,
-                    cname_chain=tuple(job.chain),
-                    ede=tuple(job.edes),
-                    rrsigs=tuple(job.rrsigs),
+                    cname_chain=job.chain,
+                    ede=job.edes,
+                    rrsigs=job.rrsigs,
                     error=_where(current, qname) + "; ".join(job.log),
                 ),
             )
             return
-        job.edes.extend(result.ede)
-        if result.rcode not in ANSWERED:
-            if result.rcode == "SERVFAIL":
+        if result.ede:
+            job.edes += result.ede
+        rcode = result.rcode
+        if rcode not in ANSWERED:
+            if rcode == "SERVFAIL":
                 self.stats.cd_retries += 1
                 job.cd = True
                 self._exchange(job)
@@ -935,46 +958,53 @@ class Resolver:
                 DnsLookup(
                     name=qname,
                     rrtype=job.rrtype,
-                    rcode=result.rcode,
-                    cname_chain=tuple(job.chain),
-                    ede=tuple(job.edes),
-                    rrsigs=tuple(job.rrsigs),
+                    rcode=rcode,
+                    cname_chain=job.chain,
+                    ede=job.edes,
+                    rrsigs=job.rrsigs,
                 ),
             )
             return
         job.ad = job.ad and result.ad
-        walk = _walk_answer(
-            result, current, job.rdtype, self.config.cname_hops - len(job.chain), job.seen
+        names, final, rrset, sigs, problem = _walk_answer(
+            result,
+            current,
+            job.rdtype,
+            self.config.cname_hops - len(job.chain),
+            qname,
+            job.chain,
         )
-        job.chain.extend(walk.names)
-        job.rrsigs.extend(walk.rrsigs)
+        if names:
+            job.chain += names
+        if sigs:
+            job.rrsigs += sigs
         if (
-            walk.problem
-            or walk.rrset is not None
-            or not walk.names
-            or walk.denied_at_final
-            or result.rcode == "NXDOMAIN"
+            problem
+            or rrset is not None
+            or not names
+            or rcode == "NXDOMAIN"
+            or _denied_at(result, final)
         ):
             self._finish(
                 job,
                 DnsLookup(
                     name=qname,
                     rrtype=job.rrtype,
-                    rcode=result.rcode,
+                    rcode=rcode,
                     ad=job.ad,
-                    records=tuple(sorted(walk.rrset.records)) if walk.rrset else (),
-                    cname_chain=tuple(job.chain),
-                    ttl=walk.rrset.ttl if walk.rrset else None,
-                    ede=tuple(job.edes),
-                    rrsigs=tuple(job.rrsigs),
-                    cname_limit_hit=bool(walk.problem),
-                    error=walk.problem,
+                    records=tuple(sorted(rrset.records)) if rrset else (),
+                    cname_chain=job.chain,
+                    ttl=rrset.ttl if rrset else None,
+                    ede=job.edes,
+                    rrsigs=job.rrsigs,
+                    cname_limit_hit=bool(problem),
+                    error=problem,
                 ),
             )
             return
         # The chain stops at a name with neither the RRset nor a denial for it: the
         # resolver gave up (its own chain limit, a cold cache). Ask for the last target.
-        job.current = walk.final
+        job.current = final
         self._exchange(job)
 
     def _finish(self, job: _Job, result: DnsLookup) -> None:

@@ -106,6 +106,10 @@ class SharedWork(Generic[K, V]):
         """Results held in memory (finished or in flight)."""
         return len(self._pending) + len(self._done)
 
+    def known(self, key: K) -> bool:
+        """Is the result for ``key`` in memory (``get`` would return without waiting)?"""
+        return key in self._done
+
     def preload(self, key: K, value: V) -> None:
         """Seed a result known from an earlier run (resume)."""
         self._finish(key, value)
