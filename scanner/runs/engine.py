@@ -100,6 +100,11 @@ class DaskEngine:
             self.client = Client(scheduler, timeout="30s")
             self.description = f"scheduler {scheduler}"
         else:
+            # Dask's statistical profiler samples every worker thread every 10 ms; in a
+            # worker whose task keeps the CPU busy it costs a tenth or more of the task's
+            # CPU. The workers inherit the driver's configuration through their nannies.
+            dask: Any = importlib.import_module("dask")
+            dask.config.set({"distributed.worker.profile.enabled": False})
             self._cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
