@@ -1,31 +1,51 @@
-"""A scan of every bench domain against a *cold* validating resolver, and that resolver's capacity.
+"""Issue 10's side-by-side on a *cold* validating resolver: danescan, dnsperf (C) and a
+straightforward asyncio + dnspython loop on the same names, with the resolver's own CPU.
 
-The realistic case for a large scan: nothing is in Unbound's cache, every answer is
-validated. Run from outside the namespace (it restarts the world to empty the cache):
+Run from outside the namespace (it restarts the world before every client, so that
+each one meets an empty Unbound cache):
 
-    DANESCAN_WORLD_QUERY_LOG=0 danescan world build --bench 1000000
-    .venv/bin/python bench/bench_cold.py [--no-probe]
+    danescan world build --bench 1000000          # once
+    .venv/bin/python bench/bench_cold.py --domains 20000 --runs 3
+    .venv/bin/python bench/bench_cold.py --domains 1000000 --runs 1 --clients danescan
 
-Baseline, in the same run: dnsperf asking the same domains' MX questions of a freshly
-started (cold) Unbound, 500 in flight: the resolver's capacity for this workload in
-queries/s. Then the world is restarted again and `danescan scan` runs over the same
-domains. Printed: both rates, the scan's queries per domain, its peak RSS, and the
-ratio of the scan's query rate to dnsperf's.
+Each run takes a slice of the bench list that no earlier run of this invocation asked
+(``--skip`` moves the start; use a fresh region per invocation if Unbound was not
+restarted meanwhile — it always is here). Per client and run:
+
+* **dnsperf** asks each domain's three domain-stage questions (MX, ``_mta-sts`` TXT,
+  ``_smtp._tls`` TXT) with DO set, 500 in flight: the floor of client CPU per query;
+* **danescan** ``scan --no-probe`` (in-process engine): every question of the scan
+  (the domain stage's, each MX host's A/AAAA/TLSA once per scan, follow-ups);
+* **asyncio** ``bench/baseline_asyncio.py``: the same questions as the scan, asked the
+  way one writes it first, 256 domains at a time.
+
+Printed per client (medians over runs): wall seconds, domains/s, queries, the client's
+CPU per query and per domain (its own rusage: user + system), and Unbound's CPU during
+the run (``/proc/<pid>/stat``). Unbound's extra CPU in danescan's run over dnsperf's is
+the resolver's cost of the extra questions; set against the wall-time gap it says how
+much of that gap is the resolver's work rather than the scanner's.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from benchlib import dnsperf_qps, run_measured, scan_argv, scan_counts
+from benchlib import scan_argv, scan_counts
 
 from scanner.world.info import WorldInfo, world_dir
 
 DANESCAN = [sys.executable, "-m", "scanner"]
+HERE = Path(__file__).parent
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def restart_world() -> None:
@@ -33,49 +53,140 @@ def restart_world() -> None:
     subprocess.run([*DANESCAN, "world", "up"], check=True, capture_output=True)
 
 
-def inside(argv: list[str]) -> list[str]:
+def inside(argv: Sequence[str]) -> list[str]:
     return [*DANESCAN, "world", "exec", "--", *argv]
 
 
-def dnsperf_cold(world: WorldInfo, domains: list[str], work: Path) -> float:
-    restart_world()
-    return dnsperf_qps(world.resolver6, domains, work, prefix=inside([]))
+def unbound_cpu() -> float:
+    """Seconds of CPU (user + system) the world's Unbound has used so far."""
+    pid = (world_dir() / "run" / "unbound.pid").read_text().split()[0]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def scan_cold(world: WorldInfo, listing: Path, out: Path, extra: list[str]) -> dict[str, float]:
-    restart_world()
-    argv = inside(scan_argv(world, listing, out, *extra))
-    elapsed, rss = run_measured(argv, out.with_suffix(".log"))
+def measured(argv: Sequence[str], log: Path) -> dict[str, float]:
+    """Run ``argv`` (stdout to ``log``): wall seconds, its CPU and Unbound's meanwhile.
+    A command that execs (``world exec``) is measured as what it became."""
+    resolver0 = unbound_cpu()
+    started = time.monotonic()
+    with log.open("w") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - started
+    code = os.waitstatus_to_exitcode(status)
+    assert code == 0, f"{argv[:6]} failed ({code}): {log.read_text()[-2000:]}"
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "unbound_cpu": unbound_cpu() - resolver0,
+    }
+
+
+def run_dnsperf(world: WorldInfo, names: list[str], work: Path) -> dict[str, float]:
+    questions = work / "questions.txt"
+    questions.write_text("".join(f"{d} MX\n_mta-sts.{d} TXT\n_smtp._tls.{d} TXT\n" for d in names))
+    log = work / "dnsperf.log"
+    # dnsperf sends nothing to the IPv4 address inside the namespace: its IPv6 one.
+    argv = ["dnsperf", "-s", world.resolver6, "-d", str(questions), "-n", "1", "-q", "500", "-D"]
+    got = measured(inside(argv), log)
+    text = log.read_text()
+    sent = int(text.split("Queries sent:")[1].split()[0])
+    return {**got, "queries": sent, "domains": len(names)}
+
+
+def run_danescan(world: WorldInfo, listing: Path, work: Path, tag: str) -> dict[str, float]:
+    out = work / f"scan-{tag}"
+    got = measured(inside(scan_argv(world, listing, out, "--no-probe")), work / f"{tag}.log")
     domains, queries = scan_counts(out)
-    return {"elapsed": elapsed, "domains": domains, "queries": queries, "rss_mib": rss}
+    return {**got, "queries": queries, "domains": domains}
+
+
+def run_asyncio(world: WorldInfo, listing: Path, count: int, work: Path) -> dict[str, float]:
+    log = work / "asyncio.log"
+    argv = [
+        sys.executable,
+        str(HERE / "baseline_asyncio.py"),
+        "--file",
+        str(listing),
+        "--domains",
+        str(count),
+        "--resolver",
+        world.resolver_spec,
+        "--concurrency",
+        "256",
+        "--json",
+    ]
+    got = measured(inside(argv), log)
+    result = json.loads(log.read_text().strip().splitlines()[-1])
+    return {**got, "queries": result["queries"], "domains": result["domains"]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-probe", action="store_true", help="DNS-only scan")
-    parser.add_argument("--limit", type=int, default=0, help="first N bench domains only")
+    parser.add_argument("--domains", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--skip", type=int, default=0, help="start this far into the list")
+    parser.add_argument(
+        "--clients",
+        nargs="+",
+        default=["dnsperf", "danescan", "asyncio"],
+        choices=["dnsperf", "danescan", "asyncio"],
+    )
     args = parser.parse_args()
     world = WorldInfo.load(world_dir() / "world.json")
     assert world.bench_domains, "the world has no bench domains: danescan world build --bench N"
-    domains = Path(world.bench_domains).read_text().split()
-    if args.limit:
-        domains = domains[: args.limit]
+    names = Path(world.bench_domains).read_text().split()
+    need = args.skip + args.domains * args.runs
+    assert len(names) >= need, f"the world has {len(names)} bench domains, {need} needed"
+    results: dict[str, list[dict[str, float]]] = {c: [] for c in args.clients}
     with tempfile.TemporaryDirectory(dir=Path.cwd() / "work") as tmp:
         work = Path(tmp)
-        listing = work / "domains.txt"
-        listing.write_text("\n".join(domains) + "\n")
-        base = dnsperf_cold(world, domains, work)
-        extra = ["--no-probe"] if args.no_probe else []
-        r = scan_cold(world, listing, work / "scan", extra)
-    qps = r["queries"] / r["elapsed"]
-    label = "dns-only" if args.no_probe else "with probes"
-    print(f"{len(domains):,} bench domains, cold Unbound (1 thread) each time, one run")
-    print(f"dnsperf MX baseline (cold Unbound): {base:,.0f} queries/s")
+        for run in range(args.runs):
+            start = args.skip + run * args.domains
+            chunk = names[start : start + args.domains]
+            listing = work / f"domains-{run}.txt"
+            listing.write_text("\n".join(chunk) + "\n")
+            for client in args.clients:
+                restart_world()  # every client meets an empty cache
+                if client == "dnsperf":
+                    got = run_dnsperf(world, chunk, work)
+                elif client == "danescan":
+                    got = run_danescan(world, listing, work, str(run))
+                else:
+                    got = run_asyncio(world, listing, len(chunk), work)
+                results[client].append(got)
+                print(f"run {run} {client}: {json.dumps({k: round(v, 3) for k, v in got.items()})}")
     print(
-        f"scan {label}: {r['elapsed']:.0f} s, {r['domains'] / r['elapsed']:,.0f} domains/s, "
-        f"{qps:,.0f} queries/s, {r['queries'] / r['domains']:.2f} queries/domain, "
-        f"peak RSS {r['rss_mib']:.0f} MiB, ratio to dnsperf {qps / base:.2f}"
+        f"\n{args.domains:,} bench domains per run, cold Unbound for every client, "
+        f"medians of {args.runs}"
     )
+    print(
+        f"{'client':<10} {'wall s':>8} {'domains/s':>10} {'queries':>9} "
+        f"{'CPU µs/query':>13} {'CPU µs/domain':>14} {'Unbound CPU s':>14}"
+    )
+    summary: dict[str, dict[str, float]] = {}
+    for client, runs in results.items():
+        m = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        m["rate"] = statistics.median(r["domains"] / r["wall"] for r in runs)
+        m["per_query"] = statistics.median(r["cpu"] / r["queries"] * 1e6 for r in runs)
+        m["per_domain"] = statistics.median(r["cpu"] / r["domains"] * 1e6 for r in runs)
+        summary[client] = m
+        print(
+            f"{client:<10} {m['wall']:>8.1f} {m['rate']:>10,.0f} {m['queries']:>9,.0f} "
+            f"{m['per_query']:>13,.1f} {m['per_domain']:>14,.1f} {m['unbound_cpu']:>14.1f}"
+        )
+    if "danescan" in summary and "dnsperf" in summary:
+        d, p = summary["danescan"], summary["dnsperf"]
+        gap = d["wall"] - p["wall"]
+        extra = d["unbound_cpu"] - p["unbound_cpu"]
+        print(
+            f"danescan CPU per query / dnsperf's: {d['per_query'] / p['per_query']:.1f}×; "
+            f"wall gap {gap:.1f} s, of which Unbound's extra CPU for the extra questions "
+            f"{extra:.1f} s ({100 * extra / gap if gap > 0 else 0:.0f} % of the gap)"
+        )
+    if "danescan" in summary and "asyncio" in summary:
+        ratio = summary["danescan"]["rate"] / summary["asyncio"]["rate"]
+        print(f"danescan domains/s / asyncio + dnspython's: {ratio:.1f}×")
 
 
 if __name__ == "__main__":
