@@ -6,7 +6,8 @@ each one meets an empty Unbound cache):
 
     danescan world build --bench 1000000          # once
     .venv/bin/python bench/bench_cold.py --domains 20000 --runs 3
-    .venv/bin/python bench/bench_cold.py --domains 1000000 --runs 1 --clients danescan
+    .venv/bin/python bench/bench_cold.py --domains 1000000 --runs 1 --clients danescan \
+        --scan-args "--workers 2"
 
 Each run takes a slice of the bench list that no earlier run of this invocation asked
 (``--skip`` moves the start; use a fresh region per invocation if Unbound was not
@@ -14,7 +15,8 @@ restarted meanwhile — it always is here). Per client and run:
 
 * **dnsperf** asks each domain's three domain-stage questions (MX, ``_mta-sts`` TXT,
   ``_smtp._tls`` TXT) with DO set, 500 in flight: the floor of client CPU per query;
-* **danescan** ``scan --no-probe`` (in-process engine): every question of the scan
+* **danescan** ``scan --no-probe`` (in-process engine unless ``--scan-args`` says
+  otherwise; the CPU counted is the whole process tree's): every question of the scan
   (the domain stage's, each MX host's A/AAAA/TLSA once per scan, follow-ups);
 * **asyncio** ``bench/baseline_asyncio.py``: the same questions as the scan, asked the
   way one writes it first, 256 domains at a time.
@@ -94,9 +96,12 @@ def run_dnsperf(world: WorldInfo, names: list[str], work: Path) -> dict[str, flo
     return {**got, "queries": sent, "domains": len(names)}
 
 
-def run_danescan(world: WorldInfo, listing: Path, work: Path, tag: str) -> dict[str, float]:
+def run_danescan(
+    world: WorldInfo, listing: Path, work: Path, tag: str, extra: Sequence[str]
+) -> dict[str, float]:
     out = work / f"scan-{tag}"
-    got = measured(inside(scan_argv(world, listing, out, "--no-probe")), work / f"{tag}.log")
+    argv = inside(scan_argv(world, listing, out, "--no-probe", *extra))
+    got = measured(argv, work / f"{tag}.log")
     domains, queries = scan_counts(out)
     return {**got, "queries": queries, "domains": domains}
 
@@ -132,6 +137,9 @@ def main() -> None:
         default=["dnsperf", "danescan", "asyncio"],
         choices=["dnsperf", "danescan", "asyncio"],
     )
+    parser.add_argument(
+        "--scan-args", default="", help="more options of danescan's scan, e.g. '--workers 2'"
+    )
     args = parser.parse_args()
     world = WorldInfo.load(world_dir() / "world.json")
     assert world.bench_domains, "the world has no bench domains: danescan world build --bench N"
@@ -151,7 +159,7 @@ def main() -> None:
                 if client == "dnsperf":
                     got = run_dnsperf(world, chunk, work)
                 elif client == "danescan":
-                    got = run_danescan(world, listing, work, str(run))
+                    got = run_danescan(world, listing, work, str(run), args.scan_args.split())
                 else:
                     got = run_asyncio(world, listing, len(chunk), work)
                 results[client].append(got)

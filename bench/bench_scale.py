@@ -7,8 +7,10 @@ and peak RSS per worker process, with 1 and 2 Dask workers, on the world's bench
         --workers 1 2 --runs 3 --no-probe
 
 Printed per configuration (medians of ``--runs``): wall seconds, domains/s, scanner CPU
-per domain (the tasks' CPU time, from the scan's own statistics in ``scan.json``, plus
-the driver's), and the largest peak RSS of any worker process. A baseline from the same
+per domain twice — the stage tasks' CPU time (from the scan's own statistics in
+``scan.json``) and the whole run's (the driver, Dask's scheduler, nannies and workers,
+compaction: the rusage of the process tree) — and the largest peak RSS of any one task
+in a worker process (each task reports its own peak). A baseline from the same
 run: dnsperf asking every domain's MX against the same (warm) resolver. The first run of
 a configuration warms the resolver's cache; with ``--cold`` the world's Unbound is not
 touched, so compare configurations within one invocation only.
@@ -34,7 +36,7 @@ def one_scan(
     world: object, domains: Path, out: Path, workers: int, extra: list[str]
 ) -> dict[str, float]:
     argv = scan_argv(world, domains, out, "--workers", str(workers), *extra)  # type: ignore[arg-type]
-    wall, driver_rss = run_measured(argv, out.with_suffix(".log"))
+    wall, driver_rss, whole_cpu = run_measured(argv, out.with_suffix(".log"))
     state = json.loads((out / "scan.json").read_text())
     stats = state.get("stats", {})
     cpu = sum(float(s["cpu_seconds"]) for s in stats.values())
@@ -48,6 +50,7 @@ def one_scan(
         "domains": scanned,
         "queries": queries,
         "cpu_per_domain_us": cpu / max(1, scanned) * 1e6,
+        "whole_cpu_per_domain_us": whole_cpu / max(1, scanned) * 1e6,
         "peak_worker_mib": float(peak),
         "driver_mib": driver_rss,
     }
@@ -88,7 +91,9 @@ def main() -> None:
                 f"--workers {workers}: {med('domains'):,.0f} domains in {med('wall'):.1f} s = "
                 f"{med('domains') / med('wall'):,.0f} domains/s; "
                 f"{med('queries') / med('domains'):.2f} queries/domain; scanner CPU "
-                f"{med('cpu_per_domain_us'):,.0f} µs/domain; peak RSS per worker "
+                f"{med('cpu_per_domain_us'):,.0f} µs/domain in tasks, "
+                f"{med('whole_cpu_per_domain_us'):,.0f} µs/domain in all (driver, Dask, "
+                f"compaction); peak RSS per worker "
                 f"{med('peak_worker_mib'):,.0f} MiB (driver {med('driver_mib'):,.0f} MiB)"
             )
 

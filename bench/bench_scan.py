@@ -24,7 +24,7 @@ from scanner.world.info import WorldInfo, world_dir
 
 
 def scan(world: WorldInfo, domains: Path, out: Path, *extra: str) -> tuple[float, int, int]:
-    elapsed, _ = run_measured(scan_argv(world, domains, out, *extra), out.with_suffix(".log"))
+    elapsed, _, _ = run_measured(scan_argv(world, domains, out, *extra), out.with_suffix(".log"))
     scanned, queries = scan_counts(out)
     return elapsed, scanned, queries
 

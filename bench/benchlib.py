@@ -50,8 +50,10 @@ def scan_argv(world: WorldInfo, domains: Path, out: Path, *extra: str) -> list[s
     ]
 
 
-def run_measured(argv: Sequence[str], log: Path) -> tuple[float, float]:
-    """Run ``argv`` (stderr to ``log``); its wall seconds and its own peak RSS in MiB.
+def run_measured(argv: Sequence[str], log: Path) -> tuple[float, float, float]:
+    """Run ``argv`` (stderr to ``log``); its wall seconds, its own peak RSS in MiB and
+    the CPU seconds (user + system) of it and every descendant it waited for (Dask's
+    nannies and worker processes included).
 
     ``wait4`` gives the rusage of this one child, where RUSAGE_CHILDREN would be the
     maximum over every child so far. A command that execs (``world exec``) is measured
@@ -64,7 +66,7 @@ def run_measured(argv: Sequence[str], log: Path) -> tuple[float, float]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - started
     assert proc.returncode == 0, f"{argv[:4]} failed ({proc.returncode}): {log.read_text()[-2000:]}"
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def scan_counts(out: Path) -> tuple[int, int]:
