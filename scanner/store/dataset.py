@@ -36,6 +36,7 @@ files grows with the tasks, not with their product.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -317,24 +318,42 @@ def write_sorted(
     return write_rows(store, path, schema, rows)
 
 
+READERS = 16  # files of a shuffle read at once (object storage: latency, not bandwidth)
+
+
 def read_key_range(
     store: Store, paths: Sequence[str], key: str, lo: int, hi: int
 ) -> Iterator[dict[str, Any]]:
     """The rows of files sorted by column ``key`` whose key is in ``[lo, hi)``: row
-    groups whose statistics lie outside the range are not read."""
-    for path in paths:
-        with store.fs.open_input_file(path) as f:
-            parquet = pq.ParquetFile(f)
-            column = parquet.schema_arrow.get_field_index(key)
-            for group in range(parquet.metadata.num_row_groups):
-                stats = parquet.metadata.row_group(group).column(column).statistics
-                bounded = stats is not None and stats.has_min_max
-                if bounded and (stats.max < lo or stats.min >= hi):
-                    continue
-                table = parquet.read_row_group(group)
-                keys = table.column(key)
-                mask = pc.and_(pc.greater_equal(keys, lo), pc.less(keys, hi))
-                yield from table.filter(mask).to_pylist()
+    groups whose statistics lie outside the range are not read. A consumer reads one
+    range of every producer's file (thousands at scale, each a footer and a row group
+    or two away on object storage), so ``READERS`` files are read at once."""
+
+    def one(path: str) -> list[dict[str, Any]]:
+        return list(_key_range_of(store, path, key, lo, hi))
+
+    if len(paths) <= 1:
+        for path in paths:
+            yield from one(path)
+        return
+    with concurrent.futures.ThreadPoolExecutor(min(READERS, len(paths))) as pool:
+        for found in pool.map(one, paths):
+            yield from found
+
+
+def _key_range_of(store: Store, path: str, key: str, lo: int, hi: int) -> Iterator[dict[str, Any]]:
+    with store.fs.open_input_file(path) as f:
+        parquet = pq.ParquetFile(f)
+        column = parquet.schema_arrow.get_field_index(key)
+        for group in range(parquet.metadata.num_row_groups):
+            stats = parquet.metadata.row_group(group).column(column).statistics
+            bounded = stats is not None and stats.has_min_max
+            if bounded and (stats.max < lo or stats.min >= hi):
+                continue
+            table = parquet.read_row_group(group)
+            keys = table.column(key)
+            mask = pc.and_(pc.greater_equal(keys, lo), pc.less(keys, hi))
+            yield from table.filter(mask).to_pylist()
 
 
 def row_count(store: Store, path: str) -> int:
