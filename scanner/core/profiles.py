@@ -157,7 +157,7 @@ class PkixTrust:
         return cls(tuple(x509.load_der_x509_certificate(d) for d in ders))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every host by every sender, never shared
 class _Take:
     """What a sender makes of one host: an outcome, or None (skipped) with the error."""
 
