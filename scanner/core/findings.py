@@ -514,6 +514,8 @@ _POSTFIX_FAILURES = frozenset(
 def _probe_findings(h: HostAssessment, domain: str, mx_secure: bool) -> Iterator[Finding]:
     if not mx_secure and h.secure_addresses and h.outcome in _POSTFIX_FAILURES:
         yield _f("tlsa_on_insecure_mx_postfix", h.host, h.outcome.value)
+    if not h.addresses:
+        return
     names = tuple(n for n in (h.tlsa_base, h.host, domain) if n)
     expired = misnamed = one_key = False
     for result in h.addresses:
