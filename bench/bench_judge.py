@@ -19,6 +19,7 @@ Prints, per code base, the median over runs of CPU µs per domain (and of wall t
 from __future__ import annotations
 
 import argparse
+import filecmp
 import json
 import os
 import platform
@@ -152,9 +153,14 @@ def main() -> None:
         for name, src in bases.items():
             out = saved / name.replace(" ", "-") if run == 0 else None
             got[name].append(measure(src, args.work, out))
-    differ = []
+    differ: list[str] = []
+    same_bytes = False
     if args.baseline:
         differ = same_outputs(saved / "baseline", saved / "this-tree")
+        same_bytes = all(
+            filecmp.cmp(f, saved / "this-tree" / f.relative_to(saved / "baseline"), shallow=False)
+            for f in (saved / "baseline").rglob("*.parquet")
+        )
     print(
         f"judge stage, {got['this tree'][0]['domains']:,} domains, {args.runs} runs each "
         f"(medians), {os.cpu_count()} CPUs, Python {platform.python_version()}"
@@ -166,6 +172,7 @@ def main() -> None:
         print(f"{name:10}: {cpu:7.1f} µs CPU/domain  {wall:7.1f} µs wall/domain")
     if args.baseline:
         print("outputs identical to the baseline's:", "yes" if not differ else f"NO: {differ}")
+        print("Parquet files byte-identical too:", "yes" if same_bytes else "no")
         if differ:
             sys.exit(1)
 

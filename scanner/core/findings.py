@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from scanner.core.certs import names_match
 from scanner.core.hosts import HostAssessment
 from scanner.core.memo import JudgeMemo
-from scanner.core.model import DnsLookup, DnssecStatus, DomainFacts, Finding, HostOutcome
+from scanner.core.model import (
+    DnsLookup,
+    DnssecStatus,
+    DomainFacts,
+    Finding,
+    HostOutcome,
+    MtaSts,
+)
 from scanner.core.mtasts import has_tlsrpt, mx_covered, sts_record
 from scanner.core.mxset import MxSet
 from scanner.core.names import is_hostname
@@ -507,6 +514,8 @@ _POSTFIX_FAILURES = frozenset(
 def _probe_findings(h: HostAssessment, domain: str, mx_secure: bool) -> Iterator[Finding]:
     if not mx_secure and h.secure_addresses and h.outcome in _POSTFIX_FAILURES:
         yield _f("tlsa_on_insecure_mx_postfix", h.host, h.outcome.value)
+    if not h.addresses:
+        return
     names = tuple(n for n in (h.tlsa_base, h.host, domain) if n)
     expired = misnamed = one_key = False
     for result in h.addresses:
@@ -542,11 +551,8 @@ def _host_findings(
 
 
 def _mta_sts_findings(
-    facts: DomainFacts, hosts: Sequence[HostAssessment], mx_secure: bool
+    sts: MtaSts, hosts: Sequence[HostAssessment], mx_secure: bool
 ) -> Iterator[Finding]:
-    sts = facts.mta_sts
-    if sts is None:
-        return
     txt = sts.sts_txt
     # An empty policy_error: the fetch was not attempted (a DNS-only scan). The record is
     # parsed last: most domains publish none.
@@ -597,14 +603,14 @@ def detect(
         of_mx = list(_mx_findings(mxset))
     else:
         of_mx = memo.derived(("mx findings", mx_key), lambda: list(_mx_findings(mxset)))
+    found = [*of_mx, *of_hosts]
     lookups = _signed_lookups(facts, host_signed)
-    found = [
-        *of_mx,
-        *_rrsig_findings(lookups, now),
-        *_algorithm_findings(facts, lookups),
-        *of_hosts,
-        *_mta_sts_findings(facts, hosts, mx_secure),
-    ]
+    if lookups:
+        found += _rrsig_findings(lookups, now)
+    if lookups or facts.zone_keys is not None:
+        found += _algorithm_findings(facts, lookups)
+    if facts.mta_sts is not None:
+        found += _mta_sts_findings(facts.mta_sts, hosts, mx_secure)
     if len(found) < 2:
         return tuple(found)
     return tuple(sorted(set(found), key=_order))

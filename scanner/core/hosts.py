@@ -274,20 +274,6 @@ def assess_host(
     usable = tuple(r for r in records if is_usable(r))
     probed = [p for p in (probes or ()) if p.status is not ProbeStatus.SKIPPED]
     reachable = any(p.status in _TALKS_SMTP for p in probed) if probed else None
-    base = HostAssessment(
-        host=mx.host,
-        preference=mx.preference,
-        dns=dns,
-        address_status=address_status,
-        has_addresses=has_addresses,
-        tlsa_lookup=tlsa_lookup,
-        tlsa_status=tlsa_status,
-        tlsa_base=tlsa_base,
-        records=records,
-        unparsable=unparsable,
-        outcome=HostOutcome.NOT_DANE,
-        reachable=reachable,
-    )
 
     def with_outcome(
         outcome: HostOutcome,
@@ -295,8 +281,8 @@ def assess_host(
         addresses: tuple[AddressResult, ...] = (),
         failure: str = "",
     ) -> HostAssessment:
-        # ``dataclasses.replace(base, ...)``, spelt out: it is made for every host of
-        # every domain, and replace() costs twice as much.
+        # One HostAssessment per host (a frozen dataclass is dear to make): every field
+        # but these four is known before the outcome.
         return HostAssessment(
             mx.host,
             mx.preference,
@@ -327,7 +313,8 @@ def assess_host(
     if tlsa_status in _FAILED_DNS:
         # DESIGN rule 3: bogus or failed TLSA → a DANE sender cannot use the host.
         return with_outcome(HostOutcome.TLSA_LOOKUP_FAILED, f"TLSA lookup {tlsa_status.value}")
-    if not base.tlsa_published:
+    if not (tlsa_status is DnssecStatus.SECURE and (records or unparsable)):
+        # HostAssessment.tlsa_published
         detail = "TLSA records insecure" if records else "no TLSA records"
         return with_outcome(HostOutcome.NOT_DANE, detail)
 

@@ -8,7 +8,8 @@ domains of one partition) passes to ``rules.assess_domain`` and
 * ``parse_mx`` is made once per distinct MX RRset (``MxSet`` is a value of the records);
 * a host is assessed once per (name, preference, host facts, probes): ``assess`` gives
   back the same ``HostAssessment`` object when the ``HostDns`` and every probe are the
-  very objects it was made from (identity, not equality: cheap, and never wrong);
+  very objects it was made from (identity, not equality: cheap, and never wrong); a
+  host is kept from its second sight on (a host of one domain only costs a set entry);
 * what depends only on the assessments of a domain's hosts (host judgements, verdict,
   mail outcome, error code and fix, the host part of the findings, the sender profiles)
   is kept under ``derived`` keys made of the identities of those assessments (``ids``).

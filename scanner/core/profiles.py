@@ -157,7 +157,7 @@ class PkixTrust:
         return cls(tuple(x509.load_der_x509_certificate(d) for d in ders))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every host by every sender, never shared
 class _Take:
     """What a sender makes of one host: an outcome, or None (skipped) with the error."""
 
@@ -553,11 +553,11 @@ def _judge_hosts(
     hosts: tuple[HostAssessment, ...],
 ) -> tuple[SenderOutcome, ...]:
     secure = judgement.mx_status is DnssecStatus.SECURE
-    rfc = _walk(Sender.RFC7672, hosts, lambda a: _dane_take(a, secure))
+    walked = _walk(Sender.RFC7672, hosts, lambda a: _dane_take(a, secure))
     # The rules are the authority on the RFC 7672 outcome and code; the walk above gives
     # the same answer (tests hold them together) and names the host and the reason.
     rfc = SenderOutcome(
-        Sender.RFC7672, judgement.mail_outcome, judgement.error_code, rfc.reason, rfc.host
+        Sender.RFC7672, judgement.mail_outcome, judgement.error_code, walked.reason, walked.host
     )
     results = [rfc]
     for sender in Sender:
@@ -585,20 +585,28 @@ def _judge_hosts(
                     )
                 )
         else:
-            results.append(_mta_sts(facts, hosts, now, trust))
+            # Behind an insecure MX RRset the walk above is the opportunistic one.
+            results.append(_mta_sts(facts, hosts, now, trust, None if secure else walked))
     return tuple(results)
 
 
 def _mta_sts(
-    facts: DomainFacts, hosts: Sequence[HostAssessment], now: float, trust: PkixTrust | None
+    facts: DomainFacts,
+    hosts: Sequence[HostAssessment],
+    now: float,
+    trust: PkixTrust | None,
+    opportunistic: SenderOutcome | None = None,
 ) -> SenderOutcome:
+    """``opportunistic``: the walk of ``_dane_take(a, False)`` if already made."""
     enforced, why = _sts_mode(facts)
     if not enforced:
-        walked = _walk(Sender.MTA_STS, hosts, lambda a: _dane_take(a, False))
+        walked = opportunistic
+        if walked is None:
+            walked = _walk(Sender.MTA_STS, hosts, lambda a: _dane_take(a, False))
         reason = f"{why}: opportunistic TLS" if walked.receives else walked.reason
         # Exchange's codes do not apply; only a bogus answer has a TLS-RPT result type.
         code = RPT_DNSSEC if walked.error_code == CODE_DNSSEC_INVALID else ""
-        return SenderOutcome(walked.sender, walked.outcome, code, reason, walked.host)
+        return SenderOutcome(Sender.MTA_STS, walked.outcome, code, reason, walked.host)
     assert facts.mta_sts is not None  # enforced implies a policy
     patterns = facts.mta_sts.mx_patterns
     return _walk(

@@ -940,15 +940,14 @@ def _judge(spec: TaskSpec, store: Store) -> TaskResult:
         ]
         cols = [w.columns for w in out]
         for r in _domain_work_rows(store, spec.part):
-            domain, line_no, rank, raw, scanned_at, names, text = r
+            domain, rank, raw, scanned_at, names, text = r
             own = _load(DomainFacts, text, f"facts of {domain!r}")
             facts = assemble(own, names, hosts, probes)
             at = float(scanned_at)
             judgement, assessments = assess_domain(facts, at, memo)
             senders = judge_senders(facts, judgement, at, trust, assessments, memo)
             at_ms = rows.ts_ms(at)
-            line = InputLine(line_no, raw, domain, rank)
-            _append(cols[0], rows.domain_values(line, facts, judgement, at_ms))
+            _append(cols[0], rows.domain_values(raw, rank, facts, judgement, at_ms))
             out[0].added(1)
             name = judgement.domain
             if judgement.hosts:
@@ -1028,7 +1027,7 @@ class _ByIdentity:
         return value
 
 
-_DOMAIN_WORK = ["domain", "line_no", "rank", "raw", "scanned_at", "hosts", "facts"]
+_DOMAIN_WORK = ["domain", "rank", "raw", "scanned_at", "hosts", "facts"]
 
 
 def _domain_work_rows(store: Store, part: int) -> Iterator[tuple[Any, ...]]:

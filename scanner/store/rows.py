@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,14 +43,13 @@ def _ts(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_ONE_MS = dt.timedelta(milliseconds=1)
-
-
 def ts_ms(seconds: float) -> int:
-    """What a ``timestamp("ms")`` column stores for ``_ts(seconds)``: pyarrow floors the
-    datetime's microseconds to milliseconds (so does ``//`` of timedeltas)."""
-    return (_ts(seconds) - _EPOCH) // _ONE_MS
+    """What a ``timestamp("ms")`` column stores for ``_ts(seconds)``, without making the
+    datetime: ``fromtimestamp`` rounds the fraction to microseconds half-even (CPython's
+    ``_PyTime_DoubleToDenominator``: ``modf``, times 10**6, ``_PyTime_ROUND_HALF_EVEN``),
+    and pyarrow floors microseconds to milliseconds."""
+    fraction, whole = math.modf(seconds)
+    return (int(whole) * 1_000_000 + round(fraction * 1e6)) // 1000
 
 
 def _fields(table: str) -> tuple[str, ...]:
@@ -80,9 +80,14 @@ class StoredDomainFacts:
 
 
 def domain_values(
-    line: InputLine, facts: DomainFacts, judgement: DomainJudgement, scanned_at: Any
+    input_name: str,
+    rank: int | None,
+    facts: DomainFacts,
+    judgement: DomainJudgement,
+    scanned_at: Any,
 ) -> tuple[Any, ...]:
-    """A ``domains`` row's values, in ``DOMAIN_FIELDS`` order (``scanned_at`` as given)."""
+    """A ``domains`` row's values, in ``DOMAIN_FIELDS`` order (``scanned_at`` as given;
+    ``input_name`` and ``rank``: the input line's ``raw`` and ``rank``)."""
     mx = facts.mx
     hosts = [h.host for h in judgement.hosts]
     sts = facts.mta_sts
@@ -98,8 +103,8 @@ def domain_values(
     found = judgement.findings
     return (
         facts.domain,
-        line.raw,
-        line.rank,
+        input_name,
+        rank,
         judgement.verdict.value,
         judgement.mail_outcome.value,
         judgement.error_code,
@@ -125,9 +130,8 @@ def domain_values(
 def domain_row(
     line: InputLine, facts: DomainFacts, judgement: DomainJudgement, scanned_at: float
 ) -> dict[str, Any]:
-    return dict(
-        zip(DOMAIN_FIELDS, domain_values(line, facts, judgement, _ts(scanned_at)), strict=True)
-    )
+    values = domain_values(line.raw, line.rank, facts, judgement, _ts(scanned_at))
+    return dict(zip(DOMAIN_FIELDS, values, strict=True))
 
 
 def domain_mx_values(domain: str, h: HostJudgement, observed_at: Any) -> tuple[Any, ...]:

@@ -5,6 +5,8 @@ the datetime ``RowWriter`` is given."""
 from __future__ import annotations
 
 import datetime as dt
+import math
+import random
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,17 @@ def test_ts_ms_is_what_the_column_stores(seconds: float) -> None:
     stored = pa.array([dt.datetime.fromtimestamp(seconds, tz=dt.UTC)], TS).cast(pa.int64())
     assert stored[0].as_py() == rows.ts_ms(seconds)
     assert pa.array([rows.ts_ms(seconds)], TS).equals(pa.array([rows._ts(seconds)], TS))
+
+
+def test_ts_ms_agrees_with_fromtimestamp_everywhere() -> None:
+    rng = random.Random(7)
+    values = [rng.uniform(-2e9, 4e9) for _ in range(20_000)]
+    values += [rng.randrange(-(10**15), 4 * 10**15) / 10**6 for _ in range(20_000)]
+    values += [k + m / 1e6 + 5e-7 for k in (0, 1, -1, 1_700_000_000) for m in range(-999, 1000)]
+    values += [k + 0.0005 + m * 1e-3 for k in (0, -3, 1_796_049_961) for m in range(-999, 1000)]
+    values += [math.nextafter(v, d) for v in values[-4000:] for d in (-math.inf, math.inf)]
+    want = pa.array([rows._ts(v) for v in values], TS).cast(pa.int64()).to_pylist()
+    assert [rows.ts_ms(v) for v in values] == want
 
 
 def sender_rows(n: int) -> list[dict[str, Any]]:
