@@ -103,7 +103,12 @@ def run_danescan(
     argv = inside(scan_argv(world, listing, out, "--no-probe", *extra))
     got = measured(argv, work / f"{tag}.log")
     domains, queries = scan_counts(out)
-    return {**got, "queries": queries, "domains": domains}
+    stats = json.loads((out / "scan.json").read_text()).get("stats", {})
+    peak = max(
+        (mib for s in stats.values() for mib in s["peak_rss_mib_per_process"].values()),
+        default=0,
+    )
+    return {**got, "queries": queries, "domains": domains, "peak_task_mib": float(peak)}
 
 
 def run_asyncio(world: WorldInfo, listing: Path, count: int, work: Path) -> dict[str, float]:
@@ -182,6 +187,10 @@ def main() -> None:
         print(
             f"{client:<10} {m['wall']:>8.1f} {m['rate']:>10,.0f} {m['queries']:>9,.0f} "
             f"{m['per_query']:>13,.1f} {m['per_domain']:>14,.1f} {m['unbound_cpu']:>14.1f}"
+        )
+    if "danescan" in summary:
+        print(
+            f"danescan: largest peak RSS of one task {summary['danescan']['peak_task_mib']:.0f} MiB"
         )
     if "danescan" in summary and "dnsperf" in summary:
         d, p = summary["danescan"], summary["dnsperf"]
