@@ -52,6 +52,7 @@ WORK = "_work"
 STATE = "scan.json"
 MANIFEST = "_manifest.json"
 ROW_GROUP = 10_000
+SHUFFLE_ROW_GROUP = 1_000
 
 
 def stable_hash(name: str) -> int:
@@ -176,18 +177,20 @@ class RowWriter:
         path: str,
         schema: pa.Schema,
         metadata: dict[bytes, bytes] | None = None,
+        row_group: int = ROW_GROUP,
     ) -> None:
         self.schema = schema.with_metadata(metadata) if metadata else schema
         self._stack = contextlib.ExitStack()
         sink = self._stack.enter_context(store.open_output(path))
         self._writer = pq.ParquetWriter(sink, self.schema, compression="zstd")
         self._rows: list[dict[str, Any]] = []
+        self._row_group = row_group
         self.count = 0
 
     def add(self, row: dict[str, Any]) -> None:
         self._rows.append(row)
         self.count += 1
-        if len(self._rows) >= ROW_GROUP:
+        if len(self._rows) >= self._row_group:
             self._flush()
 
     def add_many(self, rows: Iterable[dict[str, Any]]) -> None:
@@ -290,8 +293,9 @@ def write_rows(
     schema: pa.Schema,
     rows: Iterable[dict[str, Any]],
     metadata: dict[bytes, bytes] | None = None,
+    row_group: int = ROW_GROUP,
 ) -> int:
-    with RowWriter(store, path, schema, metadata) as writer:
+    with RowWriter(store, path, schema, metadata, row_group) as writer:
         writer.add_many(rows)
         return writer.count
 
@@ -313,9 +317,12 @@ def write_sorted(
     rows: list[dict[str, Any]],
     key: str,
 ) -> int:
-    """``rows`` sorted by the routing column ``key`` (see ``read_key_range``)."""
+    """``rows`` sorted by the routing column ``key`` (see ``read_key_range``), in small
+    row groups: a consumer decodes whole row groups to find its range, and reads many
+    producers' files at once, so a row group's size bounds its memory (host facts are
+    kilobytes each)."""
     rows.sort(key=lambda r: r[key])
-    return write_rows(store, path, schema, rows)
+    return write_rows(store, path, schema, rows, row_group=SHUFFLE_ROW_GROUP)
 
 
 READERS = 16  # files of a shuffle read at once (object storage: latency, not bandwidth)

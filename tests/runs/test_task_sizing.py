@@ -120,8 +120,8 @@ def test_a_key_range_reads_only_its_rows(tmp_path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(pq.ParquetFile, "read_row_group", counting)
     got = list(ds.read_key_range(store, [path], "key", lo, hi))
-    # Three row groups of 10,000 sorted keys: the range lies in one of them.
-    assert len(groups_read) == 1
+    # Thirty row groups of 1,000 sorted keys: the range's ≈ 300 rows lie in one or two.
+    assert 1 <= len(groups_read) <= 2
     assert sorted(r["name"] for r in got) == sorted(
         r["name"]
         for r in rows_in
