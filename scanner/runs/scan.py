@@ -158,7 +158,7 @@ def settings_of(config: ScanConfig, plan: Plan) -> dict[str, Any]:
         "blocklist_sha256": _file_sha256(str(o.blocklist) if o.blocklist else None),
         "mta_sts_ca_sha256": _file_sha256(o.mta_sts_cafile),
         "trust_anchor_sha256": _file_sha256(str(o.trust_anchor) if o.trust_anchor else None),
-        "partitions": [plan.domain_parts, plan.zone_parts],
+        "partitions": [plan.domain_parts],
         "shards": config.shard[1] if config.shard else 1,
     }
 
@@ -580,13 +580,17 @@ class Scan:
         )
 
     def _size_stage(self, stage: str) -> None:
-        """Count the host or probe tasks from what the stage before found (once: the
+        """Count the host, diagnose or probe tasks from what the stages before found (once: the
         count is kept in the state, and is the same on every shard, because it depends
         only on committed markers)."""
         plan = self.plan
         if stage == "host" and not plan.host_tasks:
             found = self._committed_count("domain", plan.domain_parts, "hosts")
             self.plan = plan.with_hosts(found)
+        elif stage == "diagnose" and not plan.zone_tasks:
+            found = self._committed_count("domain", plan.domain_parts, "bogus")
+            found += self._committed_count("host", plan.host_tasks, "bogus")
+            self.plan = plan.with_zones(found)
         elif stage == "probe" and not plan.probe_tasks:
             found = self._committed_count("host", plan.host_tasks, "probe_jobs")
             self.plan = plan.with_probes(found)

@@ -11,7 +11,7 @@ The stages, and why they are split where they are::
     host    (a range of host hash keys)       A, AAAA and the TLSA walk of each distinct host,
             once per scan; routes host facts to the domain partitions that use them
             and emits the probes due, by address partition
-    diagnose (partition: hash of the registered domain)  why each bogus answer is bogus:
+    diagnose (a range of registered-domain keys)  why each bogus answer is bogus:
             the chain of trust walked from the anchor (issue 11); questions under one
             registered domain meet in one task, whose walker fetches a zone cut once
     probe   (a range of address hash keys)    one SMTP STARTTLS probe per (host, address, SNI),
@@ -103,7 +103,7 @@ DOMAIN_SCHEMA = pa.schema(
     ]
 )
 HOSTREF_SCHEMA = pa.schema([("key", pa.int64()), ("host", pa.string())])
-BOGUS_SCHEMA = pa.schema([("name", pa.string()), ("rrtype", pa.string())])
+BOGUS_SCHEMA = pa.schema([("key", pa.int64()), ("name", pa.string()), ("rrtype", pa.string())])
 HOSTDNS_SCHEMA = pa.schema([("dp", pa.int64()), ("host", pa.string()), ("facts", pa.string())])
 PROBEJOB_SCHEMA = pa.schema(
     [
@@ -155,24 +155,25 @@ class StoredFactsError(DanescanError):
 # found (``with_hosts``, ``with_probes``).
 HOSTS_PER_TASK = 10_000
 PROBES_PER_TASK = 10_000
+QUESTIONS_PER_TASK = 500  # a bogus answer's chain walk keeps its zones' keys and proofs
 DOMAINS_PER_PART = 25_000
 
 
 @dataclass(frozen=True)
 class Plan:
-    """How many tasks each stage has. The domain and zone (diagnose) partitions are
-    fixed when the scan starts; the host and probe tasks are counted once the stage
-    before them has committed (0 until then), from what it found."""
+    """How many tasks each stage has. The domain partitions are fixed when the scan
+    starts; the host, diagnose and probe tasks are counted once the stages before them
+    have committed (0 until then), from what they found."""
 
     domain_parts: int
-    zone_parts: int
     min_tasks: int = 1  # the execution slots when the scan started (every shard uses it)
     host_tasks: int = 0
+    zone_tasks: int = 0
     probe_tasks: int = 0
 
     def parts(self, stage: str) -> int:
         if stage == "diagnose":
-            return self.zone_parts
+            return self.zone_tasks
         if stage == "host":
             return self.host_tasks
         if stage == "probe":
@@ -183,6 +184,11 @@ class Plan:
         """Enough host tasks for ``hosts`` (an upper bound: the domain partitions'
         distinct names summed) to hold at most ``HOSTS_PER_TASK`` each."""
         return dataclasses.replace(self, host_tasks=self._tasks_for(hosts, HOSTS_PER_TASK))
+
+    def with_zones(self, questions: int) -> Plan:
+        """Enough diagnose tasks for ``questions`` bogus answers, at most
+        ``QUESTIONS_PER_TASK`` each (questions under one registered domain stay together)."""
+        return dataclasses.replace(self, zone_tasks=self._tasks_for(questions, QUESTIONS_PER_TASK))
 
     def with_probes(self, probes: int) -> Plan:
         return dataclasses.replace(self, probe_tasks=self._tasks_for(probes, PROBES_PER_TASK))
@@ -195,14 +201,13 @@ class Plan:
 def make_plan(domains_estimate: int, slots: int, explicit: int | None = None) -> Plan:
     """About ``DOMAINS_PER_PART`` domains per domain partition, at least two per
     execution slot (so that a slow partition does not leave the other slots idle).
-    Bogus questions are few (a few per hundred domains): an eighth as many zone
-    partitions."""
+    """
     if explicit is not None:
         domain_parts = max(1, explicit)
     else:
         domain_parts = max(2 * slots, -(-domains_estimate // DOMAINS_PER_PART))
     domain_parts = min(domain_parts, 65_536)
-    return Plan(domain_parts, max(slots, -(-domain_parts // 8)), min_tasks=max(1, slots))
+    return Plan(domain_parts, min_tasks=max(1, slots))
 
 
 @dataclass(frozen=True)
@@ -419,7 +424,7 @@ def _input_lines(store: Store, spec: TaskSpec, now: float) -> tuple[list[InputLi
 async def _domain_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult:
     result = TaskResult("domain", spec.part)
     refs: set[str] = set()
-    bogus: list[set[tuple[str, str]]] = [set() for _ in range(spec.plan.zone_parts)]
+    bogus: set[tuple[str, str]] = set()
     now = time.time()
     with ds.RowWriter(store, ds.domain_file(spec.part), DOMAIN_SCHEMA) as out:
         if spec.mode == "regrade":
@@ -442,25 +447,30 @@ async def _domain_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResul
         [{"key": ds.hash_key(n), "host": n} for n in refs],
         "key",
     )
-    _write_bogus(spec, store, bogus, f"d-{spec.part:05d}")
+    _write_bogus(spec, store, bogus, f"d-{spec.part:05d}", result)
     return result
 
 
-def _note_bogus(bogus: list[set[tuple[str, str]]], lookups: Iterable[DnsLookup]) -> None:
-    for name, rrtype in bogus_questions(lookups):
-        bogus[ds.partition_of(registered_domain(name) or name, len(bogus))].add((name, rrtype))
+def _note_bogus(bogus: set[tuple[str, str]], lookups: Iterable[DnsLookup]) -> None:
+    bogus.update(bogus_questions(lookups))
 
 
-def _write_bogus(spec: TaskSpec, store: Store, bogus: list[set[tuple[str, str]]], who: str) -> None:
+def _write_bogus(
+    spec: TaskSpec, store: Store, bogus: set[tuple[str, str]], who: str, result: TaskResult
+) -> None:
+    """The task's bogus questions, sorted by the hash key of their registered domain (a
+    diagnose task reads one range of keys, so one registered domain's questions meet
+    in one task and its zones are walked once)."""
     if spec.mode == "regrade":
         return  # a regrade walks nothing: the stored diagnoses are copied
-    for zone_part, questions in enumerate(bogus):
-        ds.write_rows(
-            store,
-            ds.bogus_file(zone_part, who),
-            BOGUS_SCHEMA,
-            ({"name": n, "rrtype": r} for n, r in sorted(questions)),
-        )
+    result.counts["bogus"] = len(bogus)
+    ds.write_sorted(
+        store,
+        ds.bogus_file(who),
+        BOGUS_SCHEMA,
+        [{"key": ds.hash_key(registered_domain(n) or n), "name": n, "rrtype": r} for n, r in bogus],
+        "key",
+    )
 
 
 async def _gather_domains(
@@ -470,7 +480,7 @@ async def _gather_domains(
     lines: Sequence[InputLine],
     out: ds.RowWriter,
     refs: set[str],
-    bogus: list[set[tuple[str, str]]],
+    bogus: set[tuple[str, str]],
 ) -> int:
     options = spec.options
     batch = _DomainRows(out)
@@ -712,10 +722,10 @@ async def _host_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult:
     else:
         result.counts["queries"] = await _gather_hosts(spec, seams, list(needed), found)
     result.counts["hosts"] = len(found)
-    bogus: list[set[tuple[str, str]]] = [set() for _ in range(spec.plan.zone_parts)]
+    bogus: set[tuple[str, str]] = set()
     for host, _ in found.values():
         _note_bogus(bogus, [host.a, host.aaaa, *host.tlsa_lookups])
-    _write_bogus(spec, store, bogus, f"h-{spec.part:05d}")
+    _write_bogus(spec, store, bogus, f"h-{spec.part:05d}", result)
     meta = {t: _meta(spec, t) for t in ("hosts", "tlsa_records")}
     who = f"h-{spec.part:05d}"
     with (
@@ -792,8 +802,11 @@ def _import_hosts(
 
 async def _diagnose_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult:
     result = TaskResult("diagnose", spec.part)
-    files = store.list_files(ds.bogus_dir(spec.part), suffix=".parquet")
-    questions = sorted({(r["name"], r["rrtype"]) for r in ds.read_rows(store, files)})
+    files = store.list_files(ds.bogus_dir(), suffix=".parquet")
+    lo, hi = ds.key_range(spec.part, spec.plan.zone_tasks)
+    questions = sorted(
+        {(r["name"], r["rrtype"]) for r in ds.read_key_range(store, files, "key", lo, hi)}
+    )
     walker = seams.walker(spec.options) if questions and spec.mode == "scan" else None
     found: list[dict[str, Any]] = []
     if walker is not None:

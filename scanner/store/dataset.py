@@ -19,7 +19,7 @@ Stage work, internal, removed when the scan completes::
                                               that needs them
     <out>/_work/probejobs/ht=J.parquet        probes host task J found due, by address key
     <out>/_work/probes/at=A.parquet           probe task A's facts, by domain partition
-    <out>/_work/bogus/zp=Z/<who>.parquet      bogus questions, by registered domain, to diagnose
+    <out>/_work/bogus/<who>.parquet           a task's bogus questions, by registered-domain key
     <out>/_work/final/<table>/<who>.parquet   final-table rows, compacted at the end
     <out>/_work/done/<stage>-NNNNN.json       a task's commit marker, written last
 
@@ -134,13 +134,13 @@ def probes_dir() -> str:
     return f"{WORK}/probes"
 
 
-def bogus_file(zone_part: int, who: str) -> str:
+def bogus_file(who: str) -> str:
     """Bogus questions to diagnose, by partition of their registered domain."""
-    return f"{WORK}/bogus/zp={zone_part:05d}/{who}.parquet"
+    return f"{WORK}/bogus/{who}.parquet"
 
 
-def bogus_dir(zone_part: int) -> str:
-    return f"{WORK}/bogus/zp={zone_part:05d}"
+def bogus_dir() -> str:
+    return f"{WORK}/bogus"
 
 
 def work_final(table: str, who: str) -> str:
@@ -177,14 +177,14 @@ class RowWriter:
         path: str,
         schema: pa.Schema,
         metadata: dict[bytes, bytes] | None = None,
-        row_group: int = ROW_GROUP,
+        row_group: int | None = None,
     ) -> None:
         self.schema = schema.with_metadata(metadata) if metadata else schema
         self._stack = contextlib.ExitStack()
         sink = self._stack.enter_context(store.open_output(path))
         self._writer = pq.ParquetWriter(sink, self.schema, compression="zstd")
         self._rows: list[dict[str, Any]] = []
-        self._row_group = row_group
+        self._row_group = row_group or ROW_GROUP
         self.count = 0
 
     def add(self, row: dict[str, Any]) -> None:
@@ -293,7 +293,7 @@ def write_rows(
     schema: pa.Schema,
     rows: Iterable[dict[str, Any]],
     metadata: dict[bytes, bytes] | None = None,
-    row_group: int = ROW_GROUP,
+    row_group: int | None = None,
 ) -> int:
     with RowWriter(store, path, schema, metadata, row_group) as writer:
         writer.add_many(rows)
