@@ -198,10 +198,18 @@ def test_each_shared_host_is_looked_up_once_per_scan(
             GROUP BY m.host HAVING n > 1"""
     ).fetchall()
     assert shared, "the world must have MX hosts shared by several domains"
+    # A host that is the CNAME target of another MX host has its TLSA name asked by that
+    # host's walk too (RFC 7672 §2.2.2: the expanded name first), which may run in
+    # another host task: once per asking host, never more.
+    chains = con.sql(f"SELECT host, cname_chain FROM read_parquet('{out}/hosts/**/*.parquet')")
+    askers: collections.Counter[str] = collections.Counter()
+    for name, chain in chains.fetchall():
+        for target in {name, *(c.rstrip(".").lower() for c in chain or [])}:
+            askers[target] += 1
     tlsa = {name: n for (name, rtype), n in queries.items() if rtype == "TLSA"}
     for host, _ in shared:
         asked = [n for name, n in tlsa.items() if name.endswith(f"._tcp.{host}")]
-        assert asked and all(n == 1 for n in asked), (host, asked)
+        assert asked and all(1 <= n <= askers[host] for n in asked), (host, asked, askers[host])
         assert queries[(host, "A")] == 1 and queries[(host, "AAAA")] == 1, host
 
 
