@@ -325,7 +325,7 @@ def write_sorted(
     return write_rows(store, path, schema, rows, row_group=SHUFFLE_ROW_GROUP)
 
 
-READERS = 16  # files of a shuffle read at once (object storage: latency, not bandwidth)
+READERS = 16  # files of a shuffle read at once from object storage (latency, not bandwidth)
 
 
 def read_key_range(
@@ -339,7 +339,9 @@ def read_key_range(
     def one(path: str) -> list[dict[str, Any]]:
         return list(_key_range_of(store, path, key, lo, hi))
 
-    if len(paths) <= 1:
+    if len(paths) <= 1 or store.local:
+        # A local disk answers at once: one file at a time (each reading thread holds
+        # its own row groups and Arrow's per-thread caches).
         for path in paths:
             yield from one(path)
         return
