@@ -808,24 +808,26 @@ async def _diagnose_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskRes
         {(r["name"], r["rrtype"]) for r in ds.read_key_range(store, files, "key", lo, hi)}
     )
     walker = seams.walker(spec.options) if questions and spec.mode == "scan" else None
-    found: list[dict[str, Any]] = []
-    if walker is not None:
-
-        async def one(question: tuple[str, str]) -> None:
-            at = time.time()
-            diagnosis, facts = await walker.diagnose_with_facts(*question, now=at)
-            found.append({**rows.diagnosis_row(diagnosis, facts, at), "scan_id": spec.scan_id})
-
-        await each_concurrently(questions, one, 32)
-        result.counts["queries"] = walker.queries
-    ds.write_rows(
+    # Rows go to the file as they come, in small row groups: one registered domain's
+    # questions all meet in one task, and a zone with thousands of broken names must not
+    # make that task hold every chain it walked.
+    with ds.RowWriter(
         store,
         ds.work_final("dnssec_diagnoses", f"z-{spec.part:05d}"),
         TABLES["dnssec_diagnoses"],
-        sorted(found, key=lambda r: (r["name"], r["rrtype"])),
         _meta(spec, "dnssec_diagnoses"),
-    )
-    result.counts["diagnoses"] = len(found)
+        row_group=ds.SHUFFLE_ROW_GROUP,
+    ) as out:
+        if walker is not None:
+
+            async def one(question: tuple[str, str]) -> None:
+                at = time.time()
+                diagnosis, facts = await walker.diagnose_with_facts(*question, now=at)
+                out.add({**rows.diagnosis_row(diagnosis, facts, at), "scan_id": spec.scan_id})
+
+            await each_concurrently(questions, one, 32)
+            result.counts["queries"] = walker.queries
+        result.counts["diagnoses"] = out.count
     return result
 
 
