@@ -12,8 +12,8 @@ Guarantees (DESIGN §3, §5; issues 13 and 14):
 * Memory is bounded by a partition: the input is spooled to partition files as it is
   read (``spool_rows`` rows buffered at most); deduplication happens per partition.
 * Each MX host is looked up and each address probed once per scan, whatever the number
-  of workers or machines: a host belongs to exactly one host partition, an address to
-  exactly one address partition, and a partition to one task.
+  of workers or machines: a host belongs to exactly one host task's key range, an
+  address to exactly one probe task's, and each range to one task.
 * ``--resume`` continues only the same scan: the input (path, size, SHA-256 of the bytes
   read) and every setting that changes results must be those recorded; otherwise it
   refuses and says what differs. Committed partitions are skipped; the rest rerun.

@@ -7,10 +7,10 @@ any executor (in-process, a Dask worker on another machine, a batch job) can run
 The stages, and why they are split where they are::
 
     domain  (partition: hash of the domain)   MX, zone keys, MTA-STS/TLS-RPT of each domain;
-            emits the MX host names each partition needs, by host partition
+            emits the MX host names each partition needs, by host key
     host    (a range of host hash keys)       A, AAAA and the TLSA walk of each distinct host,
             once per scan; routes host facts to the domain partitions that use them
-            and emits the probes due, by address partition
+            and emits the probes due, by address key
     diagnose (a range of registered-domain keys)  why each bogus answer is bogus:
             the chain of trust walked from the anchor (issue 11); questions under one
             registered domain meet in one task, whose walker fetches a zone cut once
@@ -21,9 +21,10 @@ The stages, and why they are split where they are::
             ``regrade`` runs over a stored scan)
     compact (per output file)                 the final tables' parts merged into few files
 
-The domain and zone partitions are fixed when the scan starts; the host and probe
-stages are cut into as many key ranges as the hosts and probes found need
-(``Plan.with_hosts``, ``Plan.with_probes``), so that no task's memory grows with the input.
+The domain partitions are fixed when the scan starts; the host, diagnose and probe
+stages are cut into as many key ranges as the hosts, bogus answers and probes found
+need (``Plan.with_hosts``, ``Plan.with_zones``, ``Plan.with_probes``), so that no
+task's memory grows with the input.
 
 A task reads only committed files (upstream stages are finished before it starts),
 writes outputs whose names depend only on (stage, partition), and commits by writing

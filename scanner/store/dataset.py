@@ -135,7 +135,7 @@ def probes_dir() -> str:
 
 
 def bogus_file(who: str) -> str:
-    """Bogus questions to diagnose, by partition of their registered domain."""
+    """A task's bogus questions to diagnose, sorted by their registered domain's key."""
     return f"{WORK}/bogus/{who}.parquet"
 
 
