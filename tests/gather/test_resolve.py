@@ -50,6 +50,11 @@ async def run_lookups(
     return out, holder["fake"], holder["resolver"]
 
 
+def names_asked(fake: FakeDns) -> list[str]:
+    """The names the server was asked, in order, each once (retransmissions folded)."""
+    return list(dict.fromkeys(qname_of(q) for _, q in fake.log))
+
+
 async def one(
     handler: Handler, name: str = "a.example", rrtype: str = "A", **config: Any
 ) -> DnsLookup:
@@ -472,14 +477,16 @@ async def test_partial_chain_is_followed_by_asking_the_last_target() -> None:
     lk = got[0]
     assert lk.cname_chain == tuple(f"c{i}.example" for i in range(1, 6))
     assert lk.records == ("192.0.2.7",)
-    assert [qname_of(q) for _, q in fake.log] == ["c0.example.", "c2.example.", "c4.example."]
+    assert names_asked(fake) == ["c0.example.", "c2.example.", "c4.example."]
 
 
 async def test_partial_chain_of_12_hops_stops_at_the_cap() -> None:
     got, fake, _ = await run_lookups(chain_handler(12, per_answer=1), [("c0.example", "A")])
     lk = got[0]
     assert lk.cname_limit_hit and len(lk.cname_chain) == 10
-    assert fake.count() == 11  # c0 .. c10 asked; c10 -> c11 would be hop 11
+    # c0 .. c10 asked; c10 -> c11 would be hop 11.  Distinct names, not datagrams: on a
+    # loaded machine an answer can miss the 0.2 s attempt timeout and be asked again.
+    assert names_asked(fake) == [f"c{i}.example." for i in range(11)]
 
 
 async def test_followed_chain_ad_is_the_and_of_all_answers() -> None:
