@@ -65,8 +65,8 @@ def _spec(location: str, options: GatherOptions, concurrency: int) -> TaskSpec:
 
 async def _stage(spec: TaskSpec, lines: list[InputLine]) -> tuple[int, float, float]:
     store = open_store(spec.location)
-    refs: list[set[str]] = [set()]
-    bogus: list[set[tuple[str, str]]] = [set()]
+    refs: set[str] = set()
+    bogus: set[tuple[str, str]] = set()
     wall = time.monotonic()
     cpu = time.process_time()
     with ds.RowWriter(store, ds.domain_file(0), DOMAIN_SCHEMA) as out:
