@@ -65,6 +65,8 @@ def _spec(location: str, options: GatherOptions, concurrency: int) -> TaskSpec:
 
 async def _stage(spec: TaskSpec, lines: list[InputLine]) -> tuple[int, float, float]:
     store = open_store(spec.location)
+    if hasattr(stages, "collector"):  # as a task does (older code bases have no baseline)
+        stages.collector.baseline()
     refs: set[str] = set()
     bogus: set[tuple[str, str]] = set()
     wall = time.monotonic()

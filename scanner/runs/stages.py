@@ -40,13 +40,10 @@ fails (``ResolverFailed``: the scan stops, resumable) if the resolver is gone.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
-import gc
 import json
 import os
 import resource
-import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -69,6 +66,7 @@ from scanner.core.rules import RULES_VERSION, assess_domain
 from scanner.errors import DanescanError, ResolverFailed
 from scanner.gather.domain import Gatherer
 from scanner.gather.resolve import DnsClient, self_check
+from scanner.runs import collector
 from scanner.runs.wiring import (
     GatherOptions,
     Seams,
@@ -568,35 +566,6 @@ class _DomainRows:
         self._clear()
 
 
-_frozen = 0
-_frozen_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _quiet_collector() -> Iterator[None]:
-    """Keep the cyclic garbage collector off what existed before a gathering loop.
-
-    A gathering loop allocates millions of short-lived objects, and every few thousand
-    of them CPython's collector runs; its full collections walked every object of the
-    process (the modules of dnspython, pyarrow and trio, the partition's input) and took
-    a fifth of the domain stage's CPU. ``gc.freeze`` moves what exists now out of the
-    collector's generations for the loop's duration (the collector still runs on what
-    the loop makes); the last loop of the process to finish thaws them again.
-    """
-    global _frozen
-    with _frozen_lock:
-        gc.collect()
-        gc.freeze()
-        _frozen += 1
-    try:
-        yield
-    finally:
-        with _frozen_lock:
-            _frozen -= 1
-            if not _frozen:
-                gc.unfreeze()
-
-
 async def _gather_each(
     spec: TaskSpec,
     seams: Seams,
@@ -629,8 +598,7 @@ async def _gather_each(
             wall = time.time() - (trio.current_time() - began)
             silent += _silent(late(item, wall))
 
-        with _quiet_collector():
-            await each_concurrently(items, each, limit, item_seconds=item_seconds, late=overran)
+        await each_concurrently(items, each, limit, item_seconds=item_seconds, late=overran)
         await _vouch(resolver, spec.options, silent)
         nursery.cancel_scope.cancel()
     return resolver.queries_sent
@@ -927,8 +895,8 @@ def _judge_stage(spec: TaskSpec, store: Store) -> TaskResult:
     """The rules over one domain partition. A provider's hosts serve many of its
     domains: one ``JudgeMemo`` per task assesses each host once and shares what depends
     on the hosts alone (``scanner.core.memo``); rows go to the writers column by column;
-    the cyclic garbage collector rests meanwhile (``_gc_paused``)."""
-    with _gc_paused():
+    the cyclic garbage collector rests meanwhile (``collector.paused``)."""
+    with collector.paused():
         return _judge(spec, store)
 
 
@@ -978,33 +946,6 @@ def _judge(spec: TaskSpec, store: Store) -> TaskResult:
     result.verdicts = dict(verdicts)
     result.counts["judged"] = sum(verdicts.values())
     return result
-
-
-_GC_LOCK = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a judge task runs. The task makes a few
-    dozen small objects per domain, none of them in a cycle (reference counting frees
-    them); the collector's passes over them and over the partition's host facts were a
-    sixth of the task's CPU. Counted, so that judge tasks running at once in one process
-    leave the collector as they found it when the last one ends."""
-    global _gc_pauses, _gc_was_enabled
-    with _GC_LOCK:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _GC_LOCK:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 def _append(columns: tuple[list[Any], ...], values: tuple[Any, ...]) -> None:
@@ -1111,6 +1052,7 @@ async def run_task_async(spec: TaskSpec, seams: Seams | None = None) -> TaskResu
     """Run one task and commit it; the executors call this (in-process) or ``run_task``."""
     seams = seams or Seams()
     store = open_store(spec.location)
+    collector.baseline()
     _reset_peak_rss()
     started = time.monotonic()
     cpu = time.process_time()
@@ -1157,15 +1099,4 @@ def run_task(spec: TaskSpec) -> TaskResult:
     try:
         return trio.run(run_task_async, spec)
     finally:
-        _give_back_memory()
-
-
-def _give_back_memory() -> None:
-    """Return what a finished task freed to the operating system, so that a worker
-    process that runs hundreds of tasks does not carry the fragments of every earlier
-    one into the next (its memory then depends on the task, not on how many ran
-    before). Cheap next to a task: a collection, Arrow's pool, glibc's ``malloc_trim``."""
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        collector.give_back()

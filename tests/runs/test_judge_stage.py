@@ -5,7 +5,6 @@ functions and written with ``pyarrow.Table.from_pylist``."""
 
 from __future__ import annotations
 
-import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -85,22 +84,3 @@ def test_judge_tables_are_the_plain_judgement(tmp_path: Path, probe: bool) -> No
         plain = pa.Table.from_pylist(want[name], schema=TABLES[name])
         assert got.num_rows == plain.num_rows > 0 or name == "findings"
         assert ordered(got).equals(ordered(plain)), name
-
-
-def test_the_collector_rests_while_judge_tasks_run_and_comes_back() -> None:
-    assert gc.isenabled()
-    first, second = stages._gc_paused(), stages._gc_paused()
-    first.__enter__()
-    assert not gc.isenabled()
-    second.__enter__()
-    first.__exit__(None, None, None)  # tasks end in any order
-    assert not gc.isenabled()
-    second.__exit__(None, None, None)
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with stages._gc_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()  # it was off before: it stays off
-    finally:
-        gc.enable()
