@@ -223,27 +223,48 @@ def _rrsig(wire: bytes, pos: int, rdlen: int) -> Rrsig:
     )
 
 
-# What an asked question name reads as: its text, where each of its suffixes starts in a
-# message (the question starts at octet 12) with that suffix's text, and where it ends.
-_Asked = tuple[str, dict[int, tuple[str, int]], int]
+class _Suffixes:
+    """The suffixes of a literal question name at octet 12 of a message, read off its
+    text: in a name without escapes, the label that starts ``k`` octets into the wire
+    form starts ``k`` characters into the text (each length octet stands where the dot
+    before the label stands), so the suffix a compression pointer names is a slice,
+    worked out only when an owner points there (no table built per name)."""
+
+    __slots__ = ("end", "text")
+
+    def __init__(self, text: str, end: int) -> None:
+        self.text = text  # the name, lower case, no final dot
+        self.end = end  # the octet after the name's root label
+
+    def get(self, pointer: int) -> tuple[str, int] | None:
+        """The suffix that starts at message offset ``pointer`` and where the name ends,
+        or None when no label of the name starts there."""
+        at = pointer - 12
+        text = self.text
+        if 0 <= at < len(text) and (at == 0 or text[at - 1] == "."):
+            return text[at:], self.end
+        return None
+
+
+# What an asked question name reads as: its text, its suffixes, and where it ends.
+_Asked = tuple[str, _Suffixes, int]
+
+
+def _literal(qname: str) -> bool:
+    """Is ``qname`` lower case, without escapes, and not the root (the text a suffix
+    slice of ``_Suffixes`` is right for)?"""
+    raw = qname.encode("ascii", "replace")
+    return qname != "." and not raw.translate(None, _LITERAL_OR_DOT) and raw == raw.lower()
 
 
 def asked_name(qname: str, name_wire: bytes) -> _Asked | None:
     """The ``_Asked`` entry of a name this client encoded (``FastCodec``), or None when
     its text is not what ``_read_name`` would give for these octets (capitals, escapes)."""
-    raw = qname.encode("ascii", "replace")
-    if qname == "." or raw.translate(None, _LITERAL_OR_DOT) or raw != raw.lower():
+    # A literal name's wire form is one octet longer than its text at each end.
+    if len(name_wire) != len(qname) + 2 or qname.endswith(".") or not _literal(qname):
         return None
     end = 12 + len(name_wire)
-    labels = qname.split(".")
-    suffixes: dict[int, tuple[str, int]] = {}
-    pos = 12
-    for i, label in enumerate(labels):
-        if name_wire[pos - 12] != len(label):
-            return None
-        suffixes[pos] = (".".join(labels[i:]), end)
-        pos += len(label) + 1
-    return qname, suffixes, end
+    return qname, _Suffixes(qname, end), end
 
 
 def decode_reply(wire: bytes, asked: dict[bytes, _Asked] | None = None) -> Reply:
@@ -261,31 +282,27 @@ def decode_reply(wire: bytes, asked: dict[bytes, _Asked] | None = None) -> Reply
         raise MalformedReply(f"unparseable reply: {type(exc).__name__}: {exc}") from None
 
 
-def _question_suffixes(wire: bytes, qname: str, end: int) -> dict[int, tuple[str, int]]:
-    """Where each suffix of a pointer-free question name starts, and its text.
+def _question_suffixes(wire: bytes, qname: str, end: int) -> _Suffixes | None:
+    """The suffixes of a pointer-free question name, whose text is ``qname``.
 
     Answer owners and SOA owners are nearly always a compression pointer to the question
-    name or to one of its suffixes; ``_owner`` reads those from here. Empty when the
+    name or to one of its suffixes; ``_owner`` reads those from here. None when the
     question name uses a pointer itself or needed escapes (the general path then).
     """
-    if "\\" in qname or qname == ".":
-        return {}
-    labels = qname.split(".")
-    found: dict[int, tuple[str, int]] = {}
+    if end - 12 != len(qname) + 2 or not _literal(qname):
+        return None
     pos = 12
-    for i in range(len(labels)):
-        count = wire[pos]
-        if count == 0 or count >= 64 or count != len(labels[i]):
-            return {}
-        found[pos] = (".".join(labels[i:]), end)
-        pos += count + 1
-    return found if pos == end - 1 and wire[pos] == 0 else {}
+    for label in qname.split("."):
+        if wire[pos] != len(label):
+            return None
+        pos += len(label) + 1
+    return _Suffixes(qname, end) if wire[pos] == 0 else None
 
 
-def _owner(wire: bytes, pos: int, size: int, known: dict[int, tuple[str, int]]) -> tuple[str, int]:
+def _owner(wire: bytes, pos: int, size: int, known: _Suffixes | None) -> tuple[str, int]:
     """``_read_name`` at ``pos``, without decoding again a name that is just a pointer to
     a question suffix lying wholly before ``pos`` (what ``_read_name`` would accept)."""
-    if known and wire[pos] >= 192 and pos + 1 < size:
+    if known is not None and wire[pos] >= 192 and pos + 1 < size:
         hit = known.get(((wire[pos] & 0x3F) << 8) | wire[pos + 1])
         if hit is not None and hit[1] <= pos:
             return hit[0], pos + 2
@@ -304,7 +321,7 @@ def _decode(wire: bytes, asked: dict[bytes, _Asked] | None) -> Reply:
     pos = 12
     qname: str | None = None
     qtype: int | None = None
-    known: dict[int, tuple[str, int]] = {}
+    known: _Suffixes | None = None
     if asked and qdcount:
         # The octets up to the first zero are exactly a name we asked: it reads as that.
         zero = wire.find(0, 12)
