@@ -55,6 +55,18 @@ def restart_world() -> None:
     subprocess.run([*DANESCAN, "world", "up"], check=True, capture_output=True)
 
 
+def resolver_setup() -> str:
+    """What the world's Unbound was built with (``DANESCAN_WORLD_RESOLVER_THREADS``,
+    ``DANESCAN_WORLD_QUERY_LOG``): both change how fast it answers."""
+    conf = dict(
+        line.strip().split(": ", 1)
+        for line in (world_dir() / "unbound.conf").read_text().splitlines()
+        if ": " in line
+    )
+    log = "query log on" if conf.get("log-queries") == "yes" else "no query log"
+    return f"{conf.get('num-threads', '?')} thread(s), {log}"
+
+
 def inside(argv: Sequence[str]) -> list[str]:
     return [*DANESCAN, "world", "exec", "--", *argv]
 
@@ -170,8 +182,8 @@ def main() -> None:
                 results[client].append(got)
                 print(f"run {run} {client}: {json.dumps({k: round(v, 3) for k, v in got.items()})}")
     print(
-        f"\n{args.domains:,} bench domains per run, cold Unbound for every client, "
-        f"medians of {args.runs}"
+        f"\n{args.domains:,} bench domains per run, cold Unbound ({resolver_setup()}) for "
+        f"every client, medians of {args.runs}"
     )
     print(
         f"{'client':<10} {'wall s':>8} {'domains/s':>10} {'queries':>9} "

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from scanner.world.build import build
 from scanner.world.catalog import Catalog, HostSpec, Scenario, load_catalog
-from scanner.world.control import Status, WorldError, down, status, up, world_info
+from scanner.world.control import Status, down, status, up, world_info
 from scanner.world.info import (
     AUTH_ADDRESS,
     NETNS,
     RESOLVER_ADDRESS,
     HostInfo,
+    WorldError,
     WorldInfo,
     world_dir,
 )

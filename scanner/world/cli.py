@@ -15,7 +15,7 @@ import click
 
 from scanner.world import control, netns
 from scanner.world.build import build as build_world
-from scanner.world.info import ca_roots_path, world_dir
+from scanner.world.info import WorldError, ca_roots_path, world_dir
 
 
 def _dir(value: str | None) -> Path:
@@ -56,7 +56,10 @@ def build(directory: str | None, catalog: Path | None, bench: int) -> None:
     """Build keys, signed zones, certificates and configurations."""
     started = time.monotonic()
     d = _dir(directory)
-    info = build_world(d, catalog, bench=bench)
+    try:
+        info = build_world(d, catalog, bench=bench)
+    except WorldError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(
         f"built {len(info.domains)} scenario domains"
         + (f" + {info.bench_count} bench domains ({info.bench_domains})" if bench else "")
@@ -73,7 +76,7 @@ def up(directory: str | None, catalog: Path | None, rebuild: bool) -> None:
     started = time.monotonic()
     try:
         info = control.up(_dir(directory), catalog, rebuild=rebuild)
-    except control.WorldError as exc:
+    except WorldError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"world up in {time.monotonic() - started:.1f} s: resolver {info.resolver}, "
@@ -124,7 +127,7 @@ def domains(directory: str | None, bench: bool) -> None:
     domain list ready for `danescan scan` or `danescan check --file`."""
     try:
         info = control.world_info(_dir(directory))
-    except control.WorldError as exc:
+    except WorldError as exc:
         raise click.ClickException(str(exc)) from exc
     if bench:
         if not info.bench_domains:

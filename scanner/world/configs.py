@@ -22,6 +22,7 @@ from scanner.world.info import (
     LAME_ADDRESS,
     RESOLVER_ADDRESS,
     RESOLVER_ADDRESS6,
+    WorldError,
 )
 from scanner.world.netns import resolv_conf
 from scanner.world.zones import ZoneText
@@ -63,8 +64,18 @@ def nsd_conf(
     return "\n".join(lines) + "\n"
 
 
-def unbound_conf(directory: Path, log_queries: bool = True) -> str:
-    """Unbound: validating with the private root; ``log_queries`` off for big benchmarks."""
+def resolver_threads() -> int:
+    """``DANESCAN_WORLD_RESOLVER_THREADS`` (default 1): a clear error on anything else
+    than a small positive number."""
+    text = os.environ.get("DANESCAN_WORLD_RESOLVER_THREADS", "1")
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise WorldError(f"DANESCAN_WORLD_RESOLVER_THREADS={text!r}: give a number of threads")
+    return int(text)
+
+
+def unbound_conf(directory: Path, log_queries: bool = True, threads: int = 1) -> str:
+    """Unbound: validating with the private root; ``log_queries`` off and more
+    ``threads`` for big benchmarks (one thread keeps the query log in order)."""
     d = directory
     return f"""server:
     interface: {RESOLVER_ADDRESS}@{DNS_PORT}
@@ -79,8 +90,8 @@ def unbound_conf(directory: Path, log_queries: bool = True) -> str:
     log-time-ascii: yes
     log-queries: {"yes" if log_queries else "no"}
     verbosity: 1
-    num-threads: 1
-    so-reuseport: no
+    num-threads: {threads}
+    so-reuseport: {"yes" if threads > 1 else "no"}
     do-ip4: yes
     do-ip6: yes
     do-udp: yes
@@ -145,9 +156,11 @@ def write_all(
     # A lame server: serves no zone, so it answers REFUSED to everything, at once.
     (directory / "nsd-lame.conf").write_text(nsd_conf(directory, [], [LAME_ADDRESS], "nsd-lame"))
     # Benchmarks of a million domains would write gigabytes of query log: off with
-    # DANESCAN_WORLD_QUERY_LOG=0 at build time.
+    # DANESCAN_WORLD_QUERY_LOG=0 at build time; DANESCAN_WORLD_RESOLVER_THREADS=N gives
+    # Unbound N threads (one per core is Unbound's own advice for a busy resolver).
     log_queries = os.environ.get("DANESCAN_WORLD_QUERY_LOG", "1") != "0"
-    (directory / "unbound.conf").write_text(unbound_conf(directory, log_queries))
+    threads = resolver_threads()
+    (directory / "unbound.conf").write_text(unbound_conf(directory, log_queries, threads))
     (directory / "root.hints").write_text(root_hints())
     (directory / "root.key").write_text(trust_anchor + "\n")
     (directory / "smtpd.json").write_text(json.dumps({"listeners": listeners}, indent=1) + "\n")

@@ -17,16 +17,19 @@ from pathlib import Path
 
 from scanner.world import daemons, netns
 from scanner.world.build import build, is_stale, load_info
-from scanner.world.info import AUTH_ADDRESS6, NETNS, RESOLVER_ADDRESS6, WorldInfo, world_dir
+from scanner.world.info import (
+    AUTH_ADDRESS6,
+    NETNS,
+    RESOLVER_ADDRESS6,
+    WorldError,
+    WorldInfo,
+    world_dir,
+)
 from scanner.world.ready import wait_ready
 
 READY_TIMEOUT = 40.0
 # Every world carries a small benchmark population (tests: kill/resume of 20,000 domains).
 DEFAULT_BENCH = 20_000
-
-
-class WorldError(RuntimeError):
-    """The world could not be brought up."""
 
 
 @dataclass(frozen=True)

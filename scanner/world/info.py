@@ -46,6 +46,10 @@ def user_data_dir() -> Path:
     return base / "danescan" / "world"
 
 
+class WorldError(RuntimeError):
+    """The world could not be built or brought up (a one-line reason)."""
+
+
 def world_dir() -> Path:
     """State directory: ``$DANESCAN_WORLD_DIR``; else ``<checkout>/work/world`` when running
     from a source checkout (the tests and scripts expect it there), else the user data
