@@ -32,13 +32,14 @@ class MxSet:
     truncated: int = 0  # hosts beyond MAX_MX_HOSTS, dropped
 
 
-def parse_mx(records: Sequence[str]) -> MxSet:
-    """Parse MX rdata ("10 mx.example.") into hosts sorted by preference (stable)."""
-    hosts: dict[str, MxHost] = {}
+def _ordered(records: Sequence[str]) -> tuple[list[tuple[int, int, str]], bool, list[str]]:
+    """Each host once, at its best preference, in the order a sender walks them:
+    (preference, position of that record, host), sorted; the null MX seen; invalid rdata.
+    """
+    best: dict[str, tuple[int, int, str]] = {}
     invalid: list[str] = []
     null_mx = False
-    parsed: list[MxHost] = []
-    for text in records:
+    for position, text in enumerate(records):
         parts = text.split()
         if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) > 65535:
             invalid.append(text)
@@ -49,12 +50,18 @@ def parse_mx(records: Sequence[str]) -> MxSet:
             # equally unusable as a host, treat it alike.
             null_mx = True
             continue
-        parsed.append(MxHost(int(parts[0]), target))
-    for mx in sorted(parsed, key=lambda m: m.preference):
-        hosts.setdefault(mx.host, mx)  # a host listed twice counts at its best preference
-    ordered = tuple(hosts.values())
+        preference = int(parts[0])
+        seen = best.get(target)
+        if seen is None or preference < seen[0]:
+            best[target] = (preference, position, target)
+    return sorted(best.values()), null_mx, invalid
+
+
+def parse_mx(records: Sequence[str]) -> MxSet:
+    """Parse MX rdata ("10 mx.example.") into hosts sorted by preference (stable)."""
+    ordered, null_mx, invalid = _ordered(records)
     return MxSet(
-        hosts=ordered[:MAX_MX_HOSTS],
+        hosts=tuple(MxHost(p, host) for p, _, host in ordered[:MAX_MX_HOSTS]),
         null_mx=null_mx,
         null_mx_mixed=null_mx and bool(ordered or invalid),
         invalid=tuple(invalid),
@@ -67,13 +74,14 @@ def hosts_to_resolve(domain: str, mx: DnsLookup) -> tuple[tuple[str, ...], bool]
 
     Nothing to resolve when the MX lookup failed or denied the name (the rules judge
     those from the MX lookup alone); a NODATA answer makes the domain itself the
-    implicit MX host (RFC 5321 §5.1); otherwise ``parse_mx``'s hosts, in order.
+    implicit MX host (RFC 5321 §5.1); otherwise ``parse_mx``'s hosts, in order (the
+    names only: the gatherer calls this once per domain).
     """
     if mx_failed(mx):
         return (), False
     if not mx.records:
         return (domain,), True
-    return tuple(dict.fromkeys(h.host for h in parse_mx(mx.records).hosts)), False
+    return tuple(host for _, _, host in _ordered(mx.records)[0][:MAX_MX_HOSTS]), False
 
 
 def mx_failed(mx: DnsLookup) -> bool:

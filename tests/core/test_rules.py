@@ -8,8 +8,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scanner.core.model import (
+    DnsLookup,
     DomainFacts,
     HostDns,
     HostOutcome,
@@ -19,7 +22,7 @@ from scanner.core.model import (
     TlsaRecord,
     Verdict,
 )
-from scanner.core.mxset import MAX_MX_HOSTS, parse_mx
+from scanner.core.mxset import MAX_MX_HOSTS, hosts_to_resolve, parse_mx
 from scanner.core.rules import RULES_VERSION, judge_domain, mail_outcome
 from tests.core.dane_fixtures import (
     DAY,
@@ -670,6 +673,49 @@ def test_parse_mx_null_mixed_and_cap() -> None:
     assert len(s.hosts) == MAX_MX_HOSTS and s.truncated == 8
     assert not parse_mx(["0 ."]).null_mx_mixed
     assert parse_mx(["0 .", "x"]).null_mx_mixed
+
+
+def _walk_order(records: list[str]) -> list[tuple[int, str]]:
+    """RFC 5321 §5.1 read plainly, as the oracle: lowest preference first, records of
+    equal preference in the order given, a host listed again later dropped."""
+    valid = []
+    for text in records:
+        parts = text.split()
+        if len(parts) == 2 and parts[0].isdigit() and int(parts[0]) <= 65535:
+            host = parts[1].lower().rstrip(".")
+            if host:
+                valid.append((int(parts[0]), host))
+    out: list[tuple[int, str]] = []
+    for pref, host in sorted(valid, key=lambda v: v[0]):
+        if host not in {h for _, h in out}:
+            out.append((pref, host))
+    return out[:MAX_MX_HOSTS]
+
+
+_MX_RECORDS = st.lists(
+    st.one_of(
+        st.builds(
+            "{} {}".format,
+            st.sampled_from(["0", "5", "10", "10", "20", "65535", "65536", "x"]),
+            st.sampled_from(["a.example.", "A.example.", "b.example.", "c.example", ".", ""]),
+        ),
+        st.just("garbage"),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_MX_RECORDS)
+def test_mx_hosts_are_walked_by_preference_then_order_each_once(records: list[str]) -> None:
+    s = parse_mx(records)
+    assert [(m.preference, m.host) for m in s.hosts] == _walk_order(records)
+    # The gatherer's shortcut names the same hosts in the same order.
+    mx = DnsLookup("d.example", "MX", "NOERROR", records=tuple(records), ad=True)
+    names, implicit = hosts_to_resolve("d.example", mx)
+    assert not implicit or not records
+    if records:
+        assert list(names) == [m.host for m in s.hosts]
 
 
 def test_null_mx_mixed_is_ignored() -> None:
