@@ -965,7 +965,8 @@ def _judge(spec: TaskSpec, store: Store) -> TaskResult:
             judgement, assessments = assess_domain(facts, at, memo)
             outcomes = judge_senders(facts, judgement, at, trust, assessments, memo)
             at_ms = rows.ts_ms(at)
-            _append(domains.columns, rows.domain_values(raw, rank, facts, judgement, at_ms))
+            values = rows.domain_values(raw, rank, facts, judgement, at_ms, text)
+            _append(domains.columns, values)
             domains.added(1)
             name = judgement.domain
             domain_mx.add(name, judgement.hosts, at_ms)
