@@ -926,7 +926,8 @@ JUDGED = ("domains", "domain_mx", "findings", "sender_outcomes")
 def _judge_stage(spec: TaskSpec, store: Store) -> TaskResult:
     """The rules over one domain partition. A provider's hosts serve many of its
     domains: one ``JudgeMemo`` per task assesses each host once and shares what depends
-    on the hosts alone (``scanner.core.memo``); rows go to the writers column by column;
+    on the hosts alone (``scanner.core.memo``); rows go to the writers as tuples of values
+    and parts shared by many domains (``ds.ColumnWriter``, ``ds.PartWriter``);
     the cyclic garbage collector rests meanwhile (``_gc_paused``)."""
     with _gc_paused():
         return _judge(spec, store)
@@ -965,14 +966,11 @@ def _judge(spec: TaskSpec, store: Store) -> TaskResult:
             judgement, assessments = assess_domain(facts, at, memo)
             outcomes = judge_senders(facts, judgement, at, trust, assessments, memo)
             at_ms = rows.ts_ms(at)
-            values = rows.domain_values(raw, rank, facts, judgement, at_ms, text)
-            _append(domains.columns, values)
-            domains.added(1)
+            domains.append(rows.domain_values(raw, rank, facts, judgement, at_ms, text))
             name = judgement.domain
             domain_mx.add(name, judgement.hosts, at_ms)
             for f in judgement.findings:
-                _append(findings.columns, rows.finding_values(name, f, at_ms))
-            findings.added(len(judgement.findings))
+                findings.append(rows.finding_values(name, f, at_ms))
             senders.add(name, outcomes, at_ms)
             verdicts[judgement.verdict.value] += 1
     result.verdicts = dict(verdicts)
@@ -1005,11 +1003,6 @@ def _gc_paused() -> Iterator[None]:
             _gc_pauses -= 1
             if _gc_pauses == 0 and _gc_was_enabled:
                 gc.enable()
-
-
-def _append(columns: tuple[list[Any], ...], values: tuple[Any, ...]) -> None:
-    for column, value in zip(columns, values, strict=True):
-        column.append(value)
 
 
 _DOMAIN_WORK = ["domain", "rank", "raw", "scanned_at", "hosts", "facts"]

@@ -231,12 +231,12 @@ class RowWriter:
 
 
 class ColumnWriter(RowWriter):
-    """A ``RowWriter`` filled column by column: a row is one value appended to each list
-    of ``columns`` (in the order of ``names``: the schema's, without ``constants``),
-    then ``added(n)`` for the ``n`` rows appended. No dict per row; ``constants`` (the
-    scan id) are one value for every row; timestamp columns take the integers the
-    column stores (``rows.ts_ms``). The file is the one ``RowWriter`` writes from the
-    same rows: row groups of ``ROW_GROUP`` rows."""
+    """A ``RowWriter`` fed one tuple of values per row (``append``, in the order of
+    ``names``: the schema's, without ``constants``), turned into columns (``zip``) when
+    a row group is written: no dict per row, no value-by-value appends in Python.
+    ``constants`` (the scan id) are one value for every row; timestamp columns take the
+    integers the column stores (``rows.ts_ms``). The file is the one ``RowWriter``
+    writes from the same rows: row groups of ``ROW_GROUP`` rows."""
 
     def __init__(
         self,
@@ -249,37 +249,32 @@ class ColumnWriter(RowWriter):
         super().__init__(store, path, schema, metadata)
         self.constants = dict(constants or {})
         self.names = tuple(n for n in self.schema.names if n not in self.constants)
-        self.columns: tuple[list[Any], ...] = tuple([] for _ in self.names)
-        self._pending = 0
+        self._values: list[Sequence[Any]] = []
 
     def add(self, row: dict[str, Any]) -> None:
-        for name, column in zip(self.names, self.columns, strict=True):
-            column.append(row.get(name))
-        self.added(1)
+        self.append(tuple(row.get(name) for name in self.names))
 
-    def added(self, n: int) -> None:
-        self._pending += n
-        self.count += n
-        if self._pending >= ROW_GROUP:
+    def append(self, values: Sequence[Any]) -> None:
+        self._values.append(values)
+        self.count += 1
+        if len(self._values) >= ROW_GROUP:
             self._flush()
 
     def _flush(self) -> None:
         self._write(ROW_GROUP)
 
     def _write(self, group: int) -> None:
-        while self._pending >= group and self._pending:
-            n = min(self._pending, ROW_GROUP)
-            given = dict(zip(self.names, self.columns, strict=True))
+        while len(self._values) >= group and self._values:
+            n = min(len(self._values), ROW_GROUP)
+            given = dict(zip(self.names, zip(*self._values[:n], strict=True), strict=True))
+            del self._values[:n]
             arrays = []
             for field in self.schema:
                 values = given.get(field.name)
                 if values is None:
                     values = [self.constants[field.name]] * n
-                arrays.append(pa.array(values[:n] if len(values) > n else values, field.type))
+                arrays.append(pa.array(values, field.type))
             self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
-            for column in self.columns:
-                del column[:n]
-            self._pending -= n
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
