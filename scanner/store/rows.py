@@ -146,6 +146,7 @@ def _stored_facts(facts: DomainFacts, own_json: str | None) -> str:
 
 _BOOLS = ("true", "false")
 _NO_HOSTS = ',"hosts":{},"probes":{}'  # a domain's own facts, before assembly
+_AFTER_IMPLICIT = {v: f'{v}{_NO_HOSTS},"zone_keys":' for v in _BOOLS}
 # The fields ``_spliced`` expects, in order (another layout: encoded, not spliced).
 _SPLICEABLE = [f.name for f in dataclasses.fields(DomainFacts)] == [
     "domain",
@@ -176,24 +177,29 @@ def _spliced(own: str, facts: DomainFacts) -> str | None:
     followed by a colon: a JSON string holds no bare quote, and no type inside holds
     these keys. None when ``own`` is laid out otherwise (not ``DomainFacts``'s fields in
     order): the caller encodes."""
-    if not _SPLICEABLE or not own.startswith('{"domain":"') or not own.endswith("}"):
+    if not _SPLICEABLE or not own.startswith('{"domain":"'):
         return None
     mx = own.find(',"mx":{')
-    implicit = own.find(',"implicit_mx":', mx)
-    hosts = own.find(_NO_HOSTS, implicit)
-    zone = hosts + len(_NO_HOSTS)
-    sts = own.find(',"mta_sts":', zone)
-    probing = own.find(',"probing_enabled":', sts)
-    if min(mx, implicit, hosts, sts, probing) < 0 or not own.startswith(',"zone_keys":', zone):
-        return None
-    if own[implicit + 15 : hosts] not in _BOOLS or own[probing + 19 : -1] not in _BOOLS:
+    implicit = own.find(',"implicit_mx":', mx) + 15  # past the key: the value
+    value = "true" if own.startswith("true", implicit) else "false"
+    zone = implicit + len(value) + len(_NO_HOSTS)
+    # Searched from the end: the MTA-STS facts before it are the longest part.
+    probing = own.rfind(',"probing_enabled":')
+    if (
+        mx < 0
+        or implicit < 15
+        or not own.startswith(_AFTER_IMPLICIT[value], implicit)
+        or own.find(',"mta_sts":', zone, probing) < 0
+        or own[probing + 19 : -1] not in _BOOLS
+        or not own.endswith("}")
+    ):
         return None
     return "".join(
         (
             "{",
-            own[mx + 1 : hosts],
+            own[mx + 1 : implicit + len(value)],
             ',"hosts":',
-            factjson.dumps(list(facts.hosts)),
+            factjson.dumps_strings(list(facts.hosts)),
             own[zone:probing],
             ',"probing_enabled":',
             "true" if facts.probing_enabled else "false",
