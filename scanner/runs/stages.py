@@ -972,7 +972,7 @@ def _judge(spec: TaskSpec, store: Store) -> TaskResult:
             for f in judgement.findings:
                 findings.append(rows.finding_values(name, f, at_ms))
             senders.add(name, outcomes, at_ms)
-            verdicts[judgement.verdict.value] += 1
+            verdicts[str(judgement.verdict)] += 1
     result.verdicts = dict(verdicts)
     result.counts["judged"] = sum(verdicts.values())
     return result
