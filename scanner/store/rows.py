@@ -98,7 +98,11 @@ def domain_values(
     mx = facts.mx
     hosts = [h.host for h in judgement.hosts]
     sts = facts.mta_sts
-    rua = tlsrpt_rua(sts.tlsrpt_txt.records) if sts and sts.tlsrpt_txt else ""
+    rua = (
+        tlsrpt_rua(sts.tlsrpt_txt.records)
+        if sts and sts.tlsrpt_txt and sts.tlsrpt_txt.records
+        else ""
+    )
     covers: bool | None = None
     if sts is not None and sts.mode:
         covers = all(mx_covered(sts.mx_patterns, h) for h in hosts) if hosts else False
