@@ -387,12 +387,15 @@ def _own_facts_json(facts: DomainFacts) -> str:
     return factjson.dumps(facts)
 
 
-def _load(tp: type[T], text: str, what: str) -> T:
+def _load(tp: type[T], text: str, what: str, of: str | None = None) -> T:
+    """``text`` read back as a ``tp``: the stored ``what`` (``of`` a name: the message is
+    made only on failure, the judge stage loads a domain's facts per domain)."""
     try:
         return factjson.loads(tp, text)
     except Exception as exc:
+        where = f"{what} of {of!r}" if of is not None else what
         raise StoredFactsError(
-            f"stored {what} cannot be read back: {type(exc).__name__}: {exc}"
+            f"stored {where} cannot be read back: {type(exc).__name__}: {exc}"
         ) from None
 
 
@@ -779,7 +782,7 @@ def _import_hosts(
     files = store.list_files(ds.import_dir("hosts", 0), suffix=".parquet")
     for r in ds.read_key_range(store, files, "key", lo, hi):
         if r["host"] in needed:
-            host = _load(HostDns, r["facts"], f"facts of host {r['host']!r}")
+            host = _load(HostDns, r["facts"], "facts of host", r["host"])
             for address in (*host.a.records, *host.aaaa.records):
                 # A resolver only hands over addresses; stored facts may say anything.
                 try:
@@ -889,7 +892,7 @@ def _import_probes(spec: TaskSpec, store: Store, keys: set[ProbeKey]) -> dict[Pr
     lo, hi = ds.key_range(spec.part, spec.plan.probe_tasks)
     files = store.list_files(ds.import_dir("addresses", 0), suffix=".parquet")
     for r in ds.read_key_range(store, files, "key", lo, hi):
-        probe = _load(SmtpProbe, r["facts"], f"probe facts of {r['host']!r}")
+        probe = _load(SmtpProbe, r["facts"], "probe facts", r["host"])
         key = (r["host"], probe.address, probe.sni)
         if key in keys:
             found[key] = probe
@@ -960,7 +963,7 @@ def _judge(spec: TaskSpec, store: Store) -> TaskResult:
     ):
         for r in _domain_work_rows(store, spec.part):
             domain, rank, raw, scanned_at, names, text = r
-            own = _load(DomainFacts, text, f"facts of {domain!r}")
+            own = _load(DomainFacts, text, "facts", domain)
             facts = assemble(own, names, hosts, probes)
             at = float(scanned_at)
             judgement, assessments = assess_domain(facts, at, memo)
