@@ -594,10 +594,9 @@ def detect(
         of_hosts = list(_host_findings(hosts, facts.domain, mx_secure))
     else:
         # Kept assessments never read the domain (see scanner.core.memo).
-        host_signed = memo.derived(("signed lookups", key), lambda: _host_signed(hosts))
-        of_hosts = memo.derived(
+        host_signed, of_hosts = memo.derived(
             ("host findings", key, mx_secure),
-            lambda: list(_host_findings(hosts, facts.domain, mx_secure)),
+            lambda: (_host_signed(hosts), list(_host_findings(hosts, facts.domain, mx_secure))),
         )
     if memo is None or mxset is None or (mx_key := memo.key_of(mxset)) is None:
         of_mx = list(_mx_findings(mxset))
@@ -609,8 +608,10 @@ def detect(
         found += _rrsig_findings(lookups, now)
     if lookups or facts.zone_keys is not None:
         found += _algorithm_findings(facts, lookups)
-    if facts.mta_sts is not None:
-        found += _mta_sts_findings(facts.mta_sts, hosts, mx_secure)
+    sts = facts.mta_sts
+    # Each MTA-STS finding needs one of these (most domains publish no policy).
+    if sts is not None and (sts.policy_error or sts.policy_fetched or mx_secure):
+        found += _mta_sts_findings(sts, hosts, mx_secure)
     if len(found) < 2:
         return tuple(found)
     return tuple(sorted(set(found), key=_order))

@@ -176,6 +176,9 @@ _WEAKEST_FIRST = (
 )
 
 
+_TAKEN = (*_WEAKEST_FIRST, MailOutcome.UNKNOWN)  # what ends a walk, in this order
+
+
 def _walk(
     sender: Sender, hosts: Sequence[HostAssessment], take: Callable[[HostAssessment], _Take]
 ) -> SenderOutcome:
@@ -184,13 +187,21 @@ def _walk(
     Within the first preference group that delivers, the weakest delivering outcome is
     reported (equal preferences are chosen at random: it is what can happen).
     """
+    if len(hosts) == 1:  # most self-hosted domains: no groups to walk
+        a = hosts[0]
+        t = take(a)
+        outcome = t.outcome
+        if outcome is not None and outcome in _TAKEN:
+            code = t.code if outcome is MailOutcome.UNKNOWN else ""
+            return SenderOutcome(sender, outcome, code, t.reason, a.host)
+        return SenderOutcome(sender, MailOutcome.DEFER_OR_BOUNCE, t.code, t.reason, a.host)
     groups: dict[int, list[tuple[HostAssessment, _Take]]] = {}
     for a in hosts:
         groups.setdefault(a.preference, []).append((a, take(a)))
     failed: list[tuple[HostAssessment, _Take]] = []
     for pref in sorted(groups):
         group = groups[pref]
-        for outcome in (*_WEAKEST_FIRST, MailOutcome.UNKNOWN):
+        for outcome in _TAKEN:
             for a, t in group:
                 if t.outcome is outcome:
                     code = t.code if outcome is MailOutcome.UNKNOWN else ""

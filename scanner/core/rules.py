@@ -108,6 +108,10 @@ def _judgement(a: HostAssessment, mx_secure: bool) -> HostJudgement:
     )
 
 
+def _judgements(hosts: Sequence[HostAssessment], secure: bool) -> tuple[HostJudgement, ...]:
+    return tuple(_judgement(h, secure) for h in hosts)
+
+
 def _secure_verdict(hosts: Sequence[HostAssessment]) -> Verdict:
     """DESIGN §4 verdict table for a domain whose MX RRset is secure."""
     dane = [h for h in hosts if h.dane_applies]
@@ -263,17 +267,13 @@ def assess_domain(
         fix: str = "",
         hosts: Sequence[HostAssessment] = (),
         mxset: MxSet | None = None,
+        judged: tuple[HostJudgement, ...] | None = None,
     ) -> tuple[DomainJudgement, tuple[HostAssessment, ...]]:
         secure = mx_status is DnssecStatus.SECURE
         hosts = tuple(hosts)
         found = findings_mod.detect(facts, mx_status, mxset, hosts, now, memo)
-        if memo is None or (key := memo.ids(hosts)) is None:
-            judged = tuple(_judgement(h, secure) for h in hosts)
-        else:
-            judged = memo.derived(
-                ("host judgements", key, secure),
-                lambda: tuple(_judgement(h, secure) for h in hosts),
-            )
+        if judged is None:  # not made with the decision (kept in the memo)
+            judged = _judgements(hosts, secure)
         judgement = DomainJudgement(
             facts.domain, verdict, outcome, code, fix, mx_status, judged, found, RULES_VERSION
         )
@@ -317,11 +317,12 @@ def assess_domain(
     secure = mx_status is DnssecStatus.SECURE
     if memo is None or (key := memo.ids(hosts)) is None:
         verdict, outcome, code, fix = _decide(hosts, secure)
-    else:
-        verdict, outcome, code, fix = memo.derived(
-            ("decision", key, secure), lambda: _decide(hosts, secure)
-        )
-    return done(verdict, outcome, code, fix, hosts, mxset)
+        return done(verdict, outcome, code, fix, hosts, mxset)
+    # One memo entry for all that depends on the hosts alone, made at once.
+    verdict, outcome, code, fix, judged = memo.derived(
+        ("decision", key, secure), lambda: (*_decide(hosts, secure), _judgements(hosts, secure))
+    )
+    return done(verdict, outcome, code, fix, hosts, mxset, judged)
 
 
 def _decide(hosts: Sequence[HostAssessment], secure: bool) -> tuple[Verdict, MailOutcome, str, str]:

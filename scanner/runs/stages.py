@@ -385,12 +385,15 @@ def _own_facts_json(facts: DomainFacts) -> str:
     return factjson.dumps(facts)
 
 
-def _load(tp: type[T], text: str, what: str) -> T:
+def _load(tp: type[T], text: str, what: str, of: str | None = None) -> T:
+    """``text`` read back as a ``tp``: the stored ``what`` (``of`` a name: the message is
+    made only on failure, the judge stage loads a domain's facts per domain)."""
     try:
         return factjson.loads(tp, text)
     except Exception as exc:
+        where = f"{what} of {of!r}" if of is not None else what
         raise StoredFactsError(
-            f"stored {what} cannot be read back: {type(exc).__name__}: {exc}"
+            f"stored {where} cannot be read back: {type(exc).__name__}: {exc}"
         ) from None
 
 
@@ -747,7 +750,7 @@ def _import_hosts(
     files = store.list_files(ds.import_dir("hosts", 0), suffix=".parquet")
     for r in ds.read_key_range(store, files, "key", lo, hi):
         if r["host"] in needed:
-            host = _load(HostDns, r["facts"], f"facts of host {r['host']!r}")
+            host = _load(HostDns, r["facts"], "facts of host", r["host"])
             for address in (*host.a.records, *host.aaaa.records):
                 # A resolver only hands over addresses; stored facts may say anything.
                 try:
@@ -857,7 +860,7 @@ def _import_probes(spec: TaskSpec, store: Store, keys: set[ProbeKey]) -> dict[Pr
     lo, hi = ds.key_range(spec.part, spec.plan.probe_tasks)
     files = store.list_files(ds.import_dir("addresses", 0), suffix=".parquet")
     for r in ds.read_key_range(store, files, "key", lo, hi):
-        probe = _load(SmtpProbe, r["facts"], f"probe facts of {r['host']!r}")
+        probe = _load(SmtpProbe, r["facts"], "probe facts", r["host"])
         key = (r["host"], probe.address, probe.sni)
         if key in keys:
             found[key] = probe
@@ -894,7 +897,8 @@ JUDGED = ("domains", "domain_mx", "findings", "sender_outcomes")
 def _judge_stage(spec: TaskSpec, store: Store) -> TaskResult:
     """The rules over one domain partition. A provider's hosts serve many of its
     domains: one ``JudgeMemo`` per task assesses each host once and shares what depends
-    on the hosts alone (``scanner.core.memo``); rows go to the writers column by column;
+    on the hosts alone (``scanner.core.memo``); rows go to the writers as tuples of values
+    and parts shared by many domains (``ds.ColumnWriter``, ``ds.PartWriter``);
     the cyclic garbage collector rests meanwhile (``collector.paused``)."""
     with collector.paused():
         return _judge(spec, store)
@@ -908,80 +912,41 @@ def _judge(spec: TaskSpec, store: Store) -> TaskResult:
     who = f"d-{spec.part:05d}"
     trust = _sender_trust(spec.options)
     memo = JudgeMemo()
-    shared = _ByIdentity()
-    with contextlib.ExitStack() as stack:
-        out = [
-            stack.enter_context(
-                ds.ColumnWriter(
-                    store,
-                    ds.work_final(t, who),
-                    TABLES[t],
-                    _meta(spec, t),
-                    constants={"scan_id": spec.scan_id},
-                )
-            )
-            for t in JUDGED
-        ]
-        cols = [w.columns for w in out]
+    constants = {"scan_id": spec.scan_id}
+
+    def columns(table: str) -> ds.ColumnWriter:
+        path = ds.work_final(table, who)
+        return ds.ColumnWriter(store, path, TABLES[table], _meta(spec, table), constants)
+
+    def parts(table: str, make: Callable[[Any], Sequence[Sequence[Any]]]) -> ds.PartWriter:
+        path = ds.work_final(table, who)
+        return ds.PartWriter(store, path, TABLES[table], make, _meta(spec, table), constants)
+
+    with (
+        columns("domains") as domains,
+        parts("domain_mx", rows.domain_mx_columns) as domain_mx,
+        columns("findings") as findings,
+        # Memo-made host judgements and sender outcomes are shared objects.
+        parts("sender_outcomes", rows.sender_columns) as senders,
+    ):
         for r in _domain_work_rows(store, spec.part):
             domain, rank, raw, scanned_at, names, text = r
-            own = _load(DomainFacts, text, f"facts of {domain!r}")
+            own = _load(DomainFacts, text, "facts", domain)
             facts = assemble(own, names, hosts, probes)
             at = float(scanned_at)
             judgement, assessments = assess_domain(facts, at, memo)
-            senders = judge_senders(facts, judgement, at, trust, assessments, memo)
+            outcomes = judge_senders(facts, judgement, at, trust, assessments, memo)
             at_ms = rows.ts_ms(at)
-            _append(cols[0], rows.domain_values(raw, rank, facts, judgement, at_ms))
-            out[0].added(1)
+            domains.append(rows.domain_values(raw, rank, facts, judgement, at_ms, text))
             name = judgement.domain
-            if judgement.hosts:
-                # Memo-made host judgements and sender outcomes are shared objects.
-                part = shared.get(judgement.hosts, rows.domain_mx_columns)
-                out[1].added(_extend(cols[1], name, part, at_ms))
+            domain_mx.add(name, judgement.hosts, at_ms)
             for f in judgement.findings:
-                _append(cols[2], rows.finding_values(name, f, at_ms))
-            out[2].added(len(judgement.findings))
-            out[3].added(_extend(cols[3], name, shared.get(senders, rows.sender_columns), at_ms))
-            verdicts[judgement.verdict.value] += 1
+                findings.append(rows.finding_values(name, f, at_ms))
+            senders.add(name, outcomes, at_ms)
+            verdicts[str(judgement.verdict)] += 1
     result.verdicts = dict(verdicts)
     result.counts["judged"] = sum(verdicts.values())
     return result
-
-
-def _append(columns: tuple[list[Any], ...], values: tuple[Any, ...]) -> None:
-    for column, value in zip(columns, values, strict=True):
-        column.append(value)
-
-
-def _extend(
-    columns: tuple[list[Any], ...], domain: str, part: tuple[list[Any], ...], at_ms: int
-) -> int:
-    """Rows of one domain: ``part``'s columns between its name and its time."""
-    n = len(part[0])
-    columns[0].extend([domain] * n)
-    for column, values in zip(columns[1:-1], part, strict=True):
-        column.extend(values)
-    columns[-1].extend([at_ms] * n)
-    return n
-
-
-class _ByIdentity:
-    """Values made from objects, found again by the object's identity; each entry holds
-    its object, so an id is never reused while it is cached. At most ``limit`` entries."""
-
-    def __init__(self, limit: int = 10_000) -> None:
-        self.limit = limit
-        self._found: dict[int, tuple[object, Any]] = {}
-
-    def get(self, obj: T, make: Callable[[T], Any]) -> Any:
-        hit = self._found.get(id(obj))
-        if hit is not None and hit[0] is obj:
-            return hit[1]
-        if len(self._found) >= self.limit:
-            self._found.clear()
-        value = make(obj)
-        self._found[id(obj)] = (obj, value)
-        return value
 
 
 _DOMAIN_WORK = ["domain", "rank", "raw", "scanned_at", "hosts", "facts"]

@@ -39,7 +39,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Self
 
 import pyarrow as pa
@@ -231,12 +231,12 @@ class RowWriter:
 
 
 class ColumnWriter(RowWriter):
-    """A ``RowWriter`` filled column by column: a row is one value appended to each list
-    of ``columns`` (in the order of ``names``: the schema's, without ``constants``),
-    then ``added(n)`` for the ``n`` rows appended. No dict per row; ``constants`` (the
-    scan id) are one value for every row; timestamp columns take the integers the
-    column stores (``rows.ts_ms``). The file is the one ``RowWriter`` writes from the
-    same rows: row groups of ``ROW_GROUP`` rows."""
+    """A ``RowWriter`` fed one tuple of values per row (``append``, in the order of
+    ``names``: the schema's, without ``constants``), turned into columns (``zip``) when
+    a row group is written: no dict per row, no value-by-value appends in Python.
+    ``constants`` (the scan id) are one value for every row; timestamp columns take the
+    integers the column stores (``rows.ts_ms``). The file is the one ``RowWriter``
+    writes from the same rows: row groups of ``ROW_GROUP`` rows."""
 
     def __init__(
         self,
@@ -249,42 +249,150 @@ class ColumnWriter(RowWriter):
         super().__init__(store, path, schema, metadata)
         self.constants = dict(constants or {})
         self.names = tuple(n for n in self.schema.names if n not in self.constants)
-        self.columns: tuple[list[Any], ...] = tuple([] for _ in self.names)
-        self._pending = 0
+        self._values: list[Sequence[Any]] = []
 
     def add(self, row: dict[str, Any]) -> None:
-        for name, column in zip(self.names, self.columns, strict=True):
-            column.append(row.get(name))
-        self.added(1)
+        self.append(tuple(row.get(name) for name in self.names))
 
-    def added(self, n: int) -> None:
-        self._pending += n
-        self.count += n
-        if self._pending >= ROW_GROUP:
+    def append(self, values: Sequence[Any]) -> None:
+        self._values.append(values)
+        self.count += 1
+        if len(self._values) >= ROW_GROUP:
             self._flush()
 
     def _flush(self) -> None:
         self._write(ROW_GROUP)
 
     def _write(self, group: int) -> None:
-        while self._pending >= group and self._pending:
-            n = min(self._pending, ROW_GROUP)
-            given = dict(zip(self.names, self.columns, strict=True))
+        while len(self._values) >= group and self._values:
+            n = min(len(self._values), ROW_GROUP)
+            given = dict(zip(self.names, zip(*self._values[:n], strict=True), strict=True))
+            del self._values[:n]
             arrays = []
             for field in self.schema:
                 values = given.get(field.name)
                 if values is None:
                     values = [self.constants[field.name]] * n
-                arrays.append(pa.array(values[:n] if len(values) > n else values, field.type))
+                arrays.append(pa.array(values, field.type))
             self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
-            for column in self.columns:
-                del column[:n]
-            self._pending -= n
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             self._write(1)  # what is left, in row groups of at most ROW_GROUP
         super().__exit__(exc_type, exc, tb)
+
+
+class PartWriter:
+    """Rows to one Parquet file (through a ``RowWriter``) that come in parts many rows
+    share: ``add(first, part, last)`` appends the rows of ``part`` (one per value of
+    each column ``make(part)`` gives: the schema's columns but for ``constants``, the
+    first and the last), each with ``first`` as its first column and ``last`` as its
+    last. A part is made and converted to Arrow once per row group it appears in (found
+    again by identity), and its rows are copied by Arrow (``take``), not value by value
+    in Python: a partition's domains share a few providers' hosts and sender outcomes.
+    The file is the one ``RowWriter`` writes from the same rows: row groups of
+    ``ROW_GROUP`` rows."""
+
+    def __init__(
+        self,
+        store: Store,
+        path: str,
+        schema: pa.Schema,
+        make: Callable[[Any], Sequence[Sequence[Any]]],
+        metadata: dict[bytes, bytes] | None = None,
+        constants: dict[str, Any] | None = None,
+    ) -> None:
+        self._out = RowWriter(store, path, schema, metadata)
+        self.schema = self._out.schema
+        self._make = make
+        self.count = 0
+        self.constants = dict(constants or {})
+        fields = [f for f in self.schema if f.name not in self.constants]
+        self._first, self._middle, self._last = fields[0], fields[1:-1], fields[-1]
+        self._carry: pa.Table | None = None  # rows made but not yet written
+        self._clear()
+
+    def _clear(self) -> None:
+        # Each part seen since the last flush (held, so that its id is not reused), its
+        # number and row count; its rows, column by column, after the parts before it.
+        self._parts: dict[int, tuple[object, int, int]] = {}
+        self._values: tuple[list[Any], ...] = tuple([] for _ in self._middle)
+        self._offsets = [0]
+        self._which: list[int] = []
+        self._firsts: list[Any] = []
+        self._lasts: list[Any] = []
+        self._pending = 0
+
+    def add(self, first: Any, part: object, last: Any) -> int:
+        """Appends the rows of ``part``; gives their number."""
+        hit = self._parts.get(id(part))
+        if hit is None or hit[0] is not part:
+            columns = self._make(part)
+            for column, values in zip(self._values, columns, strict=True):
+                column.extend(values)
+            n = len(columns[0])
+            hit = self._parts[id(part)] = (part, len(self._offsets) - 1, n)
+            self._offsets.append(self._offsets[-1] + n)
+        n = hit[2]
+        if n:
+            self._which.append(hit[1])
+            self._firsts.append(first)
+            self._lasts.append(last)
+            self._pending += n
+            self.count += n
+            if self._pending >= ROW_GROUP:
+                self._flush()
+        return n
+
+    def _made(self) -> pa.Table:
+        """The rows added since the last flush, after those carried over."""
+        parts = pa.StructArray.from_arrays(
+            [pa.array(v, f.type) for v, f in zip(self._values, self._middle, strict=True)],
+            fields=self._middle,
+        )
+        lists = pa.ListArray.from_arrays(pa.array(self._offsets, pa.int32()), parts)
+        taken = lists.take(pa.array(self._which, pa.int32()))
+        owner = pc.list_parent_indices(taken)
+        arrays = {
+            self._first.name: pa.array(self._firsts, self._first.type).take(owner),
+            **{f.name: a for f, a in zip(self._middle, taken.flatten().flatten(), strict=True)},
+            self._last.name: pa.array(self._lasts, self._last.type).take(owner),
+        }
+        for name, value in self.constants.items():
+            arrays[name] = pa.repeat(pa.scalar(value, self.schema.field(name).type), len(owner))
+        made = pa.Table.from_arrays([arrays[n] for n in self.schema.names], schema=self.schema)
+        self._clear()
+        if self._carry is None:
+            return made
+        return pa.concat_tables([self._carry, made]).combine_chunks()
+
+    def _write(self, group: int) -> None:
+        rows = self._made() if self._which else self._carry
+        self._carry = None
+        if rows is None:
+            return
+        start = 0
+        while len(rows) - start >= group and len(rows) > start:
+            n = min(len(rows) - start, ROW_GROUP)
+            self._out.add_batch(rows.slice(start, n))
+            start += n
+        if start < len(rows):
+            self._carry = rows.slice(start)
+
+    def _flush(self) -> None:
+        self._write(ROW_GROUP)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self._write(1)  # what is left, in row groups of at most ROW_GROUP
+        except BaseException as error:
+            self._out.__exit__(type(error), error, error.__traceback__)  # no file
+            raise
+        self._out.__exit__(exc_type, exc, tb)
 
 
 def write_rows(

@@ -1,6 +1,6 @@
-"""``dataset.ColumnWriter`` writes the file ``RowWriter`` writes from the same rows
-(values, types, row groups), and ``rows.ts_ms`` is what a timestamp column stores for
-the datetime ``RowWriter`` is given."""
+"""``dataset.ColumnWriter`` and ``dataset.PartWriter`` write the file ``RowWriter``
+writes from the same rows (values, types, row groups), and ``rows.ts_ms`` is what a
+timestamp column stores for the datetime ``RowWriter`` is given."""
 
 from __future__ import annotations
 
@@ -72,20 +72,11 @@ def test_column_writer_writes_what_row_writer_writes(
         store, "columns.parquet", schema, {b"k": b"v"}, constants={"scan_id": "s1"}
     ) as out:
         assert out.names == tuple(f for f in schema.names if f != "scan_id")
-        batch = 0
         for i, r in enumerate(given):
             if i % 2:
                 out.add({**r, "observed_at": rows.ts_ms(1.7e9 + i / 7)})
-                continue
-            values = [r[f] for f in out.names[:-1]] + [rows.ts_ms(1.7e9 + i / 7)]
-            for column, value in zip(out.columns, values, strict=True):
-                column.append(value)
-            batch += 1
-            if batch == 3 or i == n - 1:
-                out.added(batch)
-                batch = 0
-        if batch:
-            out.added(batch)
+            else:
+                out.append((*(r[f] for f in out.names[:-1]), rows.ts_ms(1.7e9 + i / 7)))
         assert out.count == n
     want = pq.ParquetFile(tmp_path / "rows.parquet")
     got = pq.ParquetFile(tmp_path / "columns.parquet")
@@ -104,3 +95,43 @@ def test_column_writer_leaves_no_file_on_error(tmp_path: Path) -> None:
         out.add({"domain": "a.example"})
         raise RuntimeError("stop")
     assert not (tmp_path / "x.parquet").exists()
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 6, 7, 8, 20, 40])
+def test_part_writer_writes_what_row_writer_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int
+) -> None:
+    """Domains sharing parts (the same object, or equal ones), parts of 0 to 4 rows, a
+    domain's rows across row groups."""
+    monkeypatch.setattr(ds, "ROW_GROUP", 7)
+    store = open_store(str(tmp_path))
+    schema = TABLES["sender_outcomes"]
+    middle = [f for f in schema.names if f not in ("scan_id", "domain", "observed_at")]
+    rng = random.Random(n)
+    made = sender_rows(5)
+    parts = [tuple(made[:k]) for k in range(5)] + [tuple(made[1:3])]
+    given: list[dict[str, Any]] = []
+    with ds.PartWriter(
+        store,
+        "parts.parquet",
+        schema,
+        lambda part: [[r[f] for r in part] for f in middle],
+        {b"k": b"v"},
+        constants={"scan_id": "s1"},
+    ) as out:
+        for i in range(n):
+            part = rng.choice(parts)
+            at = rows.ts_ms(1.7e9 + i / 7)
+            assert out.add(f"d{i}.example", part, at) == len(part)
+            given += [
+                {**r, "domain": f"d{i}.example", "observed_at": rows._ts(1.7e9 + i / 7)}
+                for r in part
+            ]
+        assert out.count == len(given)
+    ds.write_rows(store, "rows.parquet", schema, given, {b"k": b"v"})
+    want = pq.ParquetFile(tmp_path / "rows.parquet")
+    got = pq.ParquetFile(tmp_path / "parts.parquet")
+    assert got.read().equals(want.read())
+    assert got.schema_arrow.metadata == want.schema_arrow.metadata
+    groups = [got.metadata.row_group(i).num_rows for i in range(got.num_row_groups)]
+    assert groups == [want.metadata.row_group(i).num_rows for i in range(want.num_row_groups)]
