@@ -356,6 +356,14 @@ class ChainMemo:
         assert isinstance(rdata, RRSIG)
         return rdata
 
+    def rrsig_text(self, sig: RRSIG) -> str:
+        """``sig`` in presentation form, kept as what that text parses to: a walker that
+        read the signature from the wire hands it over, parsed (the text would parse
+        to an equal record)."""
+        text = sig.to_text()
+        self.value(("rdata", "RRSIG", text), lambda: sig)
+        return text
+
     def keys(self, texts: tuple[str, ...]) -> tuple[DNSKEY, ...]:
         return tuple(k for k in (self.rdata("DNSKEY", t) for t in texts) if isinstance(k, DNSKEY))
 

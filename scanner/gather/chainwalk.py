@@ -199,8 +199,8 @@ class ChainWalker:
             elif reply.rcode == "MALFORMED":  # answered, but dnspython will not parse it
                 zone = await self._zone_holding(name, budget)
             return ChainAnswer(name, rrtype, reply.rcode, zone, error=reply.error)
-        rrsets = tuple(_signed(msg.answer))
-        authority = _signed(msg.authority)
+        rrsets = tuple(_signed(msg.answer, self._memo))
+        authority = _signed(msg.authority, self._memo)
         denial = tuple(r for r in authority if r.rrtype in ("NSEC", "NSEC3"))
         zone = next((s for r in rrsets[::-1] for s in self._signers(r)), "")
         zone = zone or next((r.name for r in authority if r.rrtype == "SOA"), "")
@@ -256,7 +256,10 @@ class ChainWalker:
         if zone == self.anchor.zone:
             keys = await self._query(zone, "DNSKEY", budget)
             return ZoneLink(
-                zone, "", dnskey=_rrset_at(keys, zone, "DNSKEY"), dnskey_rcode=keys.rcode
+                zone,
+                "",
+                dnskey=_rrset_at(keys, zone, "DNSKEY", self._memo),
+                dnskey_rcode=keys.rcode,
             )
         reply = await self._query(zone, "DS", budget)
         return await self._link_from_ds(zone, reply, budget)
@@ -272,8 +275,8 @@ class ChainWalker:
         msg = reply.message
         if msg is None or reply.rcode not in ANSWERED:
             return ZoneLink(zone, "", ds_rcode=reply.rcode)
-        ds = _rrset_at(reply, zone, "DS")
-        authority = _signed(msg.authority)
+        ds = _rrset_at(reply, zone, "DS", self._memo)
+        authority = _signed(msg.authority, self._memo)
         parent = next(iter(self._signers(ds)), "") if ds is not None else ""
         parent = parent or next((r.name for r in authority if r.rrtype == "SOA"), "")
         if not _is_proper_ancestor(parent, zone):
@@ -287,7 +290,7 @@ class ChainWalker:
             parent,
             ds,
             reply.rcode,
-            dnskey=_rrset_at(keys, zone, "DNSKEY"),
+            dnskey=_rrset_at(keys, zone, "DNSKEY", self._memo),
             dnskey_rcode=keys.rcode,
         )
 
@@ -416,8 +419,9 @@ def _holds(zone: str, answer: ChainAnswer) -> bool:
     return any(o and _dname(o).is_subdomain(z) for o in owners)
 
 
-def _signed(section: list[dns.rrset.RRset]) -> list[SignedRRset]:
-    """A message section as RRsets with their RRSIGs (the RRSIGs attached, not listed)."""
+def _signed(section: list[dns.rrset.RRset], memo: ChainMemo) -> list[SignedRRset]:
+    """A message section as RRsets with their RRSIGs (the RRSIGs attached, not listed;
+    ``memo`` keeps them parsed for the signers and the checks)."""
     sigs: dict[tuple[dns.name.Name, int], dns.rrset.RRset] = {}
     for rrset in section:
         if rrset.rdtype == dns.rdatatype.RRSIG:
@@ -433,16 +437,16 @@ def _signed(section: list[dns.rrset.RRset]) -> list[SignedRRset]:
                 dns.rdatatype.to_text(rrset.rdtype),
                 rrset.ttl,
                 tuple(r.to_text() for r in rrset),
-                tuple(r.to_text() for r in sig) if sig is not None else (),
+                tuple(memo.rrsig_text(r) for r in sig) if sig is not None else (),
             )
         )
     return out
 
 
-def _rrset_at(reply: _Reply, owner: str, rrtype: str) -> SignedRRset | None:
+def _rrset_at(reply: _Reply, owner: str, rrtype: str, memo: ChainMemo) -> SignedRRset | None:
     if reply.message is None:
         return None
-    for rrset in _signed(reply.message.answer):
+    for rrset in _signed(reply.message.answer, memo):
         if rrset.name == owner and rrset.rrtype == rrtype:
             return rrset
     return None
