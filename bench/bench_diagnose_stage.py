@@ -16,6 +16,11 @@ measures an older checkout with ``PYTHONPATH=/that/checkout``::
         bench/bench_diagnose_stage.py /tmp/scan-100k --runs 3
     danescan world exec -- env PYTHONPATH=/tmp/base .venv/bin/python \\
         bench/bench_diagnose_stage.py /tmp/scan-100k --runs 3
+
+Without ``--trust-anchor`` the walk starts from IANA's root anchors, which the local
+world's private root does not match: every diagnosis stops at the root's keys. With
+the world's anchor (``work/world/root.key``) every link's signatures are checked, as
+on the real Internet.
 """
 
 from __future__ import annotations
@@ -85,10 +90,18 @@ def main() -> None:
     parser.add_argument("scan", type=Path, help="a finished scan's output directory")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--resolver", default="127.53.0.53")
+    parser.add_argument(
+        "--trust-anchor",
+        type=Path,
+        default=None,
+        help="the scan's --trust-anchor (the world's root.key: every signature is checked)",
+    )
     parser.add_argument("--label", default="")
     args = parser.parse_args()
     questions, domains, tasks = _scan(args.scan)
-    options = GatherOptions(resolvers=((args.resolver, 53),), probe=False)
+    options = GatherOptions(
+        resolvers=((args.resolver, 53),), probe=False, trust_anchor=args.trust_anchor
+    )
     bogus = [
         {"key": ds.hash_key(registered_domain(n) or n), "name": n, "rrtype": r}
         for n, r in questions
