@@ -347,6 +347,18 @@ class ChainMemo:
         self._values[key] = made
         return made
 
+    def by_identity(self, tag: Hashable, objects: tuple[object, ...], make: Callable[[], _T]) -> _T:
+        """``value`` under ``tag`` and the identities of ``objects``, for values of
+        records this memo parsed (the same objects for every chain): no hashing of their
+        contents. The entry holds the objects, so none of their identities can pass to
+        another object while it is kept."""
+        held = self.value((tag, *map(id, objects)), lambda: (objects, make()))
+        return held[1]
+
+    def key_tag(self, key: DNSKEY) -> int:
+        """RFC 4034 Appendix B: the key tag of ``key``."""
+        return self.by_identity("key_tag", (key,), lambda: dns.dnssec.key_id(key))
+
     def rdata(self, rrtype: str, text: str) -> dns.rdata.Rdata:
         """One record of type ``rrtype`` parsed from presentation form (absolute names)."""
         return self.value(("rdata", rrtype, text), lambda: _parse(rrtype, text))
@@ -551,7 +563,7 @@ class _Checker:
         """RFC 4035 §5.2: a DS authenticates a zone key by tag, algorithm and digest."""
         if not key.flags & _ZONE_FLAG or key.protocol != 3:
             return False
-        tag = dns.dnssec.key_id(key)
+        tag = self.memo.key_tag(key)
         return any(
             ds.key_tag == tag
             and ds.algorithm == key.algorithm
@@ -561,8 +573,9 @@ class _Checker:
 
     def _digest(self, zone: str, key: DNSKEY, ds: DS) -> bytes:
         """The digest of ``key`` by ``ds``'s digest type: what a DS for it would hold."""
-        made = self.memo.value(
-            ("ds", zone, key, ds.digest_type),
+        made = self.memo.by_identity(
+            ("ds", zone, ds.digest_type),
+            (key,),
             lambda: dns.dnssec.make_ds(_name(zone), key, ds.digest_type, policy=_POLICY),
         )
         return made.digest
@@ -571,12 +584,12 @@ class _Checker:
         self, link: ZoneLink, keys: Sequence[DNSKEY], usable: list[DS], anchored: bool
     ) -> _Found:
         zone = link.zone
-        have = ", ".join(f"{dns.dnssec.key_id(k)}/{k.algorithm}" for k in keys) or "none"
+        have = ", ".join(f"{self.memo.key_tag(k)}/{k.algorithm}" for k in keys) or "none"
         detail = f"DNSKEYs (tag/algorithm) of {zone}: {have}"
         if anchored:
             wanted = [f"DS {d.key_tag}/{d.algorithm}" for d in usable]
             wanted += [
-                f"DNSKEY {dns.dnssec.key_id(k)}/{k.algorithm}"
+                f"DNSKEY {self.memo.key_tag(k)}/{k.algorithm}"
                 for k in self.memo.keys(self.facts.anchor.dnskey)
             ]
             return self.found(
@@ -611,7 +624,7 @@ class _Checker:
         )
 
     def _check_dnskey_signed(self, dnskey: SignedRRset, zone: str, matched: list[DNSKEY]) -> None:
-        tags = {(dns.dnssec.key_id(k), k.algorithm) for k in matched}
+        tags = {(self.memo.key_tag(k), k.algorithm) for k in matched}
         by_them = tuple(
             text
             for text in dnskey.rrsigs
@@ -623,11 +636,11 @@ class _Checker:
                 DNSKEY_NOT_SIGNED_BY_DS_KEY,
                 zone,
                 "DNSKEY",
-                f"the DNSKEY RRset has no RRSIG by key {dns.dnssec.key_id(key)}, the one the "
+                f"the DNSKEY RRset has no RRSIG by key {self.memo.key_tag(key)}, the one the "
                 "DS points to",
                 f"{len(dnskey.rrsigs)} RRSIG(s) over the DNSKEY RRset, by "
                 + (", ".join(self._sig_tag(s) for s in dnskey.rrsigs) or "no key"),
-                dns.dnssec.key_id(key),
+                self.memo.key_tag(key),
                 key.algorithm,
             )
         signed = SignedRRset(dnskey.name, dnskey.rrtype, dnskey.ttl, dnskey.records, by_them)
@@ -687,7 +700,7 @@ class _Checker:
             for k in keys
             if sig.signer == zname
             and k.algorithm == alg
-            and dns.dnssec.key_id(k) == tag
+            and self.memo.key_tag(k) == tag
             and k.flags & _ZONE_FLAG
             and k.protocol == 3
         ]
@@ -696,7 +709,7 @@ class _Checker:
                 reason = f"RRSIG by {sig.signer}, not by the zone {zone}"
             else:
                 reason = f"RRSIG by key {tag}, which is missing from the DNSKEY set"
-            have = ", ".join(f"{dns.dnssec.key_id(k)}/{k.algorithm}" for k in keys)
+            have = ", ".join(f"{self.memo.key_tag(k)}/{k.algorithm}" for k in keys)
             return self.found(
                 RRSIG_KEY_MISSING, where, rrset.rrtype, reason, f"{what}; keys: {have}", tag, alg
             )
@@ -722,9 +735,9 @@ class _Checker:
             )
         # Past the dates above, the outcome depends on the records, the signature and
         # the keys alone: it is kept for the next chain through the same link.
-        records = (rrset.name, rrset.rrtype, rrset.ttl, rrset.records)
-        failure = self.memo.value(
-            ("verify", records, sig, tuple(candidates)),
+        failure = self.memo.by_identity(
+            "verify",
+            (data, sig, *candidates),
             lambda: _verify(data, sig, zname, candidates, self.now),
         )
         if failure is not None:
