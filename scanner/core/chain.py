@@ -693,8 +693,13 @@ class _Checker:
     ) -> _Found | None:
         zname = _name(zone)
         tag, alg = sig.key_tag, sig.algorithm
-        what = f"RRSIG over {_fqdn(rrset.name)} {rrset.rrtype} by {sig.signer} key {tag}/{alg}"
-        window = f"valid {_iso(sig.inception)} to {_iso(sig.expiration)}"
+
+        def what() -> str:  # the evidence, written only for a failure (most checks pass)
+            return f"RRSIG over {_fqdn(rrset.name)} {rrset.rrtype} by {sig.signer} key {tag}/{alg}"
+
+        def dated() -> str:
+            return f"{what()}, valid {_iso(sig.inception)} to {_iso(sig.expiration)}"
+
         candidates = [
             k
             for k in keys
@@ -711,7 +716,7 @@ class _Checker:
                 reason = f"RRSIG by key {tag}, which is missing from the DNSKEY set"
             have = ", ".join(f"{self.memo.key_tag(k)}/{k.algorithm}" for k in keys)
             return self.found(
-                RRSIG_KEY_MISSING, where, rrset.rrtype, reason, f"{what}; keys: {have}", tag, alg
+                RRSIG_KEY_MISSING, where, rrset.rrtype, reason, f"{what()}; keys: {have}", tag, alg
             )
         if self.now > sig.expiration:
             return self.found(
@@ -719,7 +724,7 @@ class _Checker:
                 where,
                 rrset.rrtype,
                 f"signature expired at {_iso(sig.expiration)}",
-                f"{what}, {window}",
+                dated(),
                 tag,
                 alg,
             )
@@ -729,7 +734,7 @@ class _Checker:
                 where,
                 rrset.rrtype,
                 f"signature not yet valid until {_iso(sig.inception)}",
-                f"{what}, {window}",
+                dated(),
                 tag,
                 alg,
             )
@@ -746,7 +751,7 @@ class _Checker:
                 where,
                 rrset.rrtype,
                 "signature does not verify",
-                f"{what}: {failure}",
+                f"{what()}: {failure}",
                 tag,
                 alg,
             )
