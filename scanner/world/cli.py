@@ -85,8 +85,12 @@ def up(directory: str | None, catalog: Path | None, rebuild: bool) -> None:
 @_dir_option
 def down(directory: str | None) -> None:
     """Stop every process of the world and delete its namespace."""
-    stopped = control.down(_dir(directory))
+    d = _dir(directory)
+    stopped = control.down(d)
     click.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    others = control.other_worlds(d)
+    if others:
+        click.echo(f"namespace kept: another world runs in it: {control.describe_worlds(others)}")
 
 
 @world.command()

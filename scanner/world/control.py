@@ -69,6 +69,33 @@ def status(directory: Path | None = None) -> Status:
     return Status(ns and all(p.alive for p in procs), ns, procs, info)
 
 
+# The file each daemon is started with; it lies in its world's state directory.
+_DAEMON_FILES = {"nsd.conf", "nsd-lame.conf", "unbound.conf", "smtpd.json", "policyd.json"}
+
+
+def other_worlds(d: Path) -> dict[Path, list[int]]:
+    """The state directories of other worlds whose daemons run in our namespace, with
+    their pids. Two worlds share the namespace name (a second checkout, a git
+    worktree): one must neither start its daemons on the other's addresses nor delete
+    the namespace under it."""
+    found: dict[Path, list[int]] = {}
+    for pid in netns.pids():
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue  # gone meanwhile
+        for arg in argv:
+            path = Path(arg)
+            if path.name in _DAEMON_FILES and path.parent.resolve() != d.resolve():
+                found.setdefault(path.parent, []).append(pid)
+                break
+    return found
+
+
+def describe_worlds(worlds: dict[Path, list[int]]) -> str:
+    return "; ".join(f"{w} (pids {', '.join(map(str, p))})" for w, p in worlds.items())
+
+
 def _ipv6_addresses(info: WorldInfo) -> list[str]:
     out = [AUTH_ADDRESS6, RESOLVER_ADDRESS6]
     for h in info.hosts.values():
@@ -90,6 +117,13 @@ def up(
         info = build(d, catalog, bench=info.bench_count if info else DEFAULT_BENCH)
     if running:
         return info
+    others = other_worlds(d)
+    if others:
+        raise WorldError(
+            f"namespace {NETNS} is in use by another world: {describe_worlds(others)}; use "
+            "that world (run from its checkout, or --dir), or stop it first (danescan world "
+            "down --dir DIR)"
+        )
     _stop_daemons(d)  # leftovers of a half-started world
     netns.ensure(_ipv6_addresses(info))
     (d / "unbound.log").unlink(missing_ok=True)
@@ -118,8 +152,10 @@ def _stop_daemons(d: Path) -> list[str]:
 
 
 def down(directory: Path | None = None) -> list[str]:
-    """Stop everything the world started and delete the namespace; return what stopped."""
+    """Stop everything the world started and delete the namespace, unless another
+    world's daemons still run in it; return what stopped."""
     d = directory or world_dir()
     stopped = _stop_daemons(d)
-    netns.delete()
+    if not other_worlds(d):
+        netns.delete()
     return stopped

@@ -24,6 +24,14 @@ def exists(name: str = NETNS) -> bool:
     return (NETNS_DIR / name).exists()
 
 
+def pids(name: str = NETNS) -> list[int]:
+    """The processes running in the namespace (none when it does not exist)."""
+    if not exists(name):
+        return []
+    res = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+    return [int(p) for p in res.stdout.split() if p.isdigit()]
+
+
 def inside(name: str = NETNS) -> bool:
     """True when this process already runs in the namespace."""
     try:

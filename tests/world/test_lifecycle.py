@@ -60,6 +60,15 @@ def test_up_status_down_leaves_no_process_or_namespace(world: WorldInfo, tmp_pat
         assert {"nsd", "unbound", "smtpd", "policyd"} <= names
         assert all(_alive(pid) for pid in pids)
         assert netns.exists(NAME)
+        # A second world (another checkout) on the same namespace name must not start
+        # its daemons on these addresses, nor delete the namespace under them.
+        other = {**env, "DANESCAN_WORLD_DIR": str(tmp_path / "other")}
+        assert _world(other, "build", "--bench", "0").returncode == 0
+        refused = _world(other, "up")
+        assert refused.returncode != 0 and "in use by another world" in refused.stderr
+        assert str(tmp_path / "w") in refused.stderr  # it says which world
+        assert _world(other, "down").returncode == 0
+        assert netns.exists(NAME) and all(_alive(pid) for pid in pids)
     finally:
         down = _world(env, "down")
     assert down.returncode == 0, down.stderr
