@@ -145,6 +145,7 @@ class ChainWalker:
     anchor: TrustAnchor
     queries: int = 0  # every query sent, for the scan's statistics
     _links: dict[str, ZoneLink] = field(default_factory=dict)
+    _order: dict[str, int] = field(default_factory=dict)  # each cut's place in _links
     _pending: dict[str, trio.Event] = field(default_factory=dict)
     _done: dict[tuple[str, str], tuple[Diagnosis, ChainFacts]] = field(default_factory=dict)
     _memo: ChainMemo = field(default_factory=ChainMemo)
@@ -246,7 +247,7 @@ class ChainWalker:
             self._pending[zone] = trio.Event()
             try:
                 link = await self._fetch_link(zone, budget)
-                self._links[zone] = link
+                self._keep(zone, link)
             finally:
                 self._pending.pop(zone).set()
         if link.parent and depth > 0:
@@ -266,7 +267,7 @@ class ChainWalker:
 
     async def _store_link(self, zone: str, reply: _Reply, budget: _Budget, depth: int) -> None:
         if zone not in self._links:
-            self._links[zone] = await self._link_from_ds(zone, reply, budget)
+            self._keep(zone, await self._link_from_ds(zone, reply, budget))
         parent = self._links[zone].parent
         if parent:
             await self._link(parent, budget, depth - 1)
@@ -294,11 +295,15 @@ class ChainWalker:
             dnskey_rcode=keys.rcode,
         )
 
+    def _keep(self, zone: str, link: ZoneLink) -> None:
+        self._order.setdefault(zone, len(self._order))
+        self._links[zone] = link
+
     def _chain_links(self, answer: ChainAnswer) -> tuple[ZoneLink, ...]:
         """The cached cuts this question's checks need: from each of its zones up to
         the anchor, parents first."""
         wanted: dict[str, ZoneLink] = {}
-        for zone in [*self._zones_of(answer), *self._links]:
+        for zone in [*self._zones_of(answer), *self._cached_above(answer)]:
             if zone not in self._links or not _holds(zone, answer):
                 continue
             while zone in self._links and zone not in wanted:
@@ -307,6 +312,14 @@ class ChainWalker:
         if self.anchor.zone in self._links:
             wanted.setdefault(self.anchor.zone, self._links[self.anchor.zone])
         return tuple(sorted(wanted.values(), key=lambda link: _depth(link.zone)))
+
+    def _cached_above(self, answer: ChainAnswer) -> list[str]:
+        """The cached cuts that hold an owner of ``answer`` (or its question), in the
+        order they were cached: each owner's ancestors looked up, rather than every
+        cut of the scan tested against every question."""
+        owners = {answer.name, answer.zone, *(r.name for r in answer.rrsets)} - {""}
+        found = {zone for owner in owners for zone in _ancestors(owner) if zone in self._links}
+        return sorted(found, key=self._order.__getitem__)
 
     def _signers(self, rrset: SignedRRset | None) -> list[str]:
         if rrset is None:
@@ -395,6 +408,16 @@ def _text(name: dns.name.Name) -> str:
 def _dname(text: str) -> dns.name.Name:
     """A name parsed (kept: every diagnosis tests the walked zones' names again)."""
     return dns.name.from_text(text)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _ancestors(owner: str) -> tuple[str, ...]:
+    """``owner`` and every name above it up to the root, as zones are keyed."""
+    name, found = _dname(owner), []
+    while name != dns.name.root:
+        found.append(_text(name))
+        name = name.parent()
+    return (*found, ROOT)
 
 
 def _normal(name: str) -> str:
