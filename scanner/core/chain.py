@@ -23,6 +23,15 @@ order, and what a failure means for the zone's owner.
 The reference time ``now`` is an argument, like dnspython's ``now=`` and DNSViz's
 reference time: the same facts always give the same diagnosis.
 
+A scan's diagnose task checks hundreds of chains that share their upper links (the
+root, a TLD, a broken provider zone): ``ChainMemo``, passed to ``diagnose_chain``, keeps
+what those checks work out from the facts' text alone (parsed rdata and RRsets, DS
+digests of keys, and whether a signature verifies cryptographically) so that each is
+worked out once per task, not once per question. Nothing kept depends on ``now``: the
+validity window of a signature is compared with it on every check, before the kept
+cryptographic outcome is read (a verification that passed those dates depends on the
+records, the signature and the keys alone).
+
 Not covered (documented limits): the proof that no closer name matched a wildcard
 expansion (RFC 4035 §5.3.4), DNAME synthesis beyond skipping the unsigned synthesised
 CNAME, and NSEC3 iteration caps (RFC 9276).
@@ -32,9 +41,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import dns.dnssec
 import dns.exception
@@ -87,6 +97,8 @@ NO_BROKEN_LINK = "dnssec_no_broken_link"
 NOT_BROKEN = frozenset({NO_BROKEN_LINK, CHAIN_UNREACHABLE})
 ANSWERED = frozenset({"NOERROR", "NXDOMAIN"})
 _Ordered = TypeVar("_Ordered", dns.name.Name, bytes)
+_T = TypeVar("_T")
+MEMO_ENTRIES = 50_000  # values a ChainMemo keeps before it starts afresh
 
 
 class TrustAnchorError(DanescanError):
@@ -306,15 +318,87 @@ class _Trust:
     why_insecure: str = ""
 
 
-def diagnose_chain(facts: ChainFacts, now: float) -> Diagnosis:
-    """The first broken link of ``facts``'s chain at time ``now`` (POSIX seconds)."""
-    return _Checker(facts, now).run()
+class ChainMemo:
+    """What checks of many chains work out from the facts' text alone (module docstring).
+
+    Every value is a function of its key (the texts it was made from), so a value made
+    for one question is right for any other. Values are immutable (dnspython rdata,
+    tuples, strings) or never changed by their users (RRsets). Memory is bounded: past
+    ``max_entries`` values, all are dropped (a task walking thousands of broken zones
+    would otherwise keep every one's keys).
+    """
+
+    __slots__ = ("_values", "max_entries")
+
+    def __init__(self, max_entries: int = MEMO_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._values: dict[Hashable, object] = {}
+
+    def value(self, key: Hashable, make: Callable[[], _T]) -> _T:
+        """The value kept under ``key``, made by ``make`` the first time (a ``make``
+        that raises keeps nothing)."""
+        try:
+            return cast(_T, self._values[key])
+        except KeyError:
+            pass
+        made = make()
+        if len(self._values) >= self.max_entries:
+            self._values.clear()
+        self._values[key] = made
+        return made
+
+    def by_identity(self, tag: Hashable, objects: tuple[object, ...], make: Callable[[], _T]) -> _T:
+        """``value`` under ``tag`` and the identities of ``objects``, for values of
+        records this memo parsed (the same objects for every chain): no hashing of their
+        contents. The entry holds the objects, so none of their identities can pass to
+        another object while it is kept."""
+        held = self.value((tag, *map(id, objects)), lambda: (objects, make()))
+        return held[1]
+
+    def key_tag(self, key: DNSKEY) -> int:
+        """RFC 4034 Appendix B: the key tag of ``key``."""
+        return self.by_identity("key_tag", (key,), lambda: dns.dnssec.key_id(key))
+
+    def rdata(self, rrtype: str, text: str) -> dns.rdata.Rdata:
+        """One record of type ``rrtype`` parsed from presentation form (absolute names)."""
+        return self.value(("rdata", rrtype, text), lambda: _parse(rrtype, text))
+
+    def rrsig(self, text: str) -> RRSIG:
+        rdata = self.rdata("RRSIG", text)
+        assert isinstance(rdata, RRSIG)
+        return rdata
+
+    def rrsig_text(self, sig: RRSIG) -> str:
+        """``sig`` in presentation form, kept as what that text parses to: a walker that
+        read the signature from the wire hands it over, parsed (the text would parse
+        to an equal record)."""
+        text = sig.to_text()
+        self.value(("rdata", "RRSIG", text), lambda: sig)
+        return text
+
+    def keys(self, texts: tuple[str, ...]) -> tuple[DNSKEY, ...]:
+        return tuple(k for k in (self.rdata("DNSKEY", t) for t in texts) if isinstance(k, DNSKEY))
+
+    def ds(self, texts: tuple[str, ...]) -> tuple[DS, ...]:
+        return tuple(d for d in (self.rdata("DS", t) for t in texts) if isinstance(d, DS))
+
+    def rrset(self, rrset: SignedRRset) -> dns.rrset.RRset:
+        """The records of ``rrset`` as a dnspython RRset (its signatures left out)."""
+        key = ("rrset", rrset.name, rrset.rrtype, rrset.ttl, rrset.records)
+        return self.value(key, lambda: _rrset(rrset))
+
+
+def diagnose_chain(facts: ChainFacts, now: float, memo: ChainMemo | None = None) -> Diagnosis:
+    """The first broken link of ``facts``'s chain at time ``now`` (POSIX seconds);
+    ``memo`` shares the time-free work with other calls (a fresh one when None)."""
+    return _Checker(facts, now, ChainMemo() if memo is None else memo).run()
 
 
 class _Checker:
-    def __init__(self, facts: ChainFacts, now: float) -> None:
+    def __init__(self, facts: ChainFacts, now: float, memo: ChainMemo) -> None:
         self.facts = facts
         self.now = now
+        self.memo = memo
         self.links = {link.zone: link for link in facts.links}
         self.trust: dict[str, _Trust] = {}
 
@@ -423,7 +507,7 @@ class _Checker:
                 CHAIN_UNREACHABLE, zone, "DS", "the walk did not reach this zone", self.facts.error
             )
         if zone == self.facts.anchor.zone:
-            return self._check_keys(link, _parse_ds(self.facts.anchor.ds), anchored=True)
+            return self._check_keys(link, self.memo.ds(self.facts.anchor.ds), anchored=True)
         parent = link.parent
         if not parent or len(_name(parent)) >= len(_name(zone)):
             raise self.found(
@@ -449,14 +533,14 @@ class _Checker:
             self._check_denial_records(question, parent, above.keys, _name(zone))
             return _Trust(None, f"{parent} proves that {zone} has no DS")
         self._check_rrset(link.ds, parent, above.keys, report_zone=zone)
-        return self._check_keys(link, _parse_ds(link.ds.records), anchored=False)
+        return self._check_keys(link, self.memo.ds(link.ds.records), anchored=False)
 
-    def _check_keys(self, link: ZoneLink, ds_set: list[DS], anchored: bool) -> _Trust:
+    def _check_keys(self, link: ZoneLink, ds_set: Sequence[DS], anchored: bool) -> _Trust:
         """The DS → DNSKEY link (RFC 4035 §5.2), or the configured anchor → DNSKEY one."""
         zone = link.zone
         usable = [d for d in ds_set if _ds_usable(d)]
-        anchor_keys = _parse_keys(self.facts.anchor.dnskey) if anchored else []
-        anchor_keys = [k for k in anchor_keys if k.algorithm in VALIDATED_ALGORITHMS]
+        anchor_keys = self.memo.keys(self.facts.anchor.dnskey) if anchored else ()
+        anchor_keys = tuple(k for k in anchor_keys if k.algorithm in VALIDATED_ALGORITHMS)
         if not usable and not anchor_keys:
             algorithms = sorted({int(d.algorithm) for d in ds_set})
             return _Trust(None, f"the DS of {zone} uses no algorithm validators check {algorithms}")
@@ -467,23 +551,47 @@ class _Checker:
                 "DNSKEY",
                 f"no DNSKEY answer even with checking disabled ({link.dnskey_rcode})",
             )
-        keys = _parse_keys(link.dnskey.records) if link.dnskey else []
-        matched = [k for k in keys if _key_matches(zone, k, usable) or k in anchor_keys]
+        keys = self.memo.keys(link.dnskey.records) if link.dnskey else ()
+        matched = [k for k in keys if self._key_matches(zone, k, usable) or k in anchor_keys]
         if not matched:
             raise self._no_matching_key(link, keys, usable, anchored)
         assert link.dnskey is not None  # matched keys come from it
         self._check_dnskey_signed(link.dnskey, zone, matched)
         return _Trust(_rdataset(keys))
 
+    def _key_matches(self, zone: str, key: DNSKEY, ds_set: list[DS]) -> bool:
+        """RFC 4035 §5.2: a DS authenticates a zone key by tag, algorithm and digest."""
+        if not key.flags & _ZONE_FLAG or key.protocol != 3:
+            return False
+        tag = self.memo.key_tag(key)
+        return any(
+            ds.key_tag == tag
+            and ds.algorithm == key.algorithm
+            and self._digest(zone, key, ds) == ds.digest
+            for ds in ds_set
+        )
+
+    def _digest(self, zone: str, key: DNSKEY, ds: DS) -> bytes:
+        """The digest of ``key`` by ``ds``'s digest type: what a DS for it would hold."""
+        made = self.memo.by_identity(
+            ("ds", zone, ds.digest_type),
+            (key,),
+            lambda: dns.dnssec.make_ds(_name(zone), key, ds.digest_type, policy=_POLICY),
+        )
+        return made.digest
+
     def _no_matching_key(
-        self, link: ZoneLink, keys: list[DNSKEY], usable: list[DS], anchored: bool
+        self, link: ZoneLink, keys: Sequence[DNSKEY], usable: list[DS], anchored: bool
     ) -> _Found:
         zone = link.zone
-        have = ", ".join(f"{dns.dnssec.key_id(k)}/{k.algorithm}" for k in keys) or "none"
+        have = ", ".join(f"{self.memo.key_tag(k)}/{k.algorithm}" for k in keys) or "none"
         detail = f"DNSKEYs (tag/algorithm) of {zone}: {have}"
         if anchored:
             wanted = [f"DS {d.key_tag}/{d.algorithm}" for d in usable]
-            wanted += [f"DNSKEY {k}" for k in _anchor_tags(self.facts.anchor)]
+            wanted += [
+                f"DNSKEY {self.memo.key_tag(k)}/{k.algorithm}"
+                for k in self.memo.keys(self.facts.anchor.dnskey)
+            ]
             return self.found(
                 ANCHOR_MISMATCH,
                 zone,
@@ -516,11 +624,11 @@ class _Checker:
         )
 
     def _check_dnskey_signed(self, dnskey: SignedRRset, zone: str, matched: list[DNSKEY]) -> None:
-        tags = {(dns.dnssec.key_id(k), k.algorithm) for k in matched}
+        tags = {(self.memo.key_tag(k), k.algorithm) for k in matched}
         by_them = tuple(
             text
             for text in dnskey.rrsigs
-            if (_parse_sig(text).key_tag, _parse_sig(text).algorithm) in tags
+            if (self.memo.rrsig(text).key_tag, self.memo.rrsig(text).algorithm) in tags
         )
         if not by_them:
             key = matched[0]
@@ -528,15 +636,19 @@ class _Checker:
                 DNSKEY_NOT_SIGNED_BY_DS_KEY,
                 zone,
                 "DNSKEY",
-                f"the DNSKEY RRset has no RRSIG by key {dns.dnssec.key_id(key)}, the one the "
+                f"the DNSKEY RRset has no RRSIG by key {self.memo.key_tag(key)}, the one the "
                 "DS points to",
                 f"{len(dnskey.rrsigs)} RRSIG(s) over the DNSKEY RRset, by "
-                + (", ".join(_sig_tag(s) for s in dnskey.rrsigs) or "no key"),
-                dns.dnssec.key_id(key),
+                + (", ".join(self._sig_tag(s) for s in dnskey.rrsigs) or "no key"),
+                self.memo.key_tag(key),
                 key.algorithm,
             )
         signed = SignedRRset(dnskey.name, dnskey.rrtype, dnskey.ttl, dnskey.records, by_them)
         self._check_rrset(signed, zone, _rdataset(matched))
+
+    def _sig_tag(self, text: str) -> str:
+        sig = self.memo.rrsig(text)
+        return f"{sig.key_tag}/{sig.algorithm}"
 
     # -- signatures
 
@@ -550,7 +662,7 @@ class _Checker:
         """RFC 4035 §5.3: one valid RRSIG by a key of ``keys`` makes the RRset secure;
         else report the most telling failure (a date, a bad signature, an unknown key)."""
         where = report_zone or zone
-        sigs = [_parse_sig(s) for s in rrset.rrsigs]
+        sigs = [self.memo.rrsig(s) for s in rrset.rrsigs]
         usable = [s for s in sigs if s.algorithm in VALIDATED_ALGORITHMS]
         if not usable:
             why = "no RRSIG" if not sigs else "no RRSIG by an algorithm validators check"
@@ -561,7 +673,7 @@ class _Checker:
                 why,
                 f"{_fqdn(rrset.name)} {rrset.rrtype} in signed zone {zone}",
             )
-        data = _rrset(rrset)
+        data = self.memo.rrset(rrset)
         failures = []
         for sig in usable:
             failure = self._check_sig(data, sig, zone, keys, where, rrset)
@@ -581,14 +693,19 @@ class _Checker:
     ) -> _Found | None:
         zname = _name(zone)
         tag, alg = sig.key_tag, sig.algorithm
-        what = f"RRSIG over {_fqdn(rrset.name)} {rrset.rrtype} by {sig.signer} key {tag}/{alg}"
-        window = f"valid {_iso(sig.inception)} to {_iso(sig.expiration)}"
+
+        def what() -> str:  # the evidence, written only for a failure (most checks pass)
+            return f"RRSIG over {_fqdn(rrset.name)} {rrset.rrtype} by {sig.signer} key {tag}/{alg}"
+
+        def dated() -> str:
+            return f"{what()}, valid {_iso(sig.inception)} to {_iso(sig.expiration)}"
+
         candidates = [
             k
             for k in keys
             if sig.signer == zname
             and k.algorithm == alg
-            and dns.dnssec.key_id(k) == tag
+            and self.memo.key_tag(k) == tag
             and k.flags & _ZONE_FLAG
             and k.protocol == 3
         ]
@@ -597,9 +714,9 @@ class _Checker:
                 reason = f"RRSIG by {sig.signer}, not by the zone {zone}"
             else:
                 reason = f"RRSIG by key {tag}, which is missing from the DNSKEY set"
-            have = ", ".join(f"{dns.dnssec.key_id(k)}/{k.algorithm}" for k in keys)
+            have = ", ".join(f"{self.memo.key_tag(k)}/{k.algorithm}" for k in keys)
             return self.found(
-                RRSIG_KEY_MISSING, where, rrset.rrtype, reason, f"{what}; keys: {have}", tag, alg
+                RRSIG_KEY_MISSING, where, rrset.rrtype, reason, f"{what()}; keys: {have}", tag, alg
             )
         if self.now > sig.expiration:
             return self.found(
@@ -607,7 +724,7 @@ class _Checker:
                 where,
                 rrset.rrtype,
                 f"signature expired at {_iso(sig.expiration)}",
-                f"{what}, {window}",
+                dated(),
                 tag,
                 alg,
             )
@@ -617,21 +734,24 @@ class _Checker:
                 where,
                 rrset.rrtype,
                 f"signature not yet valid until {_iso(sig.inception)}",
-                f"{what}, {window}",
+                dated(),
                 tag,
                 alg,
             )
-        try:
-            dns.dnssec.validate_rrsig(
-                data, sig, {zname: _rdataset(candidates)}, now=self.now, policy=_POLICY
-            )
-        except (dns.exception.ValidationFailure, dns.exception.UnsupportedAlgorithm) as exc:
+        # Past the dates above, the outcome depends on the records, the signature and
+        # the keys alone: it is kept for the next chain through the same link.
+        failure = self.memo.by_identity(
+            "verify",
+            (data, sig, *candidates),
+            lambda: _verify(data, sig, zname, candidates, self.now),
+        )
+        if failure is not None:
             return self.found(
                 RRSIG_INVALID,
                 where,
                 rrset.rrtype,
                 "signature does not verify",
-                f"{what}: {exc}",
+                f"{what()}: {failure}",
                 tag,
                 alg,
             )
@@ -851,7 +971,9 @@ def _nsec3_problem(
 # --------------------------------------------------------------------------- helpers
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _name(text: str) -> dns.name.Name:
+    """A facts name parsed (kept: the same zone names come back in every chain)."""
     return dns.name.from_text(text, origin=dns.name.root)
 
 
@@ -872,12 +994,6 @@ def _parse(rrtype: str, text: str) -> dns.rdata.Rdata:
     return dns.rdata.from_text(
         dns.rdataclass.IN, rrtype, text, origin=dns.name.root, relativize=False
     )
-
-
-def _parse_sig(text: str) -> RRSIG:
-    rdata = _parse("RRSIG", text)
-    assert isinstance(rdata, RRSIG)
-    return rdata
 
 
 def _parse_cname(text: str) -> dns.name.Name:
@@ -902,12 +1018,7 @@ def _parse_keys(texts: tuple[str, ...]) -> list[DNSKEY]:
     return [k for k in out if isinstance(k, DNSKEY)]
 
 
-def _sig_tag(text: str) -> str:
-    sig = _parse_sig(text)
-    return f"{sig.key_tag}/{sig.algorithm}"
-
-
-def _rdataset(rdatas: list[DNSKEY]) -> dns.rdataset.Rdataset:
+def _rdataset(rdatas: Sequence[DNSKEY]) -> dns.rdataset.Rdataset:
     return dns.rdataset.from_rdata_list(0, rdatas)
 
 
@@ -921,18 +1032,13 @@ def _ds_usable(ds: DS) -> bool:
     return ds.algorithm in VALIDATED_ALGORITHMS and ds.digest_type in VALIDATED_DIGESTS
 
 
-def _key_matches(zone: str, key: DNSKEY, ds_set: list[DS]) -> bool:
-    """RFC 4035 §5.2: a DS authenticates a zone key by tag, algorithm and digest."""
-    if not key.flags & _ZONE_FLAG or key.protocol != 3:
-        return False
-    tag = dns.dnssec.key_id(key)
-    for ds in ds_set:
-        if ds.key_tag == tag and ds.algorithm == key.algorithm:
-            made = dns.dnssec.make_ds(_name(zone), key, ds.digest_type, policy=_POLICY)
-            if made.digest == ds.digest:
-                return True
-    return False
-
-
-def _anchor_tags(anchor: TrustAnchor) -> list[str]:
-    return [f"{dns.dnssec.key_id(k)}/{k.algorithm}" for k in _parse_keys(anchor.dnskey)]
+def _verify(
+    data: dns.rrset.RRset, sig: RRSIG, zone: dns.name.Name, keys: list[DNSKEY], now: float
+) -> str | None:
+    """None when ``sig`` by one of ``keys`` verifies over ``data``, else why not (``now``
+    only passes dnspython's own date check, which the caller has already made)."""
+    try:
+        dns.dnssec.validate_rrsig(data, sig, {zone: _rdataset(keys)}, now=now, policy=_POLICY)
+    except (dns.exception.ValidationFailure, dns.exception.UnsupportedAlgorithm) as exc:
+        return str(exc)
+    return None

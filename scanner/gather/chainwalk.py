@@ -25,7 +25,10 @@ Zone cuts are cached for the walker's life (a scan): the root, each TLD and a br
 provider zone are fetched once however many names below them are diagnosed, and a
 zone being fetched is awaited, not fetched twice. A diagnosis is cached per question.
 So a bogus name costs one query, plus two for each zone cut not seen before (NOTES:
-"cost a few queries per broken zone").
+"cost a few queries per broken zone"). The checks of those shared cuts are not redone
+either: the walker's ``ChainMemo`` keeps their parsed records and signature outcomes
+for every diagnosis it makes, and the RRSIGs the walk reads for their signers are
+parsed there once for the checks too.
 
 Why not ``scanner.gather.resolve``: its client is built for throughput and keeps only
 what the rules need (no RRSIG bodies, no authority section). Diagnoses are rare, so
@@ -38,6 +41,7 @@ Failures are values (STYLE §3): an unanswered query becomes an rcode such as
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -56,13 +60,13 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import trio
-from dns.rdtypes.ANY.RRSIG import RRSIG
 
 from scanner.core.chain import (
     ANSWERED,
     ROOT,
     ChainAnswer,
     ChainFacts,
+    ChainMemo,
     Diagnosis,
     SignedRRset,
     TrustAnchor,
@@ -141,8 +145,10 @@ class ChainWalker:
     anchor: TrustAnchor
     queries: int = 0  # every query sent, for the scan's statistics
     _links: dict[str, ZoneLink] = field(default_factory=dict)
+    _order: dict[str, int] = field(default_factory=dict)  # each cut's place in _links
     _pending: dict[str, trio.Event] = field(default_factory=dict)
     _done: dict[tuple[str, str], tuple[Diagnosis, ChainFacts]] = field(default_factory=dict)
+    _memo: ChainMemo = field(default_factory=ChainMemo)
 
     async def walk(self, name: str, rrtype: str) -> ChainFacts:
         """The facts of ``name``/``rrtype``'s chain (never raises for network trouble)."""
@@ -152,7 +158,7 @@ class ChainWalker:
         with trio.move_on_after(self.config.walk_timeout) as scope:
             try:
                 answer = await self._answer(name, rrtype, budget)
-                zones = _zones_of(answer)
+                zones = self._zones_of(answer)
                 if not zones and answer.rrsets:  # unsigned answer: which zone holds it?
                     zones = [await self._zone_holding(answer.rrsets[0].name, budget)]
                 for zone in zones:
@@ -178,7 +184,8 @@ class ChainWalker:
         key = (_normal(name), rrtype.upper())
         if key not in self._done:
             facts = await self.walk(*key)
-            self._done[key] = (diagnose_chain(facts, time.time() if now is None else now), facts)
+            at = time.time() if now is None else now
+            self._done[key] = (diagnose_chain(facts, at, self._memo), facts)
         return self._done[key]
 
     # -- the question
@@ -193,12 +200,12 @@ class ChainWalker:
             elif reply.rcode == "MALFORMED":  # answered, but dnspython will not parse it
                 zone = await self._zone_holding(name, budget)
             return ChainAnswer(name, rrtype, reply.rcode, zone, error=reply.error)
-        rrsets = tuple(_signed(msg.answer))
-        authority = _signed(msg.authority)
+        rrsets = tuple(_signed(msg.answer, self._memo))
+        authority = _signed(msg.authority, self._memo)
         denial = tuple(r for r in authority if r.rrtype in ("NSEC", "NSEC3"))
-        zone = next((s for r in rrsets[::-1] for s in _signers(r)), "")
+        zone = next((s for r in rrsets[::-1] for s in self._signers(r)), "")
         zone = zone or next((r.name for r in authority if r.rrtype == "SOA"), "")
-        zone = zone or next((s for r in denial for s in _signers(r)), "")
+        zone = zone or next((s for r in denial for s in self._signers(r)), "")
         return ChainAnswer(name, rrtype, reply.rcode, zone, rrsets, denial)
 
     async def _failing_zone(self, name: str, budget: _Budget) -> str:
@@ -240,7 +247,7 @@ class ChainWalker:
             self._pending[zone] = trio.Event()
             try:
                 link = await self._fetch_link(zone, budget)
-                self._links[zone] = link
+                self._keep(zone, link)
             finally:
                 self._pending.pop(zone).set()
         if link.parent and depth > 0:
@@ -250,14 +257,17 @@ class ChainWalker:
         if zone == self.anchor.zone:
             keys = await self._query(zone, "DNSKEY", budget)
             return ZoneLink(
-                zone, "", dnskey=_rrset_at(keys, zone, "DNSKEY"), dnskey_rcode=keys.rcode
+                zone,
+                "",
+                dnskey=_rrset_at(keys, zone, "DNSKEY", self._memo),
+                dnskey_rcode=keys.rcode,
             )
         reply = await self._query(zone, "DS", budget)
         return await self._link_from_ds(zone, reply, budget)
 
     async def _store_link(self, zone: str, reply: _Reply, budget: _Budget, depth: int) -> None:
         if zone not in self._links:
-            self._links[zone] = await self._link_from_ds(zone, reply, budget)
+            self._keep(zone, await self._link_from_ds(zone, reply, budget))
         parent = self._links[zone].parent
         if parent:
             await self._link(parent, budget, depth - 1)
@@ -266,9 +276,9 @@ class ChainWalker:
         msg = reply.message
         if msg is None or reply.rcode not in ANSWERED:
             return ZoneLink(zone, "", ds_rcode=reply.rcode)
-        ds = _rrset_at(reply, zone, "DS")
-        authority = _signed(msg.authority)
-        parent = next(iter(_signers(ds)), "") if ds is not None else ""
+        ds = _rrset_at(reply, zone, "DS", self._memo)
+        authority = _signed(msg.authority, self._memo)
+        parent = next(iter(self._signers(ds)), "") if ds is not None else ""
         parent = parent or next((r.name for r in authority if r.rrtype == "SOA"), "")
         if not _is_proper_ancestor(parent, zone):
             parent = ""  # the core reports a chain it cannot place
@@ -281,15 +291,19 @@ class ChainWalker:
             parent,
             ds,
             reply.rcode,
-            dnskey=_rrset_at(keys, zone, "DNSKEY"),
+            dnskey=_rrset_at(keys, zone, "DNSKEY", self._memo),
             dnskey_rcode=keys.rcode,
         )
+
+    def _keep(self, zone: str, link: ZoneLink) -> None:
+        self._order.setdefault(zone, len(self._order))
+        self._links[zone] = link
 
     def _chain_links(self, answer: ChainAnswer) -> tuple[ZoneLink, ...]:
         """The cached cuts this question's checks need: from each of its zones up to
         the anchor, parents first."""
         wanted: dict[str, ZoneLink] = {}
-        for zone in [*_zones_of(answer), *self._links]:
+        for zone in [*self._zones_of(answer), *self._cached_above(answer)]:
             if zone not in self._links or not _holds(zone, answer):
                 continue
             while zone in self._links and zone not in wanted:
@@ -298,6 +312,27 @@ class ChainWalker:
         if self.anchor.zone in self._links:
             wanted.setdefault(self.anchor.zone, self._links[self.anchor.zone])
         return tuple(sorted(wanted.values(), key=lambda link: _depth(link.zone)))
+
+    def _cached_above(self, answer: ChainAnswer) -> list[str]:
+        """The cached cuts that hold an owner of ``answer`` (or its question), in the
+        order they were cached: each owner's ancestors looked up, rather than every
+        cut of the scan tested against every question."""
+        owners = {answer.name, answer.zone, *(r.name for r in answer.rrsets)} - {""}
+        found = {zone for owner in owners for zone in _ancestors(owner) if zone in self._links}
+        return sorted(found, key=self._order.__getitem__)
+
+    def _signers(self, rrset: SignedRRset | None) -> list[str]:
+        if rrset is None:
+            return []
+        return [_text(self._memo.rrsig(text).signer) for text in rrset.rrsigs]
+
+    def _zones_of(self, answer: ChainAnswer) -> list[str]:
+        """The zones whose links the checks of ``answer`` need (signers and the answering
+        zone), deepest last."""
+        zones = [s for r in (*answer.rrsets, *answer.denial) for s in self._signers(r)]
+        if answer.zone:
+            zones.append(answer.zone)
+        return list(dict.fromkeys(zones))
 
     # -- queries
 
@@ -369,53 +404,47 @@ def _text(name: dns.name.Name) -> str:
     return ROOT if name == dns.name.root else name.to_text(omit_final_dot=True).lower()
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _dname(text: str) -> dns.name.Name:
+    """A name parsed (kept: every diagnosis tests the walked zones' names again)."""
+    return dns.name.from_text(text)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _ancestors(owner: str) -> tuple[str, ...]:
+    """``owner`` and every name above it up to the root, as zones are keyed."""
+    name, found = _dname(owner), []
+    while name != dns.name.root:
+        found.append(_text(name))
+        name = name.parent()
+    return (*found, ROOT)
+
+
 def _normal(name: str) -> str:
-    return _text(dns.name.from_text(name))
+    return _text(_dname(name))
 
 
 def _depth(zone: str) -> int:
-    return len(dns.name.from_text(zone))
+    return len(_dname(zone))
 
 
 def _is_proper_ancestor(parent: str, zone: str) -> bool:
     if not parent:
         return False
-    p, z = dns.name.from_text(parent), dns.name.from_text(zone)
+    p, z = _dname(parent), _dname(zone)
     return z.is_subdomain(p) and p != z
 
 
 def _holds(zone: str, answer: ChainAnswer) -> bool:
     """Whether ``zone`` is on the way to some owner of the answer (or its question)."""
-    z = dns.name.from_text(zone)
+    z = _dname(zone)
     owners = [answer.name, answer.zone, *(r.name for r in answer.rrsets)]
-    return any(o and dns.name.from_text(o).is_subdomain(z) for o in owners)
+    return any(o and _dname(o).is_subdomain(z) for o in owners)
 
 
-def _signers(rrset: SignedRRset | None) -> list[str]:
-    if rrset is None:
-        return []
-    return [_text(_rrsig(text).signer) for text in rrset.rrsigs]
-
-
-def _rrsig(text: str) -> RRSIG:
-    rdata = dns.rdata.from_text(
-        dns.rdataclass.IN, dns.rdatatype.RRSIG, text, origin=dns.name.root, relativize=False
-    )
-    assert isinstance(rdata, RRSIG)
-    return rdata
-
-
-def _zones_of(answer: ChainAnswer) -> list[str]:
-    """The zones whose links the checks of ``answer`` need (signers and the answering
-    zone), deepest last."""
-    zones = [s for r in (*answer.rrsets, *answer.denial) for s in _signers(r)]
-    if answer.zone:
-        zones.append(answer.zone)
-    return list(dict.fromkeys(zones))
-
-
-def _signed(section: list[dns.rrset.RRset]) -> list[SignedRRset]:
-    """A message section as RRsets with their RRSIGs (the RRSIGs attached, not listed)."""
+def _signed(section: list[dns.rrset.RRset], memo: ChainMemo) -> list[SignedRRset]:
+    """A message section as RRsets with their RRSIGs (the RRSIGs attached, not listed;
+    ``memo`` keeps them parsed for the signers and the checks)."""
     sigs: dict[tuple[dns.name.Name, int], dns.rrset.RRset] = {}
     for rrset in section:
         if rrset.rdtype == dns.rdatatype.RRSIG:
@@ -431,16 +460,16 @@ def _signed(section: list[dns.rrset.RRset]) -> list[SignedRRset]:
                 dns.rdatatype.to_text(rrset.rdtype),
                 rrset.ttl,
                 tuple(r.to_text() for r in rrset),
-                tuple(r.to_text() for r in sig) if sig is not None else (),
+                tuple(memo.rrsig_text(r) for r in sig) if sig is not None else (),
             )
         )
     return out
 
 
-def _rrset_at(reply: _Reply, owner: str, rrtype: str) -> SignedRRset | None:
+def _rrset_at(reply: _Reply, owner: str, rrtype: str, memo: ChainMemo) -> SignedRRset | None:
     if reply.message is None:
         return None
-    for rrset in _signed(reply.message.answer):
+    for rrset in _signed(reply.message.answer, memo):
         if rrset.name == owner and rrset.rrtype == rrtype:
             return rrset
     return None

@@ -38,11 +38,12 @@ import logging
 import secrets
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import pyarrow as pa
 import trio
 
 from scanner import __version__
@@ -61,7 +62,7 @@ from scanner.runs.wiring import (
 )
 from scanner.store import dataset as ds
 from scanner.store import rows
-from scanner.store.inputs import InputError, InputLine, LineSplitter, iter_input, refuse_encoding
+from scanner.store.inputs import InputError, LineSplitter, iter_input, refuse_encoding
 from scanner.store.objstore import Store, StoreError, open_store
 from scanner.store.ownership import Ownership, own, publish_owner
 from scanner.store.psl import psl_version
@@ -169,6 +170,10 @@ def _differences(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:
         for key in sorted(set(recorded) | set(now))
         if recorded.get(key) != now.get(key)
     ]
+
+
+# One partition's buffered input lines, in the columns of ``stages.INPUT_SCHEMA``.
+_InputColumns = tuple[list[Any], ...]
 
 
 class Scan:
@@ -497,9 +502,13 @@ class Scan:
             raise ScanError(self._identity_message(recorded, identity))
 
     def _spool(self, splitter: LineSplitter, writes_invalid: bool) -> dict[str, Any]:
-        """Read the input once, writing each partition's lines to its own files."""
+        """Read the input once, writing each partition's lines to its own files.
+
+        A partition's lines are buffered as columns (line number, raw text, domain,
+        rank), not as a dict per line: the driver reads every line of the input.
+        """
         store, parts = self.store, self.plan.domain_parts
-        buffers: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        buffers: dict[int, _InputColumns] = {}
         chunks: Counter[int] = Counter()
         invalid: list[dict[str, Any]] = []
         invalid_chunks = 0
@@ -517,12 +526,23 @@ class Scan:
 
         def flush() -> None:
             nonlocal buffered
-            for part, rows_ in buffers.items():
-                if rows_:
-                    chunks[part] += 1
-                    ds.write_rows(
-                        store, ds.input_chunk(part, chunks[part]), stages.INPUT_SCHEMA, rows_
-                    )
+            for part, columns in buffers.items():
+                chunks[part] += 1
+                with ds.RowWriter(
+                    store, ds.input_chunk(part, chunks[part]), stages.INPUT_SCHEMA
+                ) as out:
+                    # Already columns: Arrow takes them whole, a row group at a time.
+                    for start in range(0, len(columns[0]), ds.ROW_GROUP):
+                        end = start + ds.ROW_GROUP
+                        out.add_batch(
+                            pa.RecordBatch.from_arrays(
+                                [
+                                    pa.array(values[start:end], type=f.type)
+                                    for values, f in zip(columns, stages.INPUT_SCHEMA, strict=True)
+                                ],
+                                schema=stages.INPUT_SCHEMA,
+                            )
+                        )
             buffers.clear()
             buffered = 0
 
@@ -543,7 +563,14 @@ class Scan:
                 part = ds.partition_of(line.domain, parts)
                 if not self._shard_mine(part):
                     continue
-                buffers[part].append(_input_row(line))
+                columns = buffers.get(part)
+                if columns is None:
+                    columns = buffers[part] = ([], [], [], [])
+                line_nos, raws, domains, ranks = columns
+                line_nos.append(line.line_no)
+                raws.append(line.raw[:512])
+                domains.append(line.domain)
+                ranks.append(line.rank)
                 buffered += 1
                 if buffered >= self.config.spool_rows:
                     flush()
@@ -773,12 +800,3 @@ def _remove_fresh(root: Path) -> None:
         leftover.unlink()
     with contextlib.suppress(OSError):
         root.rmdir()
-
-
-def _input_row(line: InputLine) -> dict[str, Any]:
-    return {
-        "line_no": line.line_no,
-        "raw": line.raw[:512],
-        "domain": line.domain,
-        "rank": line.rank,
-    }

@@ -172,20 +172,16 @@ class LineSplitter:
             chunk = chunk[1:]
         self._cr_at_end = chunk.endswith(b"\r")
         data = self._pending + chunk
-        start = 0
-        size = len(data)
-        while start < size:
-            lf = data.find(b"\n", start)
-            cr = data.find(b"\r", start)
-            ends = [i for i in (lf, cr) if i >= 0]
-            if not ends:
-                break
-            end = min(ends)
-            yield from self._line(data[start:end])
-            start = end + 1
-            if data[end : end + 2] == b"\r\n":
-                start += 1
-        rest = data[start:]
+        # Everything up to the last line end is whole lines, which bytes.splitlines
+        # splits at LF, CRLF and CR alone (bytes, unlike str, know no other line ends).
+        end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        lines = data[:end].splitlines()
+        if lines and self._skipping:  # the end of a line already reported as too long
+            self._skipping = False
+            del lines[0]
+        for raw in lines:
+            yield self._numbered(raw)
+        rest = data[end:]
         if len(rest) > MAX_LINE:
             if not self._skipping:
                 self._line_no += 1
@@ -194,15 +190,11 @@ class LineSplitter:
             rest = b""
         self._pending = rest
 
-    def _line(self, raw: bytes) -> Iterator[tuple[int, str | None]]:
-        if self._skipping:  # the end of a line already reported as too long
-            self._skipping = False
-            return
+    def _numbered(self, raw: bytes) -> tuple[int, str | None]:
         self._line_no += 1
         if len(raw) > MAX_LINE:
-            yield self._line_no, None
-            return
-        yield self._line_no, raw.decode("utf-8", errors="replace")
+            return self._line_no, None
+        return self._line_no, raw.decode("utf-8", errors="replace")
 
     def finish(self) -> Iterator[tuple[int, str | None]]:
         if self._head is not None:
@@ -210,7 +202,7 @@ class LineSplitter:
             refuse_encoding(head)
             yield from self._split(head)
         if self._pending and not self._skipping:
-            yield from self._line(self._pending)
+            yield self._numbered(self._pending)
         self._pending = b""
 
 

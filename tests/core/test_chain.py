@@ -29,6 +29,7 @@ from scanner.core.chain import (
     RRSIG_NOT_YET_VALID,
     ChainAnswer,
     ChainFacts,
+    ChainMemo,
     Diagnosis,
     SignedRRset,
     TrustAnchor,
@@ -113,6 +114,48 @@ def test_expiry_is_inclusive() -> None:
     edge = (int(NOW), int(NOW))
     ans = answer(rrsets=(sign("www.example.com", "A", ["192.0.2.1"], [key(EX)], edge),))
     assert diagnose(facts(ans=ans)).code == NO_BROKEN_LINK
+
+
+# --------------------------------------------------------------------------- memo
+
+
+def test_a_shared_memo_changes_no_diagnosis() -> None:
+    """One ChainMemo across many chains and reference times (a diagnose task's): each
+    diagnosis is the one a fresh memo gives. A signature that verified once is still
+    dated at every later check: past its expiry the same facts are reported expired."""
+    bad_ds = replace_link(secure_links(), EX, dnskey=dnskeys(EX, [key(EX, n=1)]))
+    corrupted = answer(rrsets=(corrupt(sign("www.example.com", "A", ["192.0.2.1"], [key(EX)])),))
+    expired = answer(rrsets=(sign("www.example.com", "A", ["192.0.2.1"], [key(EX)], EXPIRED),))
+    cases = [
+        (facts(), NOW),
+        (facts(ans=corrupted), NOW),
+        (facts(), NOW),
+        (facts(bad_ds), NOW),
+        (facts(ans=expired), NOW),
+        (facts(), NOW + 31 * DAY),  # every signature of the fixtures has expired
+        (facts(), NOW - 2 * DAY),  # and none is valid yet
+        (facts(), NOW),
+    ]
+    memo = ChainMemo()
+    for f, at in cases:
+        assert diagnose_chain(f, at, memo) == diagnose_chain(f, at)
+    assert [diagnose_chain(f, at, memo).code for f, at in cases] == [
+        NO_BROKEN_LINK,
+        RRSIG_INVALID,
+        NO_BROKEN_LINK,
+        DS_DIGEST_MISMATCH,
+        RRSIG_EXPIRED,
+        RRSIG_EXPIRED,
+        RRSIG_NOT_YET_VALID,
+        NO_BROKEN_LINK,
+    ]
+
+
+def test_a_full_memo_starts_afresh() -> None:
+    memo = ChainMemo(max_entries=3)
+    for _ in range(3):
+        assert diagnose_chain(facts(), NOW, memo).code == NO_BROKEN_LINK
+    assert len(memo._values) <= 3
 
 
 # --------------------------------------------------------------------------- DS -> DNSKEY

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scanner.core import names
 from scanner.core.names import REASONS, InvalidName, is_hostname, normalize_domain
 
 VALID = [
@@ -109,3 +110,34 @@ def test_never_crashes_and_is_idempotent(raw: str) -> None:
     assert normalize_domain(name) == name
     assert name == name.lower() and name.isascii() and not name.endswith(".")
     assert len(name) <= 253
+
+
+def _by_the_rules(name: str) -> bool:
+    """Whether a lower-case ASCII name passes every label and name rule, one by one."""
+    labels = name.split(".")
+    try:
+        for label in labels:
+            names._check_ascii_label(label, name)
+    except InvalidName:
+        return False
+    return len(name) <= names.MAX_NAME and len(labels) >= 2 and not labels[-1].isdigit()
+
+
+@given(
+    st.lists(
+        st.text(alphabet="az09-", max_size=6) | st.sampled_from(["xn--", "a" * 63, "a" * 64]),
+        min_size=1,
+        max_size=6,
+    ).map(".".join)
+)
+def test_the_plain_name_shortcut_accepts_only_what_the_rules_accept(name: str) -> None:
+    # normalize_domain takes the shortcut for names of at most MAX_NAME characters
+    if len(name) <= names.MAX_NAME and names._PLAIN.match(name):
+        assert _by_the_rules(name)
+
+
+def test_the_plain_name_shortcut_takes_the_common_names() -> None:
+    for name in ("example.com", "mx-1.mail.example.co.uk", "a.b", "1-800.com", "x.y2k"):
+        assert names._PLAIN.match(name) and _by_the_rules(name)
+    for name in ("xn--bcher-kva.example", "ab--c.example", "a.1", "a-.com", "a" * 64 + ".com"):
+        assert not names._PLAIN.match(name)

@@ -24,8 +24,10 @@ from scanner.core.chain import (
     NO_BROKEN_LINK,
     RRSIG_EXPIRED,
     RRSIG_MISSING,
+    ChainAnswer,
     SignedRRset,
     TrustAnchorError,
+    ZoneLink,
     parse_trust_anchor,
 )
 from scanner.errors import EXIT_USAGE
@@ -112,6 +114,22 @@ async def test_secure_chain_walk_and_its_cache() -> None:
         assert (await diagnose(walker, "mx.example.com", "A", NOW)).code == NO_BROKEN_LINK
         assert (await diagnose(walker, "WWW.example.com.", "a", NOW)).code == NO_BROKEN_LINK
         assert fake.count() == 7 and walker.queries == 7
+
+
+def test_a_question_carries_only_the_cached_cuts_above_it() -> None:
+    """Cuts that other questions cached stay out of a question's facts, however many
+    there are; the ones above its owners come parents first, in the order cached."""
+    walker = ChainWalker(WalkConfig(("127.0.0.1", 53)), anchor())
+    walker._keep(".", ZoneLink(".", ""))
+    walker._keep("com", ZoneLink("com", "."))
+    for i in range(2000):
+        walker._keep(f"z{i}.com", ZoneLink(f"z{i}.com", "com"))
+    walker._keep("net", ZoneLink("net", "."))
+    walker._keep("b.net", ZoneLink("b.net", "net"))
+    cname = SignedRRset("www.z7.com", "CNAME", 60, ("www.b.net.",))
+    a = SignedRRset("www.b.net", "A", 60, ("192.0.2.1",))
+    got = walker._chain_links(ChainAnswer("www.z7.com", "A", "NOERROR", "z7.com", (cname, a)))
+    assert [link.zone for link in got] == [".", "com", "net", "z7.com", "b.net"]
 
 
 async def test_expired_keys_are_named() -> None:

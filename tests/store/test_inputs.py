@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from scanner.store.inputs import InputLine, parse_lines, read_input
+from scanner.store.inputs import MAX_LINE, InputLine, LineSplitter, parse_lines, read_input
 
 
 def _parse(text: str) -> list[InputLine]:
@@ -48,3 +48,25 @@ async def test_stream_reader_matches_line_parser_across_chunk_boundaries() -> No
     assert [g.domain for g in got] == names
     assert got[-1].line_no == 20000
     assert got == _parse(text)
+
+
+def test_line_ends_and_long_lines_wherever_the_chunks_break() -> None:
+    """LF, CRLF and a lone CR each end one line; an over-long line is one numbered
+    line without text, even when a chunk ends inside it or between CR and LF."""
+    long = b"x" * (MAX_LINE + 1)
+    data = long + b"\na.example\r\nb.example\rc.example\n" + long + b"\r\nd.example\r\n\r\ne"
+    expected = [
+        (1, None),
+        (2, "a.example"),
+        (3, "b.example"),
+        (4, "c.example"),
+        (5, None),
+        (6, "d.example"),
+        (7, ""),
+        (8, "e"),
+    ]
+    for cut in range(len(data) + 1):
+        splitter = LineSplitter()
+        got = [*splitter.feed(data[:cut]), *splitter.feed(data[cut:]), *splitter.finish()]
+        assert got == expected, cut
+        assert splitter.bytes_read == len(data)
