@@ -161,8 +161,11 @@ def gather_options(f: F) -> F:
             "--trust-anchor",
             type=click.Path(dir_okay=False, path_type=Path),
             default=None,
+            envvar="DANESCAN_TRUST_ANCHOR",
             help="DS or DNSKEY zone-file lines the chain walk that explains bogus answers "
-            "starts from (default: IANA's root anchors, bundled). A bad file: exit 2.",
+            "starts from (default: $DANESCAN_TRUST_ANCHOR, which `danescan world exec` "
+            "sets to the world's root key; else IANA's root anchors, bundled). A bad "
+            "file: exit 2.",
         ),
         click.option(
             "--domain-timeout",

@@ -145,7 +145,15 @@ def exec_(argv: tuple[str, ...]) -> None:
 
     SSL_CERT_FILE (OpenSSL, so Python's ssl default context) and CURL_CA_BUNDLE (curl,
     which has its own bundle path) name the world CA root: PKIX clients inside trust the
-    world's HTTPS servers and nothing else.
+    world's HTTPS servers and nothing else. DANESCAN_TRUST_ANCHOR names the world's root
+    key, so that a scan or check inside explains bogus answers from the root the world's
+    resolver validates with (the bundled IANA anchor matches no key of the world's root:
+    every diagnosis would stop there).
     """
-    roots = str(ca_roots_path(world_dir()))
-    netns.exec_inside(list(argv), env={"SSL_CERT_FILE": roots, "CURL_CA_BUNDLE": roots})
+    d = world_dir()
+    roots = str(ca_roots_path(d))
+    env = {"SSL_CERT_FILE": roots, "CURL_CA_BUNDLE": roots}
+    anchor = d / "root.key"
+    if anchor.exists():
+        env["DANESCAN_TRUST_ANCHOR"] = str(anchor)
+    netns.exec_inside(list(argv), env=env)

@@ -446,3 +446,36 @@ def test_check_and_scan_agree_on_every_scenario(
         if scan_view != check_view:
             wrong.append(f"{domain}: scan {scan_view}\n  check {check_view}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_inside_world_exec_bogus_answers_are_explained_from_the_world_s_root(
+    world: WorldInfo,
+) -> None:
+    """``world exec`` hands the world's root key to danescan (DANESCAN_TRUST_ANCHOR):
+    without it the chain walk starts from IANA's bundled anchor, which matches no key of
+    the world's root, and every diagnosis would stop there."""
+    bogus = next(sc for sc in load_catalog(world.catalog).scenarios if sc.bogus and sc.diagnosis)
+    assert bogus.diagnosis is not None
+    args = [
+        "check",
+        bogus.domain,
+        "--json",
+        "--resolver",
+        world.resolver_spec,
+        "--canary-secure",
+        world.canary_secure,
+        "--canary-bogus",
+        world.canary_bogus,
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "DANESCAN_TRUST_ANCHOR"}
+    danescan_cmd = [sys.executable, "-m", "scanner"]
+
+    def codes(argv: list[str]) -> list[str]:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1, proc.stderr  # a bogus domain receives no mail
+        return [d["code"] for d in json.loads(proc.stdout)["dnssec_diagnoses"]]
+
+    assert codes([*danescan_cmd, "world", "exec", "--", *danescan_cmd, *args]) == [
+        bogus.diagnosis.code
+    ]
+    assert codes([*danescan_cmd, *args]) == ["dnssec_anchor_mismatch"]
