@@ -25,14 +25,15 @@ def danescan(
     return proc
 
 
-def world_args(world: WorldInfo) -> list[str]:
-    return [
+def world_args(world: WorldInfo, anchor: bool = True) -> list[str]:
+    """The resolver and canaries of the world; with ``anchor``, its private root as the
+    trust anchor bogus answers are diagnosed from."""
+    args = [
         "--resolver",
         world.resolver_spec,
         "--canary-secure",
         world.canary_secure,
         "--canary-bogus",
         world.canary_bogus,
-        "--trust-anchor",  # the world's private root: bogus answers are diagnosed from it
-        world.trust_anchor_file,
     ]
+    return [*args, "--trust-anchor", world.trust_anchor_file] if anchor else args

@@ -456,17 +456,7 @@ def test_inside_world_exec_bogus_answers_are_explained_from_the_world_s_root(
     the world's root, and every diagnosis would stop there."""
     bogus = next(sc for sc in load_catalog(world.catalog).scenarios if sc.bogus and sc.diagnosis)
     assert bogus.diagnosis is not None
-    args = [
-        "check",
-        bogus.domain,
-        "--json",
-        "--resolver",
-        world.resolver_spec,
-        "--canary-secure",
-        world.canary_secure,
-        "--canary-bogus",
-        world.canary_bogus,
-    ]
+    args = ["check", bogus.domain, "--json", *world_args(world, anchor=False)]
     env = {k: v for k, v in os.environ.items() if k != "DANESCAN_TRUST_ANCHOR"}
     danescan_cmd = [sys.executable, "-m", "scanner"]
 
