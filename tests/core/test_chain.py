@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
 import pytest
 
 from scanner.core import factjson
@@ -775,3 +778,15 @@ def test_bogus_questions_of_a_domain() -> None:
         ("_mta-sts.example.com", "TXT"),
     ]
     assert domain_lookups(DomainFacts(EX, lk(EX, "MX"))) == [lk(EX, "MX")]
+
+
+def test_a_signature_read_from_the_wire_is_kept_as_what_its_text_parses_to() -> None:
+    """A walker hands over RRSIGs it parsed from the wire: their text is what the facts
+    carry, and reading that text back gives the same record without parsing it again."""
+    text = "MX 13 2 3600 20300101000000 20200101000000 12345 example.com. " + "A" * 88
+    sig = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.RRSIG, text)
+    memo = ChainMemo()
+    kept = memo.rrsig_text(sig)
+    assert kept == sig.to_text()
+    assert memo.rrsig(kept) is sig
+    assert ChainMemo().rrsig(kept) == sig  # what parsing the text would have given
