@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import pyarrow as pa
 import trio
 
 from scanner import __version__
@@ -531,18 +530,7 @@ class Scan:
                 with ds.RowWriter(
                     store, ds.input_chunk(part, chunks[part]), stages.INPUT_SCHEMA
                 ) as out:
-                    # Already columns: Arrow takes them whole, a row group at a time.
-                    for start in range(0, len(columns[0]), ds.ROW_GROUP):
-                        end = start + ds.ROW_GROUP
-                        out.add_batch(
-                            pa.RecordBatch.from_arrays(
-                                [
-                                    pa.array(values[start:end], type=f.type)
-                                    for values, f in zip(columns, stages.INPUT_SCHEMA, strict=True)
-                                ],
-                                schema=stages.INPUT_SCHEMA,
-                            )
-                        )
+                    out.add_columns(columns)
             buffers.clear()
             buffered = 0
 

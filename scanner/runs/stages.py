@@ -453,10 +453,6 @@ async def _domain_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResul
     return result
 
 
-def _note_bogus(bogus: set[tuple[str, str]], lookups: Iterable[DnsLookup]) -> None:
-    bogus.update(bogus_questions(lookups))
-
-
 def _write_bogus(
     spec: TaskSpec, store: Store, bogus: set[tuple[str, str]], who: str, result: TaskResult
 ) -> None:
@@ -492,7 +488,7 @@ async def _gather_domains(
     ) -> list[DnsLookup]:
         lookups = domain_lookups(own)
         if any(lk.rcode == "SERVFAIL" for lk in lookups):  # only a SERVFAIL can be bogus
-            _note_bogus(bogus, lookups)
+            bogus.update(bogus_questions(lookups))
         refs.update(names)
         batch.add(line, scanned_at, names, _own_facts_json(own))
         return _own_lookups(own)
@@ -560,12 +556,7 @@ class _DomainRows:
             self.hosts,
             self.facts,
         )
-        self._out.add_batch(
-            pa.RecordBatch.from_arrays(
-                [pa.array(c, type=f.type) for c, f in zip(columns, DOMAIN_SCHEMA, strict=True)],
-                schema=DOMAIN_SCHEMA,
-            )
-        )
+        self._out.add_columns(columns)
         self._clear()
 
 
@@ -696,7 +687,7 @@ async def _host_stage(spec: TaskSpec, store: Store, seams: Seams) -> TaskResult:
     result.counts["hosts"] = len(found)
     bogus: set[tuple[str, str]] = set()
     for host, _ in found.values():
-        _note_bogus(bogus, [host.a, host.aaaa, *host.tlsa_lookups])
+        bogus.update(bogus_questions([host.a, host.aaaa, *host.tlsa_lookups]))
     _write_bogus(spec, store, bogus, f"h-{spec.part:05d}", result)
     meta = {t: _meta(spec, t) for t in ("hosts", "tlsa_records")}
     who = f"h-{spec.part:05d}"

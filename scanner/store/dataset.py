@@ -197,6 +197,18 @@ class RowWriter:
         for row in rows:
             self.add(row)
 
+    def add_columns(self, columns: Sequence[Sequence[Any]]) -> None:
+        """Rows given as one list per column of the schema, in its order, written in
+        row groups of this writer's size (no dict per row)."""
+        total = len(columns[0]) if columns else 0
+        for start in range(0, total, self._row_group):
+            end = start + self._row_group
+            arrays = [
+                pa.array(values[start:end], type=f.type)
+                for values, f in zip(columns, self.schema, strict=True)
+            ]
+            self.add_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+
     def add_batch(self, batch: pa.RecordBatch | pa.Table) -> None:
         self._flush()
         table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])

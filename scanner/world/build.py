@@ -35,6 +35,7 @@ from scanner.world.info import (
     HostInfo,
     WorldInfo,
     ca_roots_path,
+    trust_anchor_path,
 )
 from scanner.world.signing import (
     ZoneKey,
@@ -213,7 +214,7 @@ def build(
         resolver_port=53,
         auth=configs.AUTH_ADDRESS,
         trust_anchor=trust_anchor,
-        trust_anchor_file=str(directory / "root.key"),
+        trust_anchor_file=str(trust_anchor_path(directory)),
         root_hints_file=str(directory / "root.hints"),
         canary_secure=catalog.canary_secure,
         canary_bogus=catalog.canary_bogus,

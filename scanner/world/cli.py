@@ -15,7 +15,7 @@ import click
 
 from scanner.world import control, netns
 from scanner.world.build import build as build_world
-from scanner.world.info import WorldError, ca_roots_path, world_dir
+from scanner.world.info import WorldError, ca_roots_path, trust_anchor_path, world_dir
 
 
 def _dir(value: str | None) -> Path:
@@ -88,12 +88,12 @@ def up(directory: str | None, catalog: Path | None, rebuild: bool) -> None:
 @_dir_option
 def down(directory: str | None) -> None:
     """Stop every process of the world and delete its namespace."""
-    d = _dir(directory)
-    stopped = control.down(d)
+    downed = control.down(_dir(directory))
+    stopped = downed.stopped
     click.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
-    others = control.other_worlds(d)
-    if others:
-        click.echo(f"namespace kept: another world runs in it: {control.describe_worlds(others)}")
+    if downed.others:
+        kept = control.describe_worlds(downed.others)
+        click.echo(f"namespace kept: another world runs in it: {kept}")
 
 
 @world.command()
@@ -153,7 +153,7 @@ def exec_(argv: tuple[str, ...]) -> None:
     d = world_dir()
     roots = str(ca_roots_path(d))
     env = {"SSL_CERT_FILE": roots, "CURL_CA_BUNDLE": roots}
-    anchor = d / "root.key"
+    anchor = trust_anchor_path(d)
     if anchor.exists():
         env["DANESCAN_TRUST_ANCHOR"] = str(anchor)
     netns.exec_inside(list(argv), env=env)

@@ -23,6 +23,7 @@ from scanner.world.info import (
     RESOLVER_ADDRESS,
     RESOLVER_ADDRESS6,
     WorldError,
+    trust_anchor_path,
 )
 from scanner.world.netns import resolv_conf
 from scanner.world.zones import ZoneText
@@ -101,7 +102,7 @@ def unbound_conf(directory: Path, log_queries: bool = True, threads: int = 1) ->
     access-control: fd00::/8 allow
     do-not-query-localhost: no
     root-hints: "{d / "root.hints"}"
-    trust-anchor-file: "{d / "root.key"}"
+    trust-anchor-file: "{trust_anchor_path(d)}"
     module-config: "validator iterator"
     ede: yes
     val-log-level: 2
@@ -162,7 +163,7 @@ def write_all(
     threads = resolver_threads()
     (directory / "unbound.conf").write_text(unbound_conf(directory, log_queries, threads))
     (directory / "root.hints").write_text(root_hints())
-    (directory / "root.key").write_text(trust_anchor + "\n")
+    trust_anchor_path(directory).write_text(trust_anchor + "\n")
     (directory / "smtpd.json").write_text(json.dumps({"listeners": listeners}, indent=1) + "\n")
     (directory / "policyd.json").write_text(
         json.dumps({"port": HTTPS_PORT, "listeners": policy_listeners or []}, indent=1) + "\n"

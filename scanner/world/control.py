@@ -154,11 +154,18 @@ def _stop_daemons(d: Path) -> list[str]:
     return [n for n in reversed(daemons.DAEMONS) if daemons.stop(n, d)]
 
 
-def down(directory: Path | None = None) -> list[str]:
+@dataclass(frozen=True)
+class Downed:
+    stopped: list[str]  # the daemons stopped
+    others: dict[Path, list[int]]  # other worlds still running in the kept namespace
+
+
+def down(directory: Path | None = None) -> Downed:
     """Stop everything the world started and delete the namespace, unless another
-    world's daemons still run in it; return what stopped."""
+    world's daemons still run in it."""
     d = directory or world_dir()
     stopped = _stop_daemons(d)
-    if not other_worlds(d):
+    others = other_worlds(d)
+    if not others:
         netns.delete()
-    return stopped
+    return Downed(stopped, others)

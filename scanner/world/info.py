@@ -70,6 +70,12 @@ def ca_roots_path(directory: Path) -> Path:
     return directory / "ca" / "roots.pem"
 
 
+def trust_anchor_path(directory: Path) -> Path:
+    """The root DS of the world (zone-file syntax): Unbound's ``trust-anchor-file``, and
+    the anchor ``world exec`` hands to danescan (``DANESCAN_TRUST_ANCHOR``)."""
+    return directory / "root.key"
+
+
 @dataclass(frozen=True)
 class HostInfo:
     """Addresses and SMTP behaviour of one MX host of the world."""
