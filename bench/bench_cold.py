@@ -14,7 +14,8 @@ Each run takes a slice of the bench list that no earlier run of this invocation 
 restarted meanwhile — it always is here). Per client and run:
 
 * **dnsperf** asks each domain's three domain-stage questions (MX, ``_mta-sts`` TXT,
-  ``_smtp._tls`` TXT) with DO set, 500 in flight: the floor of client CPU per query;
+  ``_smtp._tls`` TXT) with DO set, 500 in flight from 4 sockets (``--dnsperf-clients``):
+  the floor of client CPU per query;
 * **danescan** ``scan --no-probe`` (in-process engine unless ``--scan-args`` says
   otherwise; the CPU counted is the whole process tree's): every question of the scan
   (the domain stage's, each MX host's A/AAAA/TLSA once per scan, follow-ups);
@@ -22,15 +23,17 @@ restarted meanwhile — it always is here). Per client and run:
   way one writes it first, 256 domains at a time.
 
 Printed per client (medians over runs): wall seconds, domains/s, queries, the client's
-CPU per query and per domain (its own rusage: user + system), and Unbound's CPU during
-the run (``/proc/<pid>/stat``). Unbound's extra CPU in danescan's run over dnsperf's is
-the resolver's cost of the extra questions; set against the wall-time gap it says how
-much of that gap is the resolver's work rather than the scanner's.
+CPU per query and per domain (its own rusage: user + system), and the CPU of Unbound and
+of NSD (its serving children included) during the run (``/proc/<pid>/stat``). Unbound's
+extra CPU in danescan's run over dnsperf's is the resolver's cost of the extra
+questions; set against the wall-time gap it says how much of that gap is the resolver's
+work rather than the scanner's.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -71,17 +74,40 @@ def inside(argv: Sequence[str]) -> list[str]:
     return [*DANESCAN, "world", "exec", "--", *argv]
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def daemon_cpu(name: str) -> float:
+    """Seconds of CPU (user + system) the world's daemon ``name`` (by its pid file) and
+    its child processes have used so far: NSD serves from forked children."""
+    root = int((world_dir() / "run" / f"{name}.pid").read_text().split()[0])
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+            except OSError:
+                continue  # gone meanwhile
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        with contextlib.suppress(OSError):
+            fields = _stat(pid)
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+        todo += children.get(pid, [])
+    return total
+
+
 def unbound_cpu() -> float:
-    """Seconds of CPU (user + system) the world's Unbound has used so far."""
-    pid = (world_dir() / "run" / "unbound.pid").read_text().split()[0]
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    """Seconds of CPU the world's Unbound has used so far."""
+    return daemon_cpu("unbound")
 
 
 def measured(argv: Sequence[str], log: Path) -> dict[str, float]:
     """Run ``argv`` (stdout to ``log``): wall seconds, its CPU and Unbound's meanwhile.
     A command that execs (``world exec``) is measured as what it became."""
-    resolver0 = unbound_cpu()
+    resolver0, authority0 = unbound_cpu(), daemon_cpu("nsd")
     started = time.monotonic()
     with log.open("w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
@@ -93,15 +119,17 @@ def measured(argv: Sequence[str], log: Path) -> dict[str, float]:
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
         "unbound_cpu": unbound_cpu() - resolver0,
+        "nsd_cpu": daemon_cpu("nsd") - authority0,
     }
 
 
-def run_dnsperf(world: WorldInfo, names: list[str], work: Path) -> dict[str, float]:
+def run_dnsperf(world: WorldInfo, names: list[str], work: Path, clients: int) -> dict[str, float]:
     questions = work / "questions.txt"
     questions.write_text("".join(f"{d} MX\n_mta-sts.{d} TXT\n_smtp._tls.{d} TXT\n" for d in names))
     log = work / "dnsperf.log"
     # dnsperf sends nothing to the IPv4 address inside the namespace: its IPv6 one.
     argv = ["dnsperf", "-s", world.resolver6, "-d", str(questions), "-n", "1", "-q", "500", "-D"]
+    argv += ["-c", str(clients)]  # sockets: as many as danescan's --dns-sockets
     got = measured(inside(argv), log)
     text = log.read_text()
     sent = int(text.split("Queries sent:")[1].split()[0])
@@ -157,6 +185,12 @@ def main() -> None:
     parser.add_argument(
         "--scan-args", default="", help="more options of danescan's scan, e.g. '--workers 2'"
     )
+    parser.add_argument(
+        "--dnsperf-clients",
+        type=int,
+        default=4,
+        help="dnsperf's sockets (-c); danescan uses 4 per task unless --scan-args says",
+    )
     args = parser.parse_args()
     world = WorldInfo.load(world_dir() / "world.json")
     assert world.bench_domains, "the world has no bench domains: danescan world build --bench N"
@@ -174,7 +208,7 @@ def main() -> None:
             for client in args.clients:
                 restart_world()  # every client meets an empty cache
                 if client == "dnsperf":
-                    got = run_dnsperf(world, chunk, work)
+                    got = run_dnsperf(world, chunk, work, args.dnsperf_clients)
                 elif client == "danescan":
                     got = run_danescan(world, listing, work, str(run), args.scan_args.split())
                 else:
@@ -187,7 +221,7 @@ def main() -> None:
     )
     print(
         f"{'client':<10} {'wall s':>8} {'domains/s':>10} {'queries':>9} "
-        f"{'CPU µs/query':>13} {'CPU µs/domain':>14} {'Unbound CPU s':>14}"
+        f"{'CPU µs/query':>13} {'CPU µs/domain':>14} {'Unbound CPU s':>14} {'NSD CPU s':>10}"
     )
     summary: dict[str, dict[str, float]] = {}
     for client, runs in results.items():
@@ -198,7 +232,8 @@ def main() -> None:
         summary[client] = m
         print(
             f"{client:<10} {m['wall']:>8.1f} {m['rate']:>10,.0f} {m['queries']:>9,.0f} "
-            f"{m['per_query']:>13,.1f} {m['per_domain']:>14,.1f} {m['unbound_cpu']:>14.1f}"
+            f"{m['per_query']:>13,.1f} {m['per_domain']:>14,.1f} {m['unbound_cpu']:>14.1f} "
+            f"{m['nsd_cpu']:>10.1f}"
         )
     if "danescan" in summary:
         print(

@@ -21,6 +21,7 @@ and new, sees the same resolver; ``--warm`` makes one untimed pass first.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import statistics
@@ -85,12 +86,15 @@ def main() -> None:
     parser.add_argument("--resolver", default="127.53.0.53")
     parser.add_argument("--concurrency", type=int, default=256)
     parser.add_argument("--in-flight", type=int, default=512)
+    parser.add_argument("--sockets", type=int, default=None, help="UDP sockets per resolver")
     parser.add_argument("--label", default="")
     args = parser.parse_args()
     lines = _lines(args.domains, args.limit)
     options = GatherOptions(
         resolvers=((args.resolver, 53),), probe=False, dns_in_flight=args.in_flight
     )
+    if args.sockets is not None:  # older code bases have one socket and no such option
+        options = dataclasses.replace(options, dns_sockets=args.sockets)
     runs = []
     for i in range(args.runs + (1 if args.warm else 0)):
         with tempfile.TemporaryDirectory(prefix="bench-domain-stage-") as tmp:

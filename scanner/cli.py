@@ -115,6 +115,14 @@ def gather_options(f: F) -> F:
             help="DNS queries in flight.",
         ),
         click.option(
+            "--dns-sockets",
+            default=4,
+            show_default=True,
+            type=click.IntRange(min=1, max=64),
+            help="UDP sockets (source ports) per resolver address, used in turn: a "
+            "multi-threaded resolver spreads the questions of several over its threads.",
+        ),
+        click.option(
             "--qps",
             type=click.FloatRange(min=0, min_open=True),
             default=None,
@@ -196,6 +204,7 @@ def _gather(kw: dict[str, Any]) -> GatherOptions:
         canary_bogus=kw.pop("canary_bogus"),
         probe=not kw.pop("no_probe"),
         dns_in_flight=kw.pop("dns_in_flight"),
+        dns_sockets=kw.pop("dns_sockets"),
         qps=kw.pop("qps"),
         probe_limit=kw.pop("probe_limit"),
         per_destination=kw.pop("per_destination"),

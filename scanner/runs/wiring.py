@@ -57,6 +57,7 @@ class GatherOptions:
     canary_bogus: str = DEFAULT_CANARY_BOGUS
     probe: bool = True
     dns_in_flight: int = 512
+    dns_sockets: int = 4  # UDP source ports per resolver address (resolve.ResolverConfig)
     qps: float | None = None
     probe_limit: int = 64  # SMTP probes in flight
     per_destination: int = 1  # connections at a time per IP
@@ -74,6 +75,7 @@ class GatherOptions:
         return ResolverConfig(
             servers=list(self.resolvers),
             max_in_flight=self.dns_in_flight,
+            sockets=self.dns_sockets,
             qps=self.qps,
             # hand-written codec: 3-4x less client CPU, cross-checked against dnspython
             fast_codec=True,

@@ -40,6 +40,7 @@ class FakeDns:
     tcp: bool = True  # False: nothing listens on TCP (connection refused)
     in_flight: int = 0
     max_in_flight: int = 0
+    sources: list[tuple[object, ...]] = field(default_factory=list)  # UDP queries' senders
 
     @property
     def address(self) -> tuple[str, int]:
@@ -83,6 +84,7 @@ class FakeDns:
             query = dns.message.from_wire(data)
         except Exception:
             return
+        self.sources.append(addr)
         for wire in await self._respond(query, "udp"):
             await sock.sendto(wire, addr)
 

@@ -215,6 +215,27 @@ async def test_cancelled_caller_leaves_the_resolver_working() -> None:
             assert resolver.stats.udp_timeouts == 1
 
 
+async def test_questions_leave_from_each_socket_in_turn_and_are_answered_there() -> None:
+    """Several source ports per resolver address (a multi-threaded resolver gives each
+    thread the datagrams of some ports): queries go out from each in turn, and every
+    reply is taken on the socket its query left from."""
+    async with (
+        FakeDns(a_record).running() as fake,
+        Resolver(ResolverConfig(servers=[fake.address], **{**FAST, "sockets": 3})) as resolver,
+    ):
+        got = await resolver.lookup_many([(f"n{i}.example", "A") for i in range(9)])
+    assert [g.rcode for g in got] == ["NOERROR"] * 9
+    ports = [addr[1] for addr in fake.sources]
+    assert len(set(ports)) == 3
+    assert sorted(ports.count(p) for p in set(ports)) == [3, 3, 3]
+    assert resolver.stats.unexpected == 0 and resolver.stats.udp_timeouts == 0
+
+
+def test_at_least_one_socket() -> None:
+    with pytest.raises(ValueError, match="sockets"):
+        ResolverConfig(servers=[("127.0.0.1", 53)], sockets=0)
+
+
 async def test_send_refused_with_eagain_is_queued_and_sent_later() -> None:
     """When the socket buffer is full (EAGAIN) the datagram waits for the writer task,
     and the sends after it queue behind it (in order) instead of trying again."""
@@ -234,14 +255,14 @@ async def test_send_refused_with_eagain_is_queued_and_sent_later() -> None:
 
     async with (
         FakeDns(a_record).running() as fake,
-        Resolver(ResolverConfig(servers=[fake.address], **FAST)) as resolver,
+        Resolver(ResolverConfig(servers=[fake.address], **{**FAST, "sockets": 1})) as resolver,
     ):
-        server = resolver._servers[0]
-        assert server.sock is not None
-        full = Full(server.sock)
-        server.sock = full  # type: ignore[assignment]
+        port = resolver._servers[0].ports[0]
+        assert port.sock is not None
+        full = Full(port.sock)
+        port.sock = full  # type: ignore[assignment]
         got = await resolver.lookup_many([(f"n{i}.example", "A") for i in range(5)])
-        server.sock = full.sock
+        port.sock = full.sock
     assert full.refused == 1
     assert all(g.rcode == "NOERROR" for g in got)
     assert fake.count() == 5 and resolver.stats.udp_timeouts == 0
