@@ -3,9 +3,10 @@
 What must live here: which addresses of a host are probed and with which SNI
 (``probe_keys``), and ``assemble``, which builds the ``DomainFacts`` the rules judge
 from a domain's own facts, the facts of its MX hosts and the probes of their
-addresses. The single-process gatherer (``check``) and the staged scan (where hosts
-and addresses are gathered by other tasks, on other machines) both go through it, so
-the facts a verdict rests on have one shape however they were gathered.
+addresses (``host_facts``: which of them it takes). The single-process gatherer
+(``check``) and the staged scan (where hosts and addresses are gathered by other tasks,
+on other machines) both go through them, so the facts a verdict rests on have one
+shape however they were gathered.
 """
 
 from __future__ import annotations
@@ -34,7 +35,29 @@ def assemble(
     hosts: Mapping[str, HostDns],
     probes: Mapping[ProbeKey, SmtpProbe] | None,
 ) -> DomainFacts:
-    """``own`` (MX, zone keys, MTA-STS) completed with its hosts and their probes.
+    """``own`` (MX, zone keys, MTA-STS) completed with its hosts and their probes
+    (``host_facts``)."""
+    found, probed = host_facts(names, hosts, probes)
+    # ``dataclasses.replace(own, ...)`` spelt out (it is twice as slow, per domain).
+    return DomainFacts(
+        own.domain,
+        own.mx,
+        own.implicit_mx,
+        found,
+        probed,
+        own.zone_keys,
+        own.mta_sts,
+        probes is not None,
+    )
+
+
+def host_facts(
+    names: Sequence[str],
+    hosts: Mapping[str, HostDns],
+    probes: Mapping[ProbeKey, SmtpProbe] | None,
+) -> tuple[dict[str, HostDns], dict[str, tuple[SmtpProbe, ...]]]:
+    """``DomainFacts.hosts`` and ``DomainFacts.probes`` of a domain whose MX hosts are
+    ``names`` (the judge stage builds the ``DomainFacts`` from its own facts' parts).
 
     ``probes`` is None when probing is off. A host without addresses has no entry in
     ``DomainFacts.probes``; a host with addresses has one probe per address, in
@@ -48,14 +71,4 @@ def assemble(
             keys = probe_keys(host)
             if keys:
                 probed[name] = tuple(probes[k] for k in keys if k in probes)
-    # ``dataclasses.replace(own, ...)`` spelt out (it is twice as slow, per domain).
-    return DomainFacts(
-        own.domain,
-        own.mx,
-        own.implicit_mx,
-        found,
-        probed,
-        own.zone_keys,
-        own.mta_sts,
-        probes is not None,
-    )
+    return found, probed

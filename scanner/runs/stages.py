@@ -50,6 +50,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
+import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import trio
@@ -922,13 +923,12 @@ def _judge(spec: TaskSpec, store: Store) -> TaskResult:
     ):
         for r in _domain_work_rows(store, spec.part):
             domain, rank, raw, scanned_at, names, text = r
-            own = _load(DomainFacts, text, "facts", domain)
-            facts = assemble(own, names, hosts, probes)
+            facts, stored = _judged_facts(domain, text, names, hosts, probes)
             at = float(scanned_at)
             judgement, assessments = assess_domain(facts, at, memo)
             outcomes = judge_senders(facts, judgement, at, trust, assessments, memo)
             at_ms = rows.ts_ms(at)
-            domains.append(rows.domain_values(raw, rank, facts, judgement, at_ms, text))
+            domains.append(rows.domain_values(raw, rank, facts, judgement, at_ms, stored))
             name = judgement.domain
             domain_mx.add(name, judgement.hosts, at_ms)
             for f in judgement.findings:
@@ -938,6 +938,27 @@ def _judge(spec: TaskSpec, store: Store) -> TaskResult:
     result.verdicts = dict(verdicts)
     result.counts["judged"] = sum(verdicts.values())
     return result
+
+
+def _judged_facts(
+    domain: str,
+    text: str,
+    names: Sequence[str],
+    hosts: dict[str, HostDns],
+    probes: dict[ProbeKey, SmtpProbe] | None,
+) -> tuple[DomainFacts, str | bytes]:
+    """A domain's facts as the rules judge them, from the domain stage's ``text`` of
+    its own facts and its MX host ``names``, and the text of its ``domains.facts``
+    (``rows.OwnText``: parts copied, not encoded again)."""
+    try:
+        own = rows.read_own(text)
+        facts = own.facts(names, hosts, probes)
+    except (msgspec.DecodeError, UnicodeEncodeError):
+        # What msgspec does not read and json might (see factjson.loads), or facts
+        # that do not fit: the plain way, which raises the stored facts' error.
+        facts = assemble(_load(DomainFacts, text, "facts", domain), names, hosts, probes)
+        return facts, rows.stored_facts(facts)
+    return facts, own.stored(facts)
 
 
 _DOMAIN_WORK = ["domain", "rank", "raw", "scanned_at", "hosts", "facts"]

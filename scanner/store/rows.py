@@ -6,18 +6,19 @@ scan has exactly the layout of a fresh one.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import ipaddress
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from cryptography import x509
 
 from scanner.core import factjson
+from scanner.core.assemble import ProbeKey, host_facts
 from scanner.core.certs import key_type, leaf_names
 from scanner.core.chain import ChainFacts, Diagnosis
 from scanner.core.dnssec import lookup_status
@@ -90,11 +91,11 @@ def domain_values(
     facts: DomainFacts,
     judgement: DomainJudgement,
     scanned_at: Any,
-    own_json: str | None = None,
+    facts_text: str | bytes | None = None,
 ) -> tuple[Any, ...]:
     """A ``domains`` row's values, in ``DOMAIN_FIELDS`` order (``scanned_at`` as given;
-    ``input_name`` and ``rank``: the input line's ``raw`` and ``rank``; ``own_json``:
-    the text ``factjson.dumps`` gave for the domain's own facts, if at hand)."""
+    ``input_name`` and ``rank``: the input line's ``raw`` and ``rank``; ``facts_text``: the
+    ``facts`` column's text (str or UTF-8), if at hand: ``OwnText.stored``)."""
     mx = facts.mx
     hosts = [h.host for h in judgement.hosts]
     sts = facts.mta_sts
@@ -129,16 +130,12 @@ def domain_values(
         rua,
         judgement.rules_version,
         scanned_at,
-        _stored_facts(facts, own_json),
+        facts_text if facts_text is not None else stored_facts(facts),
     )
 
 
-def _stored_facts(facts: DomainFacts, own_json: str | None) -> str:
-    """``domains.facts``: the text of ``StoredDomainFacts``, cut from ``own_json`` when
-    it has the layout of ``DomainFacts`` (see ``_spliced``)."""
-    spliced = None if own_json is None else _spliced(own_json, facts)
-    if spliced is not None:
-        return spliced
+def stored_facts(facts: DomainFacts) -> str:
+    """``domains.facts``: the text of ``StoredDomainFacts``."""
     # The dataclasses go to the encoder as they are (the bytes are those of to_plain
     # first; tests/core/test_factjson.py holds the two together).
     stored = StoredDomainFacts(
@@ -152,68 +149,80 @@ def _stored_facts(facts: DomainFacts, own_json: str | None) -> str:
     return factjson.dumps(stored)
 
 
-_BOOLS = ("true", "false")
-_NO_HOSTS = ',"hosts":{},"probes":{}'  # a domain's own facts, before assembly
-_AFTER_IMPLICIT = {v: f'{v}{_NO_HOSTS},"zone_keys":' for v in _BOOLS}
-# The fields ``_spliced`` expects, in order (another layout: encoded, not spliced).
-_SPLICEABLE = [f.name for f in dataclasses.fields(DomainFacts)] == [
-    "domain",
-    "mx",
-    "implicit_mx",
-    "hosts",
-    "probes",
-    "zone_keys",
-    "mta_sts",
-    "probing_enabled",
-] and [f.name for f in dataclasses.fields(StoredDomainFacts)] == [
-    "mx",
-    "implicit_mx",
-    "hosts",
-    "zone_keys",
-    "mta_sts",
-    "probing_enabled",
-]
+_NULL = msgspec.Raw(b"null")
+_IMPLICIT = {True: b',"implicit_mx":true', False: b',"implicit_mx":false'}
+_PROBING = {True: b',"probing_enabled":true}', False: b',"probing_enabled":false}'}
 
 
-def _spliced(own: str, facts: DomainFacts) -> str | None:
-    """The text of ``StoredDomainFacts`` for ``facts``, from ``own``, which ``factjson.dumps``
-    wrote for the domain's own facts: its ``mx``, ``implicit_mx``, ``zone_keys`` and
-    ``mta_sts`` are the very text encoding them again gives (the encoder writes a
-    dataclass as its fields' texts in turn), so they are copied, not decoded and encoded
-    again (7 % of the judge stage's CPU per domain). ``hosts`` and
-    ``probing_enabled`` are those of ``facts`` (assembled). A key is found by its text
-    followed by a colon: a JSON string holds no bare quote, and no type inside holds
-    these keys. None when ``own`` is laid out otherwise (not ``DomainFacts``'s fields in
-    order): the caller encodes."""
-    if not _SPLICEABLE or not own.startswith('{"domain":"'):
-        return None
-    mx = own.find(',"mx":{')
-    implicit = own.find(',"implicit_mx":', mx) + 15  # past the key: the value
-    value = "true" if own.startswith("true", implicit) else "false"
-    zone = implicit + len(value) + len(_NO_HOSTS)
-    # Searched from the end: the MTA-STS facts before it are the longest part.
-    probing = own.rfind(',"probing_enabled":')
-    if (
-        mx < 0
-        or implicit < 15
-        or not own.startswith(_AFTER_IMPLICIT[value], implicit)
-        or own.find(',"mta_sts":', zone, probing) < 0
-        or own[probing + 19 : -1] not in _BOOLS
-        or not own.endswith("}")
-    ):
-        return None
-    return "".join(
-        (
-            "{",
-            own[mx + 1 : implicit + len(value)],
-            ',"hosts":',
-            factjson.dumps_strings(list(facts.hosts)),
-            own[zone:probing],
-            ',"probing_enabled":',
-            "true" if facts.probing_enabled else "false",
-            "}",
+class OwnText(msgspec.Struct, frozen=True):
+    """The domain stage's text of a domain's own facts (``factjson.dumps`` of a
+    ``DomainFacts`` without hosts), read by the judge stage: the domain, and the parts
+    ``domains.facts`` repeats (``StoredDomainFacts``) as the texts they were written
+    as. The parts are decoded one by one (``facts``) and their texts copied into
+    ``domains.facts`` (``stored``), not encoded again (5 µs per domain): the encoder
+    writes a dataclass as its fields' texts in turn, so the copy is what encoding the
+    decoded parts gives. ``hosts``, ``probes`` and ``probing_enabled`` are left out:
+    the judge's are the assembled ones (``scanner.core.assemble``). Missing keys take
+    the defaults of ``DomainFacts``, unknown ones are skipped, as decoding it does."""
+
+    domain: str
+    mx: msgspec.Raw
+    implicit_mx: bool = False
+    zone_keys: msgspec.Raw = _NULL
+    mta_sts: msgspec.Raw = _NULL
+
+    def facts(
+        self,
+        names: Sequence[str],
+        hosts: Mapping[str, HostDns],
+        probes: Mapping[ProbeKey, SmtpProbe] | None,
+    ) -> DomainFacts:
+        """The ``DomainFacts`` the rules judge (``assemble`` of the decoded own facts).
+        Raises ``msgspec.DecodeError`` when a part does not fit its type."""
+        found, probed = host_facts(names, hosts, probes)
+        return DomainFacts(
+            self.domain,
+            _MX.decode(self.mx),
+            self.implicit_mx,
+            found,
+            probed,
+            _ZONE_KEYS.decode(self.zone_keys),
+            _MTA_STS.decode(self.mta_sts),
+            probes is not None,
         )
-    )
+
+    def stored(self, facts: DomainFacts) -> bytes:
+        """``domains.facts`` of ``facts`` (made by ``self.facts``), as UTF-8 (the host
+        names are those of the stored host facts: UTF-8 already)."""
+        return b"".join(
+            (
+                b'{"mx":',
+                self.mx,
+                _IMPLICIT[self.implicit_mx],
+                b',"hosts":',
+                _STRINGS.encode(list(facts.hosts)),
+                b',"zone_keys":',
+                self.zone_keys,
+                b',"mta_sts":',
+                self.mta_sts,
+                b',"probing_enabled":true}'
+                if facts.probing_enabled
+                else b',"probing_enabled":false}',
+            )
+        )
+
+
+_OWN = msgspec.json.Decoder(OwnText)
+_MX = msgspec.json.Decoder(DnsLookup)
+_ZONE_KEYS = msgspec.json.Decoder(ZoneKeys | None)
+_MTA_STS = msgspec.json.Decoder(MtaSts | None)
+_STRINGS = msgspec.json.Encoder()
+
+
+def read_own(text: str | bytes) -> OwnText:
+    """The domain stage's text of a domain's own facts, its parts as text. Raises
+    ``msgspec.DecodeError`` when it is not such a text."""
+    return _OWN.decode(text)
 
 
 def domain_row(
