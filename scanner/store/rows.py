@@ -12,6 +12,7 @@ import ipaddress
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import msgspec
@@ -25,17 +26,21 @@ from scanner.core.dnssec import lookup_status
 from scanner.core.findings import CATALOGUE
 from scanner.core.model import (
     DnsLookup,
+    DnssecStatus,
     DomainFacts,
     DomainJudgement,
     Finding,
     HostDns,
     HostJudgement,
+    HostOutcome,
+    MailOutcome,
     MtaSts,
     SmtpProbe,
+    Verdict,
     ZoneKeys,
 )
 from scanner.core.mtasts import mx_covered, tlsrpt_rua
-from scanner.core.profiles import SenderOutcome
+from scanner.core.profiles import Sender, SenderOutcome
 from scanner.core.tlsa import deciding_tlsa, is_usable, parse_tlsa, tlsa_base_of
 from scanner.store.inputs import InputLine
 from scanner.store.schema import MAX_RAW, TABLES
@@ -59,9 +64,14 @@ def _fields(table: str) -> tuple[str, ...]:
     return tuple(n for n in TABLES[table].names if n != "scan_id")
 
 
-# The judge's rows hold the values of ``StrEnum`` members as ``str(member)``: the same
-# text (``StrEnum.__str__`` is ``str.__str__``), five times cheaper than ``.value`` (a
-# property written in Python), a few times per row.
+# The judge's rows hold the values of ``StrEnum`` members as ``_TEXT[member]``: the
+# same text as ``.value`` (a property written in Python) and ``str(member)``, but one
+# ``str`` object per value for the whole run, not a new one per row (Arrow reads each
+# row's values when a row group is written: a fresh string per row, allocated among
+# everything else made for its domain, is a cache miss by then).
+_TEXT: dict[StrEnum, str] = {
+    m: str(m) for e in (Verdict, MailOutcome, DnssecStatus, HostOutcome, Sender) for m in e
+}
 
 # The columns of the judge's tables, in schema order: the ``*_values`` functions below
 # give a row's values in this order, the dict rows and the column writers share them.
@@ -112,11 +122,11 @@ def domain_values(
         facts.domain,
         input_name,
         rank,
-        str(judgement.verdict),
-        str(judgement.mail_outcome),
+        _TEXT[judgement.verdict],
+        _TEXT[judgement.mail_outcome],
         judgement.error_code,
         judgement.fix,
-        str(judgement.mx_status),
+        _TEXT[judgement.mx_status],
         mx.rcode,
         facts.implicit_mx,
         mx.records == ("0 .",),
@@ -238,10 +248,10 @@ def domain_mx_values(domain: str, h: HostJudgement, observed_at: Any) -> tuple[A
         domain,
         h.preference,
         h.host,
-        str(h.outcome),
+        _TEXT[h.outcome],
         h.dane_applies,
-        str(h.address_status),
-        str(h.tlsa_status) if h.tlsa_status is not None else None,
+        _TEXT[h.address_status],
+        _TEXT[h.tlsa_status] if h.tlsa_status is not None else None,
         h.tlsa_base,
         h.usable_records,
         h.detail,
@@ -273,7 +283,7 @@ def finding_rows(judgement: DomainJudgement, observed_at: float) -> list[dict[st
 
 def sender_values(domain: str, o: SenderOutcome, observed_at: Any) -> tuple[Any, ...]:
     """A ``sender_outcomes`` row's values, in ``SENDER_FIELDS`` order."""
-    return (domain, str(o.sender), str(o.outcome), o.error_code, o.reason, o.host, observed_at)
+    return (domain, _TEXT[o.sender], _TEXT[o.outcome], o.error_code, o.reason, o.host, observed_at)
 
 
 def sender_rows(
