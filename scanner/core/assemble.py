@@ -64,7 +64,7 @@ def host_facts(
     address order (a probe the opt-out list spared is there, with status ``skipped``).
     Missing host facts are left out: the rules judge such a host as not resolved.
     """
-    found = {name: hosts[name] for name in names if name in hosts}
+    found = {name: host for name in names if (host := hosts.get(name)) is not None}
     probed: dict[str, tuple[SmtpProbe, ...]] = {}
     if probes is not None:
         for name, host in found.items():

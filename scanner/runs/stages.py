@@ -61,7 +61,15 @@ from scanner.core.assemble import ProbeKey, assemble, probe_keys
 from scanner.core.blocklist import canonical_address
 from scanner.core.chain import bogus_questions, domain_lookups
 from scanner.core.memo import JudgeMemo
-from scanner.core.model import DnsLookup, DomainFacts, HostDns, MtaSts, SmtpProbe, ZoneKeys
+from scanner.core.model import (
+    DnsLookup,
+    DomainFacts,
+    HostDns,
+    MtaSts,
+    SmtpProbe,
+    Verdict,
+    ZoneKeys,
+)
 from scanner.core.profiles import PkixTrust, judge_senders
 from scanner.core.rules import RULES_VERSION, assess_domain
 from scanner.errors import DanescanError, ResolverFailed
@@ -900,7 +908,7 @@ def _judge(spec: TaskSpec, store: Store) -> TaskResult:
     result = TaskResult("judge", spec.part)
     hosts = _routed_hosts(store, spec.part)
     probes = _routed_probes(store, spec.part) if spec.options.probe else None
-    verdicts: Counter[str] = Counter()
+    verdicts: Counter[Verdict] = Counter()
     who = f"d-{spec.part:05d}"
     trust = _sender_trust(spec.options)
     memo = JudgeMemo()
@@ -934,8 +942,8 @@ def _judge(spec: TaskSpec, store: Store) -> TaskResult:
             for f in judgement.findings:
                 findings.append(rows.finding_values(name, f, at_ms))
             senders.add(name, outcomes, at_ms)
-            verdicts[str(judgement.verdict)] += 1
-    result.verdicts = dict(verdicts)
+            verdicts[judgement.verdict] += 1
+    result.verdicts = {str(v): n for v, n in verdicts.items()}
     result.counts["judged"] = sum(verdicts.values())
     return result
 
