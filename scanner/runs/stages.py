@@ -973,9 +973,13 @@ _DOMAIN_WORK = ["domain", "rank", "raw", "scanned_at", "hosts", "facts"]
 
 
 def _domain_work_rows(store: Store, part: int) -> Iterator[tuple[Any, ...]]:
-    """The domain stage's rows of a partition as tuples in ``_DOMAIN_WORK`` order."""
+    """The domain stage's rows of a partition as tuples in ``_DOMAIN_WORK`` order (read
+    in this thread: Arrow's thread pool costs more CPU than it saves on one file)."""
     with store.fs.open_input_file(store.path(ds.domain_file(part))) as f:
-        for batch in pq.ParquetFile(f).iter_batches(columns=_DOMAIN_WORK, batch_size=ds.ROW_GROUP):
+        batches = pq.ParquetFile(f).iter_batches(
+            columns=_DOMAIN_WORK, batch_size=ds.ROW_GROUP, use_threads=False
+        )
+        for batch in batches:
             yield from zip(*(batch.column(n).to_pylist() for n in _DOMAIN_WORK), strict=True)
 
 
