@@ -12,7 +12,8 @@ import pytest
 from scanner.core import factjson
 from scanner.core.assemble import assemble
 from scanner.core.model import DomainFacts, MtaSts, ZoneKeys
-from scanner.core.rules import judge_domain
+from scanner.core.profiles import judge_senders
+from scanner.core.rules import assess_domain, judge_domain
 from scanner.store import rows
 from scanner.store.inputs import InputLine
 from tests.core.dane_fixtures import NOW_TS, domain, host_dns, lk
@@ -99,3 +100,23 @@ def test_own_text_reads_every_own_field_of_the_facts() -> None:
     assembled = {"hosts", "probes", "probing_enabled"}
     own = {f.name for f in dataclasses.fields(DomainFacts)} - assembled
     assert own == set(rows.OwnText.__struct_fields__)
+
+
+def test_part_columns_are_the_row_values_column_by_column() -> None:
+    facts = domain(
+        "example.com",
+        ["10 mx.example.com.", "20 mx2.example.com."],
+        [host_dns("mx.example.com", tlsa=["3 1 1 " + "ab" * 32]), host_dns("mx2.example.com")],
+    )
+    judgement, assessments = assess_domain(facts, NOW_TS)
+    senders = judge_senders(facts, judgement, NOW_TS, None, assessments)
+    for columns, values in (
+        (
+            rows.domain_mx_columns(judgement.hosts),
+            [rows.domain_mx_values("", h, None) for h in judgement.hosts],
+        ),
+        (rows.sender_columns(senders), [rows.sender_values("", o, None) for o in senders]),
+    ):
+        assert [tuple(r) for r in zip(*columns, strict=True)] == [v[1:-1] for v in values]
+    assert rows.domain_mx_columns(()) == tuple([] for _ in rows.DOMAIN_MX_FIELDS[1:-1])
+    assert rows.sender_columns(()) == tuple([] for _ in rows.SENDER_FIELDS[1:-1])
