@@ -3,9 +3,10 @@
 What must live here: which addresses of a host are probed and with which SNI
 (``probe_keys``), and ``assemble``, which builds the ``DomainFacts`` the rules judge
 from a domain's own facts, the facts of its MX hosts and the probes of their
-addresses. The single-process gatherer (``check``) and the staged scan (where hosts
-and addresses are gathered by other tasks, on other machines) both go through it, so
-the facts a verdict rests on have one shape however they were gathered.
+addresses (``host_facts``: which of them it takes). The single-process gatherer
+(``check``) and the staged scan (where hosts and addresses are gathered by other tasks,
+on other machines) both go through them, so the facts a verdict rests on have one
+shape however they were gathered.
 """
 
 from __future__ import annotations
@@ -34,20 +35,9 @@ def assemble(
     hosts: Mapping[str, HostDns],
     probes: Mapping[ProbeKey, SmtpProbe] | None,
 ) -> DomainFacts:
-    """``own`` (MX, zone keys, MTA-STS) completed with its hosts and their probes.
-
-    ``probes`` is None when probing is off. A host without addresses has no entry in
-    ``DomainFacts.probes``; a host with addresses has one probe per address, in
-    address order (a probe the opt-out list spared is there, with status ``skipped``).
-    Missing host facts are left out: the rules judge such a host as not resolved.
-    """
-    found = {name: hosts[name] for name in names if name in hosts}
-    probed: dict[str, tuple[SmtpProbe, ...]] = {}
-    if probes is not None:
-        for name, host in found.items():
-            keys = probe_keys(host)
-            if keys:
-                probed[name] = tuple(probes[k] for k in keys if k in probes)
+    """``own`` (MX, zone keys, MTA-STS) completed with its hosts and their probes
+    (``host_facts``)."""
+    found, probed = host_facts(names, hosts, probes)
     # ``dataclasses.replace(own, ...)`` spelt out (it is twice as slow, per domain).
     return DomainFacts(
         own.domain,
@@ -59,3 +49,26 @@ def assemble(
         own.mta_sts,
         probes is not None,
     )
+
+
+def host_facts(
+    names: Sequence[str],
+    hosts: Mapping[str, HostDns],
+    probes: Mapping[ProbeKey, SmtpProbe] | None,
+) -> tuple[dict[str, HostDns], dict[str, tuple[SmtpProbe, ...]]]:
+    """``DomainFacts.hosts`` and ``DomainFacts.probes`` of a domain whose MX hosts are
+    ``names`` (the judge stage builds the ``DomainFacts`` from its own facts' parts).
+
+    ``probes`` is None when probing is off. A host without addresses has no entry in
+    ``DomainFacts.probes``; a host with addresses has one probe per address, in
+    address order (a probe the opt-out list spared is there, with status ``skipped``).
+    Missing host facts are left out: the rules judge such a host as not resolved.
+    """
+    found = {name: host for name in names if (host := hosts.get(name)) is not None}
+    probed: dict[str, tuple[SmtpProbe, ...]] = {}
+    if probes is not None:
+        for name, host in found.items():
+            keys = probe_keys(host)
+            if keys:
+                probed[name] = tuple(probes[k] for k in keys if k in probes)
+    return found, probed

@@ -173,14 +173,6 @@ def dumps(value: Any) -> str:
     return _stdlib_dumps(value)
 
 
-def dumps_strings(values: list[str]) -> str:
-    """``dumps(values)`` for a list of plain strings (no float to look for)."""
-    try:
-        return _ENCODER.encode(values).decode()
-    except UnicodeEncodeError:  # a lone surrogate: only json writes it
-        return _stdlib_dumps(values)
-
-
 _SCALARS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 
 

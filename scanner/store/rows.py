@@ -6,35 +6,41 @@ scan has exactly the layout of a fresh one.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import ipaddress
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
+import msgspec
 from cryptography import x509
 
 from scanner.core import factjson
+from scanner.core.assemble import ProbeKey, host_facts
 from scanner.core.certs import key_type, leaf_names
 from scanner.core.chain import ChainFacts, Diagnosis
 from scanner.core.dnssec import lookup_status
 from scanner.core.findings import CATALOGUE
 from scanner.core.model import (
     DnsLookup,
+    DnssecStatus,
     DomainFacts,
     DomainJudgement,
     Finding,
     HostDns,
     HostJudgement,
+    HostOutcome,
+    MailOutcome,
     MtaSts,
     SmtpProbe,
+    Verdict,
     ZoneKeys,
 )
 from scanner.core.mtasts import mx_covered, tlsrpt_rua
-from scanner.core.profiles import SenderOutcome
+from scanner.core.profiles import Sender, SenderOutcome
 from scanner.core.tlsa import deciding_tlsa, is_usable, parse_tlsa, tlsa_base_of
 from scanner.store.inputs import InputLine
 from scanner.store.schema import MAX_RAW, TABLES
@@ -58,9 +64,14 @@ def _fields(table: str) -> tuple[str, ...]:
     return tuple(n for n in TABLES[table].names if n != "scan_id")
 
 
-# The judge's rows hold the values of ``StrEnum`` members as ``str(member)``: the same
-# text (``StrEnum.__str__`` is ``str.__str__``), five times cheaper than ``.value`` (a
-# property written in Python), a few times per row.
+# The judge's rows hold the values of ``StrEnum`` members as ``_TEXT[member]``: the
+# same text as ``.value`` (a property written in Python) and ``str(member)``, but one
+# ``str`` object per value for the whole run, not a new one per row (Arrow reads each
+# row's values when a row group is written: a fresh string per row, allocated among
+# everything else made for its domain, is a cache miss by then).
+_TEXT: dict[StrEnum, str] = {
+    m: str(m) for e in (Verdict, MailOutcome, DnssecStatus, HostOutcome, Sender) for m in e
+}
 
 # The columns of the judge's tables, in schema order: the ``*_values`` functions below
 # give a row's values in this order, the dict rows and the column writers share them.
@@ -90,11 +101,11 @@ def domain_values(
     facts: DomainFacts,
     judgement: DomainJudgement,
     scanned_at: Any,
-    own_json: str | None = None,
+    facts_text: str | bytes | None = None,
 ) -> tuple[Any, ...]:
     """A ``domains`` row's values, in ``DOMAIN_FIELDS`` order (``scanned_at`` as given;
-    ``input_name`` and ``rank``: the input line's ``raw`` and ``rank``; ``own_json``:
-    the text ``factjson.dumps`` gave for the domain's own facts, if at hand)."""
+    ``input_name`` and ``rank``: the input line's ``raw`` and ``rank``; ``facts_text``: the
+    ``facts`` column's text (str or UTF-8), if at hand: ``OwnText.stored``)."""
     mx = facts.mx
     hosts = [h.host for h in judgement.hosts]
     sts = facts.mta_sts
@@ -111,11 +122,11 @@ def domain_values(
         facts.domain,
         input_name,
         rank,
-        str(judgement.verdict),
-        str(judgement.mail_outcome),
+        _TEXT[judgement.verdict],
+        _TEXT[judgement.mail_outcome],
         judgement.error_code,
         judgement.fix,
-        str(judgement.mx_status),
+        _TEXT[judgement.mx_status],
         mx.rcode,
         facts.implicit_mx,
         mx.records == ("0 .",),
@@ -129,16 +140,12 @@ def domain_values(
         rua,
         judgement.rules_version,
         scanned_at,
-        _stored_facts(facts, own_json),
+        facts_text if facts_text is not None else stored_facts(facts),
     )
 
 
-def _stored_facts(facts: DomainFacts, own_json: str | None) -> str:
-    """``domains.facts``: the text of ``StoredDomainFacts``, cut from ``own_json`` when
-    it has the layout of ``DomainFacts`` (see ``_spliced``)."""
-    spliced = None if own_json is None else _spliced(own_json, facts)
-    if spliced is not None:
-        return spliced
+def stored_facts(facts: DomainFacts) -> str:
+    """``domains.facts``: the text of ``StoredDomainFacts``."""
     # The dataclasses go to the encoder as they are (the bytes are those of to_plain
     # first; tests/core/test_factjson.py holds the two together).
     stored = StoredDomainFacts(
@@ -152,68 +159,80 @@ def _stored_facts(facts: DomainFacts, own_json: str | None) -> str:
     return factjson.dumps(stored)
 
 
-_BOOLS = ("true", "false")
-_NO_HOSTS = ',"hosts":{},"probes":{}'  # a domain's own facts, before assembly
-_AFTER_IMPLICIT = {v: f'{v}{_NO_HOSTS},"zone_keys":' for v in _BOOLS}
-# The fields ``_spliced`` expects, in order (another layout: encoded, not spliced).
-_SPLICEABLE = [f.name for f in dataclasses.fields(DomainFacts)] == [
-    "domain",
-    "mx",
-    "implicit_mx",
-    "hosts",
-    "probes",
-    "zone_keys",
-    "mta_sts",
-    "probing_enabled",
-] and [f.name for f in dataclasses.fields(StoredDomainFacts)] == [
-    "mx",
-    "implicit_mx",
-    "hosts",
-    "zone_keys",
-    "mta_sts",
-    "probing_enabled",
-]
+_NULL = msgspec.Raw(b"null")
+_IMPLICIT = {True: b',"implicit_mx":true', False: b',"implicit_mx":false'}
+_PROBING = {True: b',"probing_enabled":true}', False: b',"probing_enabled":false}'}
 
 
-def _spliced(own: str, facts: DomainFacts) -> str | None:
-    """The text of ``StoredDomainFacts`` for ``facts``, from ``own``, which ``factjson.dumps``
-    wrote for the domain's own facts: its ``mx``, ``implicit_mx``, ``zone_keys`` and
-    ``mta_sts`` are the very text encoding them again gives (the encoder writes a
-    dataclass as its fields' texts in turn), so they are copied, not decoded and encoded
-    again (7 % of the judge stage's CPU per domain). ``hosts`` and
-    ``probing_enabled`` are those of ``facts`` (assembled). A key is found by its text
-    followed by a colon: a JSON string holds no bare quote, and no type inside holds
-    these keys. None when ``own`` is laid out otherwise (not ``DomainFacts``'s fields in
-    order): the caller encodes."""
-    if not _SPLICEABLE or not own.startswith('{"domain":"'):
-        return None
-    mx = own.find(',"mx":{')
-    implicit = own.find(',"implicit_mx":', mx) + 15  # past the key: the value
-    value = "true" if own.startswith("true", implicit) else "false"
-    zone = implicit + len(value) + len(_NO_HOSTS)
-    # Searched from the end: the MTA-STS facts before it are the longest part.
-    probing = own.rfind(',"probing_enabled":')
-    if (
-        mx < 0
-        or implicit < 15
-        or not own.startswith(_AFTER_IMPLICIT[value], implicit)
-        or own.find(',"mta_sts":', zone, probing) < 0
-        or own[probing + 19 : -1] not in _BOOLS
-        or not own.endswith("}")
-    ):
-        return None
-    return "".join(
-        (
-            "{",
-            own[mx + 1 : implicit + len(value)],
-            ',"hosts":',
-            factjson.dumps_strings(list(facts.hosts)),
-            own[zone:probing],
-            ',"probing_enabled":',
-            "true" if facts.probing_enabled else "false",
-            "}",
+class OwnText(msgspec.Struct, frozen=True):
+    """The domain stage's text of a domain's own facts (``factjson.dumps`` of a
+    ``DomainFacts`` without hosts), read by the judge stage: the domain, and the parts
+    ``domains.facts`` repeats (``StoredDomainFacts``) as the texts they were written
+    as. The parts are decoded one by one (``facts``) and their texts copied into
+    ``domains.facts`` (``stored``), not encoded again (5 µs per domain): the encoder
+    writes a dataclass as its fields' texts in turn, so the copy is what encoding the
+    decoded parts gives. ``hosts``, ``probes`` and ``probing_enabled`` are left out:
+    the judge's are the assembled ones (``scanner.core.assemble``). Missing keys take
+    the defaults of ``DomainFacts``, unknown ones are skipped, as decoding it does."""
+
+    domain: str
+    mx: msgspec.Raw
+    implicit_mx: bool = False
+    zone_keys: msgspec.Raw = _NULL
+    mta_sts: msgspec.Raw = _NULL
+
+    def facts(
+        self,
+        names: Sequence[str],
+        hosts: Mapping[str, HostDns],
+        probes: Mapping[ProbeKey, SmtpProbe] | None,
+    ) -> DomainFacts:
+        """The ``DomainFacts`` the rules judge (``assemble`` of the decoded own facts).
+        Raises ``msgspec.DecodeError`` when a part does not fit its type."""
+        found, probed = host_facts(names, hosts, probes)
+        return DomainFacts(
+            self.domain,
+            _MX.decode(self.mx),
+            self.implicit_mx,
+            found,
+            probed,
+            _ZONE_KEYS.decode(self.zone_keys),
+            _MTA_STS.decode(self.mta_sts),
+            probes is not None,
         )
-    )
+
+    def stored(self, facts: DomainFacts) -> bytes:
+        """``domains.facts`` of ``facts`` (made by ``self.facts``), as UTF-8 (the host
+        names are those of the stored host facts: UTF-8 already)."""
+        return b"".join(
+            (
+                b'{"mx":',
+                self.mx,
+                _IMPLICIT[self.implicit_mx],
+                b',"hosts":',
+                _STRINGS.encode(list(facts.hosts)),
+                b',"zone_keys":',
+                self.zone_keys,
+                b',"mta_sts":',
+                self.mta_sts,
+                b',"probing_enabled":true}'
+                if facts.probing_enabled
+                else b',"probing_enabled":false}',
+            )
+        )
+
+
+_OWN = msgspec.json.Decoder(OwnText)
+_MX = msgspec.json.Decoder(DnsLookup)
+_ZONE_KEYS = msgspec.json.Decoder(ZoneKeys | None)
+_MTA_STS = msgspec.json.Decoder(MtaSts | None)
+_STRINGS = msgspec.json.Encoder()
+
+
+def read_own(text: str | bytes) -> OwnText:
+    """The domain stage's text of a domain's own facts, its parts as text. Raises
+    ``msgspec.DecodeError`` when it is not such a text."""
+    return _OWN.decode(text)
 
 
 def domain_row(
@@ -229,10 +248,10 @@ def domain_mx_values(domain: str, h: HostJudgement, observed_at: Any) -> tuple[A
         domain,
         h.preference,
         h.host,
-        str(h.outcome),
+        _TEXT[h.outcome],
         h.dane_applies,
-        str(h.address_status),
-        str(h.tlsa_status) if h.tlsa_status is not None else None,
+        _TEXT[h.address_status],
+        _TEXT[h.tlsa_status] if h.tlsa_status is not None else None,
         h.tlsa_base,
         h.usable_records,
         h.detail,
@@ -264,7 +283,7 @@ def finding_rows(judgement: DomainJudgement, observed_at: float) -> list[dict[st
 
 def sender_values(domain: str, o: SenderOutcome, observed_at: Any) -> tuple[Any, ...]:
     """A ``sender_outcomes`` row's values, in ``SENDER_FIELDS`` order."""
-    return (domain, str(o.sender), str(o.outcome), o.error_code, o.reason, o.host, observed_at)
+    return (domain, _TEXT[o.sender], _TEXT[o.outcome], o.error_code, o.reason, o.host, observed_at)
 
 
 def sender_rows(
@@ -279,23 +298,36 @@ def sender_rows(
     ]
 
 
-def _columns(values: list[tuple[Any, ...]], width: int) -> tuple[list[Any], ...]:
-    if not values:
-        return tuple([] for _ in range(width))
-    return tuple(list(c) for c in zip(*values, strict=True))
+# The two below spell out ``*_values`` column by column (a part is made per domain when
+# its hosts are its own: half the CPU of making the rows and transposing them);
+# tests/store/test_domain_row.py holds them together.
 
 
 def domain_mx_columns(hosts: Sequence[HostJudgement]) -> tuple[list[Any], ...]:
     """The ``domain_mx`` values of these hosts, column by column, but for the first and
     last (``domain``, ``observed_at``): what many domains with the same hosts share."""
-    width = len(DOMAIN_MX_FIELDS) - 2
-    return _columns([domain_mx_values("", h, None)[1:-1] for h in hosts], width)
+    return (
+        [h.preference for h in hosts],
+        [h.host for h in hosts],
+        [_TEXT[h.outcome] for h in hosts],
+        [h.dane_applies for h in hosts],
+        [_TEXT[h.address_status] for h in hosts],
+        [_TEXT[h.tlsa_status] if h.tlsa_status is not None else None for h in hosts],
+        [h.tlsa_base for h in hosts],
+        [h.usable_records for h in hosts],
+        [h.detail for h in hosts],
+    )
 
 
 def sender_columns(profiles: Sequence[SenderOutcome]) -> tuple[list[Any], ...]:
     """``sender_outcomes`` values, column by column, but for ``domain`` and ``observed_at``."""
-    width = len(SENDER_FIELDS) - 2
-    return _columns([sender_values("", o, None)[1:-1] for o in profiles], width)
+    return (
+        [_TEXT[o.sender] for o in profiles],
+        [_TEXT[o.outcome] for o in profiles],
+        [o.error_code for o in profiles],
+        [o.reason for o in profiles],
+        [o.host for o in profiles],
+    )
 
 
 def _tlsa_found(host: HostDns) -> tuple[str | None, DnsLookup | None]:

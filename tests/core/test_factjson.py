@@ -370,8 +370,3 @@ def test_floats_check_reads_hints_once_and_conservatively() -> None:
     assert factjson._may_hold_float(dict[str, tuple[SmtpProbe, ...]])
     assert not factjson._may_hold_float(_Colour)
     assert factjson._may_hold_float(object) and factjson._may_hold_float(typing.Any)
-
-
-def test_a_list_of_names_is_written_as_dumps_writes_it() -> None:
-    for names in (["mx1.example", "mx2.example"], [], ["\u00e9.example"], ["bad\ud800"]):
-        assert factjson.dumps_strings(names) == factjson.dumps(names)

@@ -9,13 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from scanner.core import factjson
 from scanner.core.assemble import assemble
-from scanner.core.model import HostDns, SmtpProbe
+from scanner.core.model import DomainFacts, HostDns, MtaSts, SmtpProbe
 from scanner.core.profiles import judge_senders
 from scanner.core.rules import assess_domain
 from scanner.runs import stages
@@ -24,6 +25,7 @@ from scanner.runs.scan import Scan
 from scanner.store import rows
 from scanner.store.inputs import InputLine
 from scanner.store.schema import TABLES
+from tests.core.dane_fixtures import host_dns, lk
 from tests.runs.fakes import World, options
 from tests.runs.test_scan_pipeline import config, write_list
 
@@ -84,3 +86,21 @@ def test_judge_tables_are_the_plain_judgement(tmp_path: Path, probe: bool) -> No
         plain = pa.Table.from_pylist(want[name], schema=TABLES[name])
         assert got.num_rows == plain.num_rows > 0 or name == "findings"
         assert ordered(got).equals(ordered(plain)), name
+
+
+def test_own_facts_msgspec_cannot_read_are_read_the_plain_way() -> None:
+    """An escaped lone surrogate: json reads it, msgspec does not (``factjson.loads``
+    falls back); facts that cannot be read at all are the stored facts' error."""
+    policy = MtaSts(sts_txt=lk("_mta-sts.example.com", "TXT", ['"v=STSv1; id=X"']))
+    own = DomainFacts(
+        "example.com", lk("example.com", "MX", ["10 mx.example.com."]), mta_sts=policy
+    )
+    text = factjson.dumps(own).replace("id=X", "id=\\ud800")
+    with pytest.raises(msgspec.DecodeError):
+        rows.read_own(text).facts([], {}, None)
+    hosts = {"mx.example.com": host_dns("mx.example.com")}
+    facts, stored = stages._judged_facts("example.com", text, ["mx.example.com"], hosts, None)
+    assert facts == assemble(factjson.loads(DomainFacts, text), ["mx.example.com"], hosts, None)
+    assert stored == rows.stored_facts(facts)
+    with pytest.raises(stages.StoredFactsError, match=r"facts of 'example\.com' cannot be read"):
+        stages._judged_facts("example.com", text[:-1], ["mx.example.com"], hosts, None)

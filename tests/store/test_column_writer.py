@@ -59,11 +59,15 @@ def sender_rows(n: int) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.parametrize("chunk", [3, 500], ids=["chunks", "one chunk"])
 @pytest.mark.parametrize("n", [0, 1, 6, 7, 8, 20, 21])
 def test_column_writer_writes_what_row_writer_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int, chunk: int
 ) -> None:
+    """Row groups of 7 rows, converted 3 at a time (a row group's last chunk is cut
+    short) or all at once."""
     monkeypatch.setattr(ds, "ROW_GROUP", 7)
+    monkeypatch.setattr(ds, "CHUNK", chunk)
     store = open_store(str(tmp_path))
     schema = TABLES["sender_outcomes"]
     given = sender_rows(n)

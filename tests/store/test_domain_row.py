@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 from scanner.core import factjson
 from scanner.core.assemble import assemble
 from scanner.core.model import DomainFacts, MtaSts, ZoneKeys
-from scanner.core.rules import judge_domain
+from scanner.core.profiles import judge_senders
+from scanner.core.rules import assess_domain, judge_domain
 from scanner.store import rows
 from scanner.store.inputs import InputLine
 from tests.core.dane_fixtures import NOW_TS, domain, host_dns, lk
@@ -42,9 +44,13 @@ def test_stored_facts_are_the_plain_json_of_the_facts() -> None:
 
 @pytest.mark.parametrize("probing", [True, False])
 @pytest.mark.parametrize("shape", ["plain", "implicit", "keys and policy"])
-def test_stored_facts_cut_from_the_own_text_are_the_encoded_ones(shape: str, probing: bool) -> None:
-    """The judge stage passes the domain stage's text of the own facts: the stored facts
-    cut from it are byte for byte those ``StoredDomainFacts`` encodes to."""
+def test_stored_facts_copied_from_the_own_text_are_the_encoded_ones(
+    shape: str, probing: bool
+) -> None:
+    """The judge stage reads the domain stage's text of the own facts with
+    ``rows.read_own``: the facts it gives are those ``assemble`` makes of the decoded
+    text, and the stored facts copied from the text are byte for byte those
+    ``StoredDomainFacts`` encodes to."""
     extra: dict[str, Any] = {}
     if shape == "keys and policy":
         extra = {
@@ -61,22 +67,56 @@ def test_stored_facts_cut_from_the_own_text_are_the_encoded_ones(shape: str, pro
     )
     text = factjson.dumps(own)
     hosts = {"mx.example.com": host_dns("mx.example.com")}
-    facts = assemble(
-        factjson.loads(DomainFacts, text),
-        ["mx.example.com", "gone.example"],
-        hosts,
-        {} if probing else None,
+    names = ["mx.example.com", "gone.example"]
+    probes: dict[Any, Any] | None = {} if probing else None
+    facts = assemble(factjson.loads(DomainFacts, text), names, hosts, probes)
+    parts = rows.read_own(text)
+    assert parts.facts(names, hosts, probes) == facts
+    judgement = judge_domain(facts, NOW_TS)
+    copied = rows.domain_values("example.com", None, facts, judgement, 0, parts.stored(facts))
+    encoded = rows.domain_values("example.com", None, facts, judgement, 0)
+    assert copied[:-1] == encoded[:-1]
+    assert copied[-1] == encoded[-1].encode()
+
+
+def test_own_texts_of_other_layouts_read_as_the_facts_decode() -> None:
+    """Keys in another order, missing (their defaults) or unknown (skipped), as decoding
+    ``DomainFacts`` reads them; the stored facts are still the encoded ones."""
+    mx = factjson.dumps(lk("example.com", "MX", ["10 mx.example.com."]))
+    hosts = {"mx.example.com": host_dns("mx.example.com")}
+    for text in (
+        f'{{"mx":{mx},"domain":"example.com","new":[1]}}',
+        f'{{"domain":"example.com","mx":{mx},"zone_keys":null,"probing_enabled":false}}',
+    ):
+        facts = assemble(factjson.loads(DomainFacts, text), ["mx.example.com"], hosts, None)
+        parts = rows.read_own(text)
+        assert parts.facts(["mx.example.com"], hosts, None) == facts
+        assert parts.stored(facts) == rows.stored_facts(facts).encode()
+
+
+def test_own_text_reads_every_own_field_of_the_facts() -> None:
+    """A field added to ``DomainFacts`` must be read by ``rows.OwnText`` too (else the
+    judge stage would judge its default)."""
+    assembled = {"hosts", "probes", "probing_enabled"}
+    own = {f.name for f in dataclasses.fields(DomainFacts)} - assembled
+    assert own == set(rows.OwnText.__struct_fields__)
+
+
+def test_part_columns_are_the_row_values_column_by_column() -> None:
+    facts = domain(
+        "example.com",
+        ["10 mx.example.com.", "20 mx2.example.com."],
+        [host_dns("mx.example.com", tlsa=["3 1 1 " + "ab" * 32]), host_dns("mx2.example.com")],
     )
-    judgement = judge_domain(facts, NOW_TS)
-    spliced = rows.domain_values("example.com", None, facts, judgement, 0, text)
-    encoded = rows.domain_values("example.com", None, facts, judgement, 0)
-    assert rows._spliced(text, facts) is not None
-    assert spliced == encoded
-
-
-def test_stored_facts_of_another_layout_are_encoded() -> None:
-    facts = domain("example.com", ["10 mx.example.com."], [host_dns("mx.example.com")])
-    judgement = judge_domain(facts, NOW_TS)
-    encoded = rows.domain_values("example.com", None, facts, judgement, 0)
-    for text in ('{"domain":"example.com"}', factjson.dumps(facts).replace("probes", "probe")):
-        assert rows.domain_values("example.com", None, facts, judgement, 0, text) == encoded
+    judgement, assessments = assess_domain(facts, NOW_TS)
+    senders = judge_senders(facts, judgement, NOW_TS, None, assessments)
+    for columns, values in (
+        (
+            rows.domain_mx_columns(judgement.hosts),
+            [rows.domain_mx_values("", h, None) for h in judgement.hosts],
+        ),
+        (rows.sender_columns(senders), [rows.sender_values("", o, None) for o in senders]),
+    ):
+        assert [tuple(r) for r in zip(*columns, strict=True)] == [v[1:-1] for v in values]
+    assert rows.domain_mx_columns(()) == tuple([] for _ in rows.DOMAIN_MX_FIELDS[1:-1])
+    assert rows.sender_columns(()) == tuple([] for _ in rows.SENDER_FIELDS[1:-1])
