@@ -45,6 +45,39 @@ def test_encode_query_is_byte_identical(
     assert fast == ref
 
 
+@SETTINGS
+@given(st.from_regex(r"[A-Za-z0-9_*.\\-]{1,270}", fullmatch=True), st.booleans())
+@example("a" * 63 + ".example", False)
+@example("a" * 64 + ".example", False)
+@example(".".join(["a" * 63] * 3 + ["b" * 61]), False)
+@example(".".join(["a" * 63] * 3 + ["b" * 62]), False)
+@example("mx.example.", False)
+@example("a..b", False)
+@example(".", False)
+@example("Mx.Example", False)
+def test_fast_codec_queries_and_names_asked_match_the_general_path(name: str, cd: bool) -> None:
+    """``FastCodec`` builds a literal name's query in one pass (``_literal_wire``): the
+    same octets as dnspython, and the same entry in its table of names asked as the
+    general path (``_encode_name`` + ``asked_name``) gives, for any name."""
+    codec = dnswire.FastCodec()
+    try:
+        ref: bytes | None = DnspythonCodec().encode_query(name, 16, 5, cd, 1232)
+    except Exception:
+        ref = None
+    try:
+        got: bytes | None = codec.encode_query(name, 16, 5, cd, 1232)
+    except Exception:
+        got = None
+    assert got == ref
+    try:
+        wire = dnswire._encode_name(name)
+    except UnicodeError:
+        wire = None
+    entry = dnswire.asked_name(name, wire) if wire is not None else None
+    assert codec._asked == ({wire: entry} if entry is not None else {})
+    assert dnswire._literal_wire(name) in (None, wire)
+
+
 def test_encode_query_hands_odd_names_to_dnspython() -> None:
     assert dnswire.encode_query("a\\.b.example", 1, 1, False, 1232) is None
     codec = dnswire.FastCodec()
