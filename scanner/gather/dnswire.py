@@ -144,13 +144,36 @@ def _read_name(wire: bytes, pos: int, end: int, decompress: bool = True) -> tupl
             raise _Bad("bad label type")
     if not labels:
         return ".", pos if after is None else after
-    # One pass over the whole name: any octet dnspython escapes, or a dot inside a label
-    # (more dots than separators), and dnspython writes the name instead.
     raw = b".".join(labels)
-    if raw.translate(None, _LITERAL_OR_DOT) or raw.count(46) != len(labels) - 1:
+    if raw.count(46) != len(labels) - 1:  # a dot inside a label: dnspython escapes it
         text = dns.name.Name([*labels, b""]).to_text().lower()
         return text[:-1], pos if after is None else after
-    return raw.decode("ascii").lower(), pos if after is None else after
+    # The dots are the separators, so ``raw`` names these labels and no others: its
+    # text is the one read before, if any (replies repeat a few names: MX hosts,
+    # signers, zones), which spares looking at each octet and lowering the text.
+    known = _name_text.get(raw)
+    if known is None:
+        known = _text_of(raw, labels)
+    return known, pos if after is None else after
+
+
+# The text of the names read (``_read_name``), by their labels joined with dots; bounded,
+# emptied when full (a scan reads names of many domains, most only once or twice).
+_name_text: dict[bytes, str] = {}
+_MAX_NAME_TEXTS = 4096
+
+
+def _text_of(raw: bytes, labels: list[bytes]) -> str:
+    """The canonical text of ``labels`` (``raw``: them joined by dots, no dot inside one),
+    remembered in ``_name_text``."""
+    if raw.translate(None, _LITERAL_OR_DOT):  # an octet dnspython escapes
+        text = dns.name.Name([*labels, b""]).to_text().lower()[:-1]
+    else:
+        text = raw.decode("ascii").lower()
+    if len(_name_text) >= _MAX_NAME_TEXTS:
+        _name_text.clear()
+    _name_text[raw] = text
+    return text
 
 
 def _skip_name(wire: bytes, pos: int, end: int) -> int:
