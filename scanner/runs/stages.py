@@ -516,9 +516,16 @@ async def _gather_domains(
         )
         return record(line, scanned_at, own, ())
 
-    queries = await _gather_each(
-        spec, seams, lines, one, spec.concurrency, item_seconds=options.domain_timeout, late=late
-    )
+    with collector.relaxed():  # young-generation passes walk the questions in flight
+        queries = await _gather_each(
+            spec,
+            seams,
+            lines,
+            one,
+            spec.concurrency,
+            item_seconds=options.domain_timeout,
+            late=late,
+        )
     batch.flush()
     return queries
 
