@@ -54,6 +54,7 @@ __all__ = ["DnspythonCodec", "FastCodec", "decode_reply", "encode_query"]
 
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
+_TYPE_CLASS_LEN = struct.Struct("!HH4xH")  # a record's header without its TTL
 _RRSIG = struct.Struct("!HBBIIIH")
 _OPTION = struct.Struct("!HH")
 
@@ -68,6 +69,10 @@ _MAX_POINTER_HOPS = 16
 # Octets dnspython writes literally in a label; everything else is escaped.
 _LITERAL = bytes(c for c in range(0x21, 0x7F) if c not in b'"().;\\@$')
 _LITERAL_OR_DOT = _LITERAL + b"."
+# The same without capitals: a name made of these only is its own canonical text.
+_LOWER_LITERAL_OR_DOT = bytes(c for c in _LITERAL_OR_DOT if not 0x41 <= c <= 0x5A)
+# The length octet of a label, by length (labels are 1-63 octets: RFC 1035 §2.3.4).
+_LENGTH = tuple(bytes((n,)) for n in range(64))
 _rcode_text: dict[int, str] = {}
 _type_text: dict[int, str] = {}
 
@@ -139,13 +144,36 @@ def _read_name(wire: bytes, pos: int, end: int, decompress: bool = True) -> tupl
             raise _Bad("bad label type")
     if not labels:
         return ".", pos if after is None else after
-    # One pass over the whole name: any octet dnspython escapes, or a dot inside a label
-    # (more dots than separators), and dnspython writes the name instead.
     raw = b".".join(labels)
-    if raw.translate(None, _LITERAL_OR_DOT) or raw.count(46) != len(labels) - 1:
+    if raw.count(46) != len(labels) - 1:  # a dot inside a label: dnspython escapes it
         text = dns.name.Name([*labels, b""]).to_text().lower()
         return text[:-1], pos if after is None else after
-    return raw.decode("ascii").lower(), pos if after is None else after
+    # The dots are the separators, so ``raw`` names these labels and no others: its
+    # text is the one read before, if any (replies repeat a few names: MX hosts,
+    # signers, zones), which spares looking at each octet and lowering the text.
+    known = _name_text.get(raw)
+    if known is None:
+        known = _text_of(raw, labels)
+    return known, pos if after is None else after
+
+
+# The text of the names read (``_read_name``), by their labels joined with dots; bounded,
+# emptied when full (a scan reads names of many domains, most only once or twice).
+_name_text: dict[bytes, str] = {}
+_MAX_NAME_TEXTS = 4096
+
+
+def _text_of(raw: bytes, labels: list[bytes]) -> str:
+    """The canonical text of ``labels`` (``raw``: them joined by dots, no dot inside one),
+    remembered in ``_name_text``."""
+    if raw.translate(None, _LITERAL_OR_DOT):  # an octet dnspython escapes
+        text = dns.name.Name([*labels, b""]).to_text().lower()[:-1]
+    else:
+        text = raw.decode("ascii").lower()
+    if len(_name_text) >= _MAX_NAME_TEXTS:
+        _name_text.clear()
+    _name_text[raw] = text
+    return text
 
 
 def _skip_name(wire: bytes, pos: int, end: int) -> int:
@@ -208,51 +236,46 @@ def _rdata(wire: bytes, rdtype: int, rdclass: int, pos: int, rdlen: int) -> str:
     return rdata_text(rd)
 
 
-def _rrsig(wire: bytes, pos: int, rdlen: int) -> Rrsig:
+def _rrsig(wire: bytes, pos: int, rdlen: int) -> tuple[Rrsig, int]:
+    """One RRSIG's facts, and where its signer's name ends (its signature begins)."""
     end = pos + rdlen
     if rdlen < _RRSIG.size + 1:
         raise _Bad("RRSIG rdata too short")
     covered, alg, _labels, _ttl, expiration, inception, _tag = _RRSIG.unpack_from(wire, pos)
-    signer, _after = _read_name(wire, pos + _RRSIG.size, end, decompress=False)
-    return Rrsig(
+    signer, after = _read_name(wire, pos + _RRSIG.size, end, decompress=False)
+    sig = Rrsig(
         covered=_type_name(covered),
         algorithm=alg,
         signer=signer,
         expiration=expiration,
         inception=inception,
     )
+    return sig, after
 
 
-class _Suffixes:
-    """The suffixes of a literal question name at octet 12 of a message, read off its
-    text: in a name without escapes, the label that starts ``k`` octets into the wire
-    form starts ``k`` characters into the text (each length octet stands where the dot
-    before the label stands), so the suffix a compression pointer names is a slice,
-    worked out only when an owner points there (no table built per name)."""
-
-    __slots__ = ("end", "text")
-
-    def __init__(self, text: str, end: int) -> None:
-        self.text = text  # the name, lower case, no final dot
-        self.end = end  # the octet after the name's root label
-
-    def get(self, pointer: int) -> tuple[str, int] | None:
-        """The suffix that starts at message offset ``pointer`` and where the name ends,
-        or None when no label of the name starts there."""
-        at = pointer - 12
-        text = self.text
-        if 0 <= at < len(text) and (at == 0 or text[at - 1] == "."):
-            return text[at:], self.end
-        return None
+# What a literal question name (``_literal``) at octet 12 of a message reads as: its
+# text (lower case, no final dot) and the octet after its root label. It stands for the
+# name's suffixes too: in a name without escapes, the label that starts ``k`` octets
+# into the wire form starts ``k`` characters into the text (each length octet stands
+# where the dot before the label stands), so the suffix a compression pointer names is a
+# slice, worked out only when an owner points there (``_suffix``; no table, no object
+# per name: a plain tuple, which is also ``FastCodec``'s entry for a name it asked).
+_Asked = tuple[str, int]
 
 
-# What an asked question name reads as: its text, its suffixes, and where it ends.
-_Asked = tuple[str, _Suffixes, int]
+def _suffix(known: _Asked, pointer: int) -> str | None:
+    """The suffix of ``known`` that starts at message offset ``pointer``, or None when no
+    label of the name starts there."""
+    text = known[0]
+    at = pointer - 12
+    if 0 <= at < len(text) and (at == 0 or text[at - 1] == "."):
+        return text[at:]
+    return None
 
 
 def _literal(qname: str) -> bool:
     """Is ``qname`` lower case, without escapes, and not the root (the text a suffix
-    slice of ``_Suffixes`` is right for)?"""
+    slice of ``_suffix`` is right for)?"""
     raw = qname.encode("ascii", "replace")
     return qname != "." and not raw.translate(None, _LITERAL_OR_DOT) and raw == raw.lower()
 
@@ -263,8 +286,7 @@ def asked_name(qname: str, name_wire: bytes) -> _Asked | None:
     # A literal name's wire form is one octet longer than its text at each end.
     if len(name_wire) != len(qname) + 2 or qname.endswith(".") or not _literal(qname):
         return None
-    end = 12 + len(name_wire)
-    return qname, _Suffixes(qname, end), end
+    return qname, 12 + len(name_wire)
 
 
 def decode_reply(wire: bytes, asked: dict[bytes, _Asked] | None = None) -> Reply:
@@ -282,7 +304,7 @@ def decode_reply(wire: bytes, asked: dict[bytes, _Asked] | None = None) -> Reply
         raise MalformedReply(f"unparseable reply: {type(exc).__name__}: {exc}") from None
 
 
-def _question_suffixes(wire: bytes, qname: str, end: int) -> _Suffixes | None:
+def _question_suffixes(wire: bytes, qname: str, end: int) -> _Asked | None:
     """The suffixes of a pointer-free question name, whose text is ``qname``.
 
     Answer owners and SOA owners are nearly always a compression pointer to the question
@@ -296,16 +318,16 @@ def _question_suffixes(wire: bytes, qname: str, end: int) -> _Suffixes | None:
         if wire[pos] != len(label):
             return None
         pos += len(label) + 1
-    return _Suffixes(qname, end) if wire[pos] == 0 else None
+    return (qname, end) if wire[pos] == 0 else None
 
 
-def _owner(wire: bytes, pos: int, size: int, known: _Suffixes | None) -> tuple[str, int]:
+def _owner(wire: bytes, pos: int, size: int, known: _Asked | None) -> tuple[str, int]:
     """``_read_name`` at ``pos``, without decoding again a name that is just a pointer to
     a question suffix lying wholly before ``pos`` (what ``_read_name`` would accept)."""
-    if known is not None and wire[pos] >= 192 and pos + 1 < size:
-        hit = known.get(((wire[pos] & 0x3F) << 8) | wire[pos + 1])
-        if hit is not None and hit[1] <= pos:
-            return hit[0], pos + 2
+    if known is not None and wire[pos] >= 192 and pos + 1 < size and known[1] <= pos:
+        hit = _suffix(known, ((wire[pos] & 0x3F) << 8) | wire[pos + 1])
+        if hit is not None:
+            return hit, pos + 2
     return _read_name(wire, pos, size)
 
 
@@ -321,13 +343,14 @@ def _decode(wire: bytes, asked: dict[bytes, _Asked] | None) -> Reply:
     pos = 12
     qname: str | None = None
     qtype: int | None = None
-    known: _Suffixes | None = None
+    known: _Asked | None = None
     if asked and qdcount:
         # The octets up to the first zero are exactly a name we asked: it reads as that.
         zero = wire.find(0, 12)
         hit = asked.get(wire[12 : zero + 1]) if zero > 0 else None
         if hit is not None and zero + 5 <= size:
-            qname, known, _end = hit
+            qname = hit[0]
+            known = hit
             qtype = (wire[zero + 1] << 8) | wire[zero + 2]
             pos = zero + 5
             qdcount -= 1
@@ -342,11 +365,87 @@ def _decode(wire: bytes, asked: dict[bytes, _Asked] | None) -> Reply:
                 known = _question_suffixes(wire, name, pos)
         pos += 4
 
-    # Answer: group into RRsets as dnspython does (same owner, class, type, covered type),
-    # in order of first appearance, TTL the minimum, equal records once. Records of the
-    # name types are lower-case already, so "equal" is plain string equality.
+    answer: tuple[AnswerRRset, ...] = ()
+    rrsigs: tuple[tuple[str, Rrsig], ...] = ()
+    if ancount:  # none in most replies of a scan (NXDOMAIN, NODATA): no tables to build
+        answer, rrsigs, pos = _answer(wire, pos, size, ancount, known)
+
+    # The authority section: only the owners of SOA RRsets are read (one entry per
+    # owner and class, as dnspython groups them; a dict made at the first SOA).
+    soa: dict[tuple[str, int], str] | None = None
+    for _ in range(nscount):
+        start = pos
+        if pos < size and wire[pos] >= 192:
+            pos += 2  # a compression pointer: checked when it is an SOA's owner
+        else:
+            pos = _skip_name(wire, pos, size)
+        if pos + 10 > size:
+            raise _Bad("record header runs past the end")
+        rdtype, rdclass, rdlen = _TYPE_CLASS_LEN.unpack_from(wire, pos)
+        if rdtype == T_SOA:
+            owner, _ = _owner(wire, start, size, known)
+            if soa is None:
+                soa = {(owner, rdclass): owner}
+            else:
+                soa.setdefault((owner, rdclass), owner)
+        elif rdtype in (T_OPT, T_TSIG):
+            raise _Bad(f"{_type_name(rdtype)} record in the authority section")
+        pos += 10 + rdlen
+        if pos > size:
+            raise _Bad("rdata runs past the end")
+
+    ext_rcode = 0
+    ede: tuple[Ede, ...] = ()
+    seen_opt = False
+    for _ in range(arcount):
+        start = pos
+        pos = _skip_name(wire, pos, size)
+        if pos + 10 > size:
+            raise _Bad("record header runs past the end")
+        rdtype, _rdclass, ttl, rdlen = _RR.unpack_from(wire, pos)
+        pos += 10
+        if pos + rdlen > size:
+            raise _Bad("rdata runs past the end")
+        if rdtype == T_TSIG:
+            raise _Bad("TSIG-signed reply (no key)")
+        if rdtype == T_OPT:
+            if seen_opt or wire[start] != 0:
+                raise _Bad("a second OPT record, or one not owned by the root")
+            seen_opt = True
+            ext_rcode = ttl >> 24
+            if rdlen:
+                ede = _options(wire, pos, pos + rdlen)
+        pos += rdlen
+    if pos != size:
+        raise _Bad("trailing octets after the message")
+    rcode = (flags & 0xF) | (ext_rcode << 4)
+    return Reply(
+        qid,
+        bool(flags & 0x8000),
+        _rcode_text.get(rcode) or _rcode_name(rcode),
+        bool(flags & 0x0020),
+        bool(flags & 0x0200),
+        qname,
+        qtype,
+        answer,
+        rrsigs,
+        tuple(soa.values()) if soa else (),
+        ede,
+    )
+
+
+def _answer(
+    wire: bytes, pos: int, size: int, count: int, known: _Asked | None
+) -> tuple[tuple[AnswerRRset, ...], tuple[tuple[str, Rrsig], ...], int]:
+    """The answer section's ``count`` records from ``pos``: its RRsets, its RRSIGs with
+    their owners, and where the section ends.
+
+    Grouped into RRsets as dnspython does (same owner, class, type, covered type), in
+    order of first appearance, TTL the minimum, equal records once. Records of the name
+    types are lower-case already, so "equal" is plain string equality.
+    """
     groups: dict[tuple[str, int, int, int], tuple[list[str], list[int], dict[bytes, Rrsig]]] = {}
-    for _ in range(ancount):
+    for _ in range(count):
         owner, pos = _owner(wire, pos, size, known)
         if pos + 10 > size:
             raise _Bad("record header runs past the end")
@@ -357,11 +456,10 @@ def _decode(wire: bytes, asked: dict[bytes, _Asked] | None) -> Reply:
         if ttl > 0x7FFFFFFF:
             ttl = 0
         if rdtype == T_RRSIG:
-            sig = _rrsig(wire, pos, rdlen)
+            sig, signer_end = _rrsig(wire, pos, rdlen)
             key = (owner, rdclass, rdtype, (wire[pos] << 8) | wire[pos + 1])
             # dnspython's equality: the fixed fields, the signer (case-insensitively)
             # and the signature.
-            signer_end = _skip_name(wire, pos + _RRSIG.size, pos + rdlen)
             sig_key = b"|".join(
                 (
                     wire[pos : pos + _RRSIG.size],
@@ -395,53 +493,6 @@ def _decode(wire: bytes, asked: dict[bytes, _Asked] | None) -> Reply:
         if text not in texts:
             texts.append(text)
 
-    soa_owners: list[str] = []
-    soa_seen: set[tuple[str, int]] = set()
-    for _ in range(nscount):
-        start = pos
-        if pos < size and wire[pos] >= 192:
-            pos += 2  # a compression pointer: checked when it is an SOA's owner
-        else:
-            pos = _skip_name(wire, pos, size)
-        if pos + 10 > size:
-            raise _Bad("record header runs past the end")
-        rdtype, rdclass, _ttl, rdlen = _RR.unpack_from(wire, pos)
-        if rdtype == T_SOA:
-            owner, _ = _owner(wire, start, size, known)
-            if (owner, rdclass) not in soa_seen:  # one entry per RRset, as dnspython
-                soa_seen.add((owner, rdclass))
-                soa_owners.append(owner)
-        elif rdtype in (T_OPT, T_TSIG):
-            raise _Bad(f"{_type_name(rdtype)} record in the authority section")
-        pos += 10 + rdlen
-        if pos > size:
-            raise _Bad("rdata runs past the end")
-
-    ext_rcode = 0
-    ede: tuple[Ede, ...] = ()
-    seen_opt = False
-    for _ in range(arcount):
-        start = pos
-        pos = _skip_name(wire, pos, size)
-        if pos + 10 > size:
-            raise _Bad("record header runs past the end")
-        rdtype, _rdclass, ttl, rdlen = _RR.unpack_from(wire, pos)
-        pos += 10
-        if pos + rdlen > size:
-            raise _Bad("rdata runs past the end")
-        if rdtype == T_TSIG:
-            raise _Bad("TSIG-signed reply (no key)")
-        if rdtype == T_OPT:
-            if seen_opt or wire[start] != 0:
-                raise _Bad("a second OPT record, or one not owned by the root")
-            seen_opt = True
-            ext_rcode = ttl >> 24
-            if rdlen:
-                ede = _options(wire, pos, pos + rdlen)
-        pos += rdlen
-    if pos != size:
-        raise _Bad("trailing octets after the message")
-
     answer: list[AnswerRRset] = []
     rrsigs: list[tuple[str, Rrsig]] = []
     for key, (texts, ttl_box, sigs) in groups.items():
@@ -449,22 +500,11 @@ def _decode(wire: bytes, asked: dict[bytes, _Asked] | None) -> Reply:
         if rdclass != C_IN:
             continue
         if rdtype == T_RRSIG:
-            rrsigs.extend((owner, s) for s in sigs.values())
+            for sig in sigs.values():
+                rrsigs.append((owner, sig))
         else:
             answer.append(AnswerRRset(owner, rdtype, ttl_box[0], tuple(texts)))
-    return Reply(
-        qid,
-        bool(flags & 0x8000),
-        _rcode_name((flags & 0xF) | (ext_rcode << 4)),
-        bool(flags & 0x0020),
-        bool(flags & 0x0200),
-        qname,
-        qtype,
-        tuple(answer),
-        tuple(rrsigs),
-        tuple(soa_owners),
-        ede,
-    )
+    return tuple(answer), tuple(rrsigs), pos
 
 
 def _options(wire: bytes, opos: int, oend: int) -> tuple[Ede, ...]:
@@ -529,6 +569,28 @@ def encode_query(qname: str, rdtype: int, qid: int, cd: bool, payload: int) -> b
     return _query(name, rdtype, qid, cd, payload)
 
 
+def _literal_wire(qname: str) -> bytes | None:
+    """The wire form of a name ``asked_name`` accepts (lower case, no escapes, labels of
+    1-63 octets, no final dot), in one pass over its text; None for any other name.
+
+    ``FastCodec`` asks mostly names never asked before, so a cache of wire forms
+    (``_encode_name``'s) seldom hits there, and this builds the form and vouches for the
+    entry of the names asked at once instead of looking at the text twice.
+    """
+    if not qname.isascii():
+        return None
+    raw = qname.encode()
+    if raw.translate(None, _LOWER_LITERAL_OR_DOT) or len(raw) > 253:
+        return None
+    labels = raw.split(b".")
+    if b"" in labels:  # the root, a final dot, or an empty label
+        return None
+    try:
+        return b"".join([_LENGTH[len(label)] + label for label in labels]) + b"\x00"
+    except IndexError:  # a label longer than 63 octets
+        return None
+
+
 _TAIL = struct.Struct("!HHBHHIH")
 _tails: dict[tuple[int, int], bytes] = {}
 
@@ -590,10 +652,17 @@ class FastCodec:
         self._asked: dict[bytes, _Asked] = {}
 
     def encode_query(self, qname: str, rdtype: int, qid: int, cd: bool, payload: int) -> bytes:
+        asked = self._asked
+        name = _literal_wire(qname)
+        if name is not None:
+            if name not in asked:
+                if len(asked) >= self.MAX_ASKED:
+                    asked.clear()
+                asked[name] = (qname, 12 + len(name))  # what asked_name gives
+            return _query(name, rdtype, qid, cd, payload)
         name = _encode_name(qname)
         if name is None:
             return self._fallback.encode_query(qname, rdtype, qid, cd, payload)
-        asked = self._asked
         if name not in asked:
             entry = asked_name(qname, name)
             if entry is not None:

@@ -150,11 +150,11 @@ class Gatherer:
         """The domain's own facts (MX, zone keys, MTA-STS) and its MX host names; the
         hosts and probes are another stage's work in a staged scan."""
         mx, txt = await self._first(domain)
-        names, implicit = hosts_to_resolve(domain, mx)
         if mx_failed(mx):
             # The TXT answers of a domain without a usable MX are not facts of it (a
             # sender never gets that far); they were asked only to save a round trip.
             return DomainFacts(domain, mx, probing_enabled=self.probe_config is not None), ()
+        names, implicit = hosts_to_resolve(domain, mx)
         # The zone keys (a memo: mostly known already) and the MTA-STS policy (fetched
         # only when servers may be contacted) are awaited in this task, one after the
         # other, unless both have to wait: a nursery and a task each per domain cost
@@ -212,13 +212,15 @@ class Gatherer:
         if not txt:
             return None, False
         sts_txt, rpt_txt = txt
-        sts = MtaSts(sts_txt=sts_txt, tlsrpt_txt=rpt_txt)
-        record = sts_record(sts_txt.records)
-        if isinstance(record, str):
-            return replace(sts, policy_error=record), False
+        # One MtaSts per domain, made once (not made and then ``replace``d: a frozen
+        # dataclass's ``__init__`` sets each field through ``object.__setattr__``).
+        record = sts_record(sts_txt.records) if sts_txt.records else None
         if record is None:
-            return sts, False
-        return replace(sts, policy_id=record.id), self.policy_fetch is not None
+            return MtaSts(sts_txt=sts_txt, tlsrpt_txt=rpt_txt), False
+        if isinstance(record, str):
+            return MtaSts(sts_txt=sts_txt, policy_error=record, tlsrpt_txt=rpt_txt), False
+        sts = MtaSts(sts_txt=sts_txt, policy_id=record.id, tlsrpt_txt=rpt_txt)
+        return sts, self.policy_fetch is not None
 
     def _own(
         self, domain: str, mx: DnsLookup, implicit: bool, extras: dict[str, object]

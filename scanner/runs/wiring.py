@@ -144,7 +144,7 @@ def make_gatherer(
     seams: Seams,
     *,
     blocklist: Blocklist | None,
-    policy_fetch: PolicyFetchConfig,
+    policy_fetch: PolicyFetchConfig | None,
     spill_store: SpillStore | None = None,
     resident: int = 50_000,
 ) -> Gatherer:

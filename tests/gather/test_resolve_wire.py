@@ -45,6 +45,39 @@ def test_encode_query_is_byte_identical(
     assert fast == ref
 
 
+@SETTINGS
+@given(st.from_regex(r"[A-Za-z0-9_*.\\-]{1,270}", fullmatch=True), st.booleans())
+@example("a" * 63 + ".example", False)
+@example("a" * 64 + ".example", False)
+@example(".".join(["a" * 63] * 3 + ["b" * 61]), False)
+@example(".".join(["a" * 63] * 3 + ["b" * 62]), False)
+@example("mx.example.", False)
+@example("a..b", False)
+@example(".", False)
+@example("Mx.Example", False)
+def test_fast_codec_queries_and_names_asked_match_the_general_path(name: str, cd: bool) -> None:
+    """``FastCodec`` builds a literal name's query in one pass (``_literal_wire``): the
+    same octets as dnspython, and the same entry in its table of names asked as the
+    general path (``_encode_name`` + ``asked_name``) gives, for any name."""
+    codec = dnswire.FastCodec()
+    try:
+        ref: bytes | None = DnspythonCodec().encode_query(name, 16, 5, cd, 1232)
+    except Exception:
+        ref = None
+    try:
+        got: bytes | None = codec.encode_query(name, 16, 5, cd, 1232)
+    except Exception:
+        got = None
+    assert got == ref
+    try:
+        wire = dnswire._encode_name(name)
+    except UnicodeError:
+        wire = None
+    entry = dnswire.asked_name(name, wire) if wire is not None else None
+    assert codec._asked == ({wire: entry} if entry is not None else {})
+    assert dnswire._literal_wire(name) in (None, wire)
+
+
 def test_encode_query_hands_odd_names_to_dnspython() -> None:
     assert dnswire.encode_query("a\\.b.example", 1, 1, False, 1232) is None
     codec = dnswire.FastCodec()
@@ -351,3 +384,33 @@ def cname_rdata(target: dns.name.Name) -> dns.rdata.Rdata:
     import dns.rdtypes.ANY.CNAME
 
     return dns.rdtypes.ANY.CNAME.CNAME(dns.rdataclass.IN, dns.rdatatype.CNAME, target)
+
+
+def test_names_read_again_come_from_the_table_of_texts_and_only_when_they_match() -> None:
+    """``_read_name`` remembers the text of the names it read; a name whose labels
+    joined by dots give the same octets as another's (``a.b`` as one label, against
+    ``a`` and ``b``) is not taken for it, and a name with escapes reads the same twice."""
+    dnswire._name_text.clear()
+    for labels in ([b"mx", b"example"], [b"mx.example"], [b"W(eird", b"Example"]) * 2:
+        name = dns.name.Name([*labels, b""])
+        q = dns.message.make_query("q.example.", "MX")
+        r = dns.message.make_response(q)
+        r.answer.append(dns.rrset.from_text("q.example.", 60, "IN", "MX", f"10 {name}"))
+        wire = r.to_wire()
+        assert dnswire.decode_reply(wire) == reply_from_message(dns.message.from_wire(wire))
+    assert dnswire._name_text[b"mx.example"] == "mx.example"
+    assert "w\\(eird.example" in dnswire._name_text.values()
+
+
+def test_the_table_of_name_texts_is_bounded() -> None:
+    dnswire._name_text.clear()
+    for i in range(dnswire._MAX_NAME_TEXTS + 1):
+        dnswire._read_name(bytes([1, 97, 2]) + f"{i % 100:02d}".encode() + b"\x01x\x00", 0, 99)
+        if i == 100:
+            assert len(dnswire._name_text) == 100
+    dnswire._name_text.clear()
+    n = dnswire._MAX_NAME_TEXTS
+    for i in range(n + 1):
+        label = f"h{i}".encode()
+        dnswire._read_name(bytes([len(label)]) + label + b"\x00", 0, 99)
+    assert len(dnswire._name_text) == 1  # emptied when full, then the newest

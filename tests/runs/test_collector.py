@@ -46,3 +46,22 @@ def test_the_baseline_is_frozen_once_and_a_task_s_cycles_are_still_given_back() 
     collector.give_back()
     assert gone() is None
     assert gc.get_freeze_count() == frozen
+
+
+def test_young_passes_are_rarer_while_domain_tasks_gather_and_come_back() -> None:
+    before = gc.get_threshold()
+    first, second = collector.relaxed(), collector.relaxed()
+    first.__enter__()
+    assert gc.get_threshold() == (collector.RELAXED_GEN0, *before[1:])
+    second.__enter__()
+    first.__exit__(None, None, None)  # tasks end in any order
+    assert gc.get_threshold()[0] == collector.RELAXED_GEN0
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
+    gc.set_threshold(50_000, *before[1:])
+    try:
+        with collector.relaxed():
+            assert gc.get_threshold()[0] == 50_000  # never more often than it was
+        assert gc.get_threshold()[0] == 50_000
+    finally:
+        gc.set_threshold(*before)
