@@ -13,7 +13,13 @@ compaction: the rusage of the process tree) — and the largest peak RSS of any 
 in a worker process (each task reports its own peak). A baseline from the same
 run: dnsperf asking every domain's MX against the same (warm) resolver. The first run of
 a configuration warms the resolver's cache; with ``--cold`` the world's Unbound is not
-touched, so compare configurations within one invocation only.
+touched, so compare configurations within one invocation only. ``--baseline SRC`` (a
+checkout or ``git archive`` of other code) runs that code's scans alternating with this
+tree's, each from a neutral directory with ``PYTHONPATH`` naming its code::
+
+    git archive 143907b | tar -x -C /tmp/base
+    danescan world exec -- .venv/bin/python bench/bench_scale.py --domains 100000 \\
+        --workers 1 --runs 3 --no-probe --baseline /tmp/base
 """
 
 from __future__ import annotations
@@ -33,10 +39,15 @@ from scanner.world.control import world_info
 
 
 def one_scan(
-    world: object, domains: Path, out: Path, workers: int, extra: list[str]
+    world: object,
+    domains: Path,
+    out: Path,
+    workers: int,
+    extra: list[str],
+    code: Path | None = None,
 ) -> dict[str, float]:
     argv = scan_argv(world, domains, out, "--workers", str(workers), *extra)  # type: ignore[arg-type]
-    wall, driver_rss, whole_cpu = run_measured(argv, out.with_suffix(".log"))
+    wall, driver_rss, whole_cpu = run_measured(argv, out.with_suffix(".log"), code)
     state = json.loads((out / "scan.json").read_text())
     stats = state.get("stats", {})
     cpu = sum(float(s["cpu_seconds"]) for s in stats.values())
@@ -63,6 +74,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-probe", action="store_true")
     parser.add_argument("--partitions", type=int, default=None)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another code base (a checkout or git archive) measured in the same run, "
+        "its scans alternating with this tree's",
+    )
     args = parser.parse_args()
     world = world_info()
     assert world.bench_domains, "the world has no bench domains: danescan world build --bench N"
@@ -78,24 +96,32 @@ def main() -> None:
         # dnsperf sends nothing to the IPv4 address inside the namespace: its IPv6 one.
         baseline = dnsperf_qps(world.resolver6, names[: args.domains], work)
         print(f"dnsperf (MX, DO, same resolver, before the scans): {baseline:,.0f} queries/s")
+        here = Path(__file__).resolve().parents[1]
+        codes = {"this tree": here, "baseline": args.baseline} if args.baseline else {"": None}
         for workers in args.workers:
-            results = [
-                one_scan(world, domains, work / f"w{workers}-{run}", workers, extra)
-                for run in range(args.runs)
-            ]
+            by_code: dict[str, list[dict[str, float]]] = {label: [] for label in codes}
+            for run in range(args.runs):
+                for label, code in codes.items():
+                    out = work / f"w{workers}-{run}-{label.replace(' ', '-') or 'scan'}"
+                    by_code[label].append(one_scan(world, domains, out, workers, extra, code))
+            for label, results in by_code.items():
+                report(label, workers, results)
 
-            def med(key: str, results: list[dict[str, float]] = results) -> float:
-                return statistics.median(r[key] for r in results)
 
-            print(
-                f"--workers {workers}: {med('domains'):,.0f} domains in {med('wall'):.1f} s = "
-                f"{med('domains') / med('wall'):,.0f} domains/s; "
-                f"{med('queries') / med('domains'):.2f} queries/domain; scanner CPU "
-                f"{med('cpu_per_domain_us'):,.0f} µs/domain in tasks, "
-                f"{med('whole_cpu_per_domain_us'):,.0f} µs/domain in all (driver, Dask, "
-                f"compaction); peak RSS per worker "
-                f"{med('peak_worker_mib'):,.0f} MiB (driver {med('driver_mib'):,.0f} MiB)"
-            )
+def report(label: str, workers: int, results: list[dict[str, float]]) -> None:
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in results)
+
+    print(
+        f"{label + ': ' if label else ''}--workers {workers}: {med('domains'):,.0f} domains "
+        f"in {med('wall'):.1f} s = "
+        f"{med('domains') / med('wall'):,.0f} domains/s; "
+        f"{med('queries') / med('domains'):.2f} queries/domain; scanner CPU "
+        f"{med('cpu_per_domain_us'):,.0f} µs/domain in tasks, "
+        f"{med('whole_cpu_per_domain_us'):,.0f} µs/domain in all (driver, Dask, "
+        f"compaction); peak RSS per worker "
+        f"{med('peak_worker_mib'):,.0f} MiB (driver {med('driver_mib'):,.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":

@@ -50,10 +50,17 @@ def scan_argv(world: WorldInfo, domains: Path, out: Path, *extra: str) -> list[s
     ]
 
 
-def run_measured(argv: Sequence[str], log: Path) -> tuple[float, float, float]:
+def run_measured(
+    argv: Sequence[str], log: Path, code: Path | None = None
+) -> tuple[float, float, float]:
     """Run ``argv`` (stderr to ``log``); its wall seconds, its own peak RSS in MiB and
     the CPU seconds (user + system) of it and every descendant it waited for (Dask's
     nannies and worker processes included).
+
+    ``code``: a checkout (or ``git archive``) whose ``scanner`` the command imports, by
+    ``PYTHONPATH`` from a neutral working directory (``python -m`` would otherwise find
+    the one in the current directory first); every process the command starts inherits
+    both.
 
     ``wait4`` gives the rusage of this one child, where RUSAGE_CHILDREN would be the
     maximum over every child so far. A command that execs (``world exec``) is measured
@@ -61,7 +68,9 @@ def run_measured(argv: Sequence[str], log: Path) -> tuple[float, float, float]:
     """
     started = time.monotonic()
     with log.open("w") as err:
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+        env = None if code is None else {**os.environ, "PYTHONPATH": str(code.resolve())}
+        cwd = None if code is None else log.parent
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - started
