@@ -122,17 +122,17 @@ def main() -> None:
         )
     cpu = statistics.median(r[1] for r in runs)
     wall = statistics.median(r[2] for r in runs)
-    queries = statistics.median(r[0] for r in runs)
+    queries_sent = statistics.median(r[0] for r in runs)
     print(
         json.dumps(
             {
                 "label": args.label or str(Path(stages.__file__).parents[2]),
                 "domains": len(lines),
-                "queries": queries,
+                "queries": queries_sent,
                 "runs": len(runs),
                 "cpu_s": [round(r[1], 3) for r in runs],
                 "cpu_us_per_domain": round(cpu / len(lines) * 1e6, 1),
-                "cpu_us_per_query": round(cpu / queries * 1e6, 1),
+                "cpu_us_per_query": round(cpu / queries_sent * 1e6, 1),
                 "wall_s": round(wall, 2),
                 "domains_per_s": round(len(lines) / wall),
                 "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
