@@ -38,9 +38,9 @@ or timeout, so the cap really bounds what is on the wire.
 
 Transport. A few connected UDP sockets per resolver address (``sockets``, 4 by
 default), each shared by the queries sent from it in turn (NOTES: this beats a socket
-per query). Several source ports matter for speed, not only for RFC 5452 §10's port
-diversity: a multi-threaded resolver (Unbound with ``so-reuseport``, as Knot Resolver
-and BIND with several listeners) hands each of its threads the datagrams of some
+per query). Several source ports matter for speed, not only for RFC 5452 §9.2's port
+diversity: a multi-threaded resolver (Unbound with ``so-reuseport``; Knot Resolver's
+processes and BIND's per-thread listeners alike) hands each thread the datagrams of some
 source addresses and ports, so one client socket keeps all of a scan's questions on one
 resolver thread (measured: dnsperf against the world's two-thread Unbound, 2,900
 domains/s with one socket, 4,040 with four). A *connected* socket also gives two things
