@@ -12,8 +12,8 @@ per domain twice — the stage tasks' CPU time (from the scan's own statistics i
 compaction: the rusage of the process tree) — and the largest peak RSS of any one task
 in a worker process (each task reports its own peak). A baseline from the same
 run: dnsperf asking every domain's MX against the same (warm) resolver. The first run of
-a configuration warms the resolver's cache; with ``--cold`` the world's Unbound is not
-touched, so compare configurations within one invocation only. ``--baseline SRC`` (a
+a configuration warms the resolver's cache, which the bench zones' TTL (300 s) lets go
+again a few minutes later: compare configurations within one invocation only. ``--baseline SRC`` (a
 checkout or ``git archive`` of other code) runs that code's scans alternating with this
 tree's, each from a neutral directory with ``PYTHONPATH`` naming its code::
 
