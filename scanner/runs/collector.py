@@ -18,6 +18,8 @@ domain in all.
   later collection walks only what the tasks made. The price: an object that existed
   then and later dies in a reference cycle is not reclaimed. That set is made once per
   process, so it is bounded; a task's own objects are never frozen.
+- ``paused()`` and ``relaxed()`` are held settings (``_Held``): counted, so that tasks
+  running at once in one process leave the collector as they found it.
 - ``paused()``: the collector off while a judge task runs (its objects are not in
   cycles; reference counting frees them).
 - ``relaxed()``: while a domain task gathers, the young generation is collected after
@@ -37,16 +39,12 @@ import contextlib
 import ctypes
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
 _lock = threading.Lock()
 _baseline_frozen = False
-_pauses = 0
-_was_enabled = False
-_relaxed = 0
-_threshold: tuple[int, ...] = gc.get_threshold()
 RELAXED_GEN0 = 10_000
 
 
@@ -61,43 +59,52 @@ def baseline() -> None:
         _baseline_frozen = True
 
 
-@contextlib.contextmanager
-def paused() -> Iterator[None]:
-    """The collector off for the block. Counted, so that blocks running at once in
-    one process leave it as they found it when the last one ends."""
-    global _pauses, _was_enabled
-    with _lock:
-        if _pauses == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
+class _Held:
+    """A process-wide collector setting held while any block that asked for it runs:
+    made by the first block to enter and undone by the last to leave, in any order
+    (the blocks of tasks that run at once in one process overlap). ``apply`` makes the
+    setting and returns what undoes it."""
+
+    def __init__(self, apply: Callable[[], Callable[[], None]]) -> None:
+        self._apply = apply
+        self._holders = 0
+        self._undo: Callable[[], None] = _nothing
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
         with _lock:
-            _pauses -= 1
-            if _pauses == 0 and _was_enabled:
-                gc.enable()
+            if self._holders == 0:
+                self._undo = self._apply()
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with _lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    self._undo()
 
 
-@contextlib.contextmanager
-def relaxed() -> Iterator[None]:
-    """The young generation collected after ``RELAXED_GEN0`` allocations for the block
-    (never more often than before). Counted, as ``paused``: the threshold comes back
-    when the last block that runs at once in the process ends."""
-    global _relaxed, _threshold
-    with _lock:
-        if _relaxed == 0:
-            _threshold = gc.get_threshold()
-            gc.set_threshold(max(RELAXED_GEN0, _threshold[0]), *_threshold[1:])
-        _relaxed += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _relaxed -= 1
-            if _relaxed == 0:
-                gc.set_threshold(*_threshold)
+def _nothing() -> None:
+    return None
+
+
+def _collector_off() -> Callable[[], None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    return gc.enable if was_enabled else _nothing  # off before: it stays off
+
+
+def _young_passes_rarer() -> Callable[[], None]:
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(RELAXED_GEN0, threshold[0]), *threshold[1:])  # never more often
+    return lambda: gc.set_threshold(*threshold)
+
+
+# The collector off for the block.
+paused = _Held(_collector_off)
+# The young generation collected after ``RELAXED_GEN0`` allocations for the block.
+relaxed = _Held(_young_passes_rarer)
 
 
 def give_back() -> None:
