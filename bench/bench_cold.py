@@ -99,15 +99,10 @@ def daemon_cpu(name: str) -> float:
     return total
 
 
-def unbound_cpu() -> float:
-    """Seconds of CPU the world's Unbound has used so far."""
-    return daemon_cpu("unbound")
-
-
 def measured(argv: Sequence[str], log: Path) -> dict[str, float]:
     """Run ``argv`` (stdout to ``log``): wall seconds, its CPU and Unbound's meanwhile.
     A command that execs (``world exec``) is measured as what it became."""
-    resolver0, authority0 = unbound_cpu(), daemon_cpu("nsd")
+    resolver0, authority0 = daemon_cpu("unbound"), daemon_cpu("nsd")
     started = time.monotonic()
     with log.open("w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
@@ -118,7 +113,7 @@ def measured(argv: Sequence[str], log: Path) -> dict[str, float]:
     return {
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
-        "unbound_cpu": unbound_cpu() - resolver0,
+        "unbound_cpu": daemon_cpu("unbound") - resolver0,
         "nsd_cpu": daemon_cpu("nsd") - authority0,
     }
 

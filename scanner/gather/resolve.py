@@ -316,7 +316,6 @@ class _Port:
     pending: dict[int, _Job] = field(default_factory=dict)  # query id -> question on the wire
     outbox: deque[bytes] = field(default_factory=deque)  # datagrams the kernel refused (EAGAIN)
     outbox_ready: trio.Event = field(default_factory=trio.Event)
-    unexpected: int = 0  # datagrams that matched no query in flight
 
 
 def _family(host: str) -> int:
@@ -851,7 +850,6 @@ class Resolver:
         """One datagram on ``port``: hand it to the question it answers, if any."""
         job = port.pending.get((data[0] << 8) | data[1]) if len(data) >= 2 else None
         if job is None:
-            port.unexpected += 1
             self.stats.unexpected += 1
             return
         try:
