@@ -8,8 +8,9 @@ errors become exit statuses). The work is done by
 ``scanner.errors.DanescanError`` subclasses for the user's mistakes; nothing here
 maps an error type to an exit status of its own.
 
-They are plain click commands; ``scanner.cli`` attaches them to the ``danescan``
-group (``main.add_command(cmd)`` for each of :data:`COMMANDS`). A SCAN argument is a
+They are plain click commands; ``scanner.cli`` loads this module only when one of
+them is named (``LAZY_COMMANDS``: DuckDB stays out of ``scan`` and ``check``), and
+:data:`COMMANDS` lists them for that table's test. A SCAN argument is a
 scan directory or a directory holding scan directories (``analysis.db``).
 
 Exit status: 0 on success; 2 on usage errors (unknown query, bad parameter, no
@@ -170,7 +171,7 @@ def list_queries(verbose: bool) -> None:
 def report(scans: tuple[str, ...], out: Path, title: str) -> None:
     """Write an adoption report (self-contained HTML, and Markdown) for one or more scans."""
     # Here, not at the top: matplotlib takes half a second to import, and every
-    # danescan command imports this module (scanner.cli attaches COMMANDS).
+    # analysis command (and ``danescan --help``) imports this module.
     from analysis.report import write_report
 
     html_path, md_path, built = write_report(scans, out, title)

@@ -9,6 +9,7 @@ one set of gathering options (``gather_options`` → ``scanner.runs.wiring``).
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import logging
 import os
@@ -218,8 +219,34 @@ def _gather(kw: dict[str, Any]) -> GatherOptions:
     )
 
 
+# The command groups that live with their code, by name: imported only when named (or
+# listed by --help), so that ``scan`` and ``check`` do not load DuckDB and the world's
+# builder (about 0.1 s of every run's start-up). tests/test_cli_lazy.py holds the names
+# to the commands' own.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "world": ("scanner.world.cli", "world"),
+    "report": ("analysis.cli", "report"),
+    "sql": ("analysis.cli", "sql"),
+    "diff": ("analysis.cli", "diff"),
+    "queries": ("analysis.cli", "list_queries"),
+}
+
+
 class Danescan(click.Group):
     """The command group; the one place where errors become exit statuses."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in LAZY_COMMANDS:
+            module, attribute = LAZY_COMMANDS[cmd_name]
+            found = getattr(importlib.import_module(module), attribute)
+            assert isinstance(found, click.Command)
+            found.epilog = found.epilog or EXIT_STATUS_HELP
+            self.add_command(found, cmd_name)
+        return found
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -629,16 +656,3 @@ def regrade(scan_dir: str, out: str) -> None:
 
     scan_id, count = run_regrade(scan_dir, out)
     click.echo(f"regraded {count} domains → scan {scan_id} in {out}", err=True)
-
-
-def _attach() -> None:
-    """Attach the command groups that live with their code (world, analysis)."""
-    from analysis.cli import COMMANDS
-    from scanner.world.cli import world
-
-    for command in (world, *COMMANDS):
-        command.epilog = command.epilog or EXIT_STATUS_HELP
-        main.add_command(command)
-
-
-_attach()
