@@ -39,6 +39,7 @@ import secrets
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -372,12 +373,14 @@ class Scan:
         publish_owner(store, ownership)
         self._save_state("running")
         try:
-            self._partition_input(fresh)
+            with self._clocked("partition"):
+                self._partition_input(fresh)
             for stage in stages.STAGES:
                 if stage == "probe" and not self.options.probe:
                     continue
                 self._size_stage(stage)
-                self._run_stage(stage)
+                with self._clocked(stage):
+                    self._run_stage(stage)
             if self.config.shard is None or self.config.shard[0] == 0:
                 self._finish()
             else:
@@ -623,6 +626,27 @@ class Scan:
             total += int(marker.get("counts", {}).get(what, 0))
         return total
 
+    @contextlib.contextmanager
+    def _clocked(self, step: str) -> Iterator[None]:
+        """Add a step's wall time and this process's CPU to the scan's ``clock`` (summed
+        over the runs of a resumed scan).
+
+        The tasks' own figures (``stats``) cannot say this in-process: each task counts
+        the process's CPU while it ran, so tasks that ran at once count it twice; nor
+        does any task see the time a stage spends waiting for its slowest partition.
+        """
+        wall, cpu = time.monotonic(), time.process_time()
+        try:
+            yield
+        finally:
+            clock = self.state.setdefault("clock", {}).setdefault(
+                step, {"wall_seconds": 0.0, "driver_cpu_seconds": 0.0}
+            )
+            clock["wall_seconds"] = round(clock["wall_seconds"] + time.monotonic() - wall, 3)
+            clock["driver_cpu_seconds"] = round(
+                clock["driver_cpu_seconds"] + time.process_time() - cpu, 3
+            )
+
     def _run_stage(self, stage: str) -> None:
         engine = self._engine_for_run()
         total = self.plan.parts(stage)
@@ -711,7 +735,8 @@ class Scan:
             for index, files in enumerate(stages.compaction_groups(store, table)):
                 specs.append(self._spec("compact", index, engine.slots, table=table, files=files))
         self._totals_cache = self._totals()
-        engine.run(specs, lambda result: None)
+        with self._clocked("compact"):
+            engine.run(specs, lambda result: None)
         manifest: dict[str, Any] = {"scan_id": self.scan_id, "tables": {}}
         listed: list[str]
         for table in TABLES:

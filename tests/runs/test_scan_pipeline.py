@@ -75,7 +75,14 @@ def test_shared_hosts_are_asked_and_probed_once(tmp_path: Path) -> None:
         "mx2.provider.test",
     ]
     assert len(table(out, "addresses")) == 2
-    assert read_state(out)["status"] == "complete"  # type: ignore[index]
+    state = read_state(out)
+    assert state["status"] == "complete"
+    # Every step of the run is on the scan's clock, each with this process's CPU.
+    clock = state["clock"]
+    assert isinstance(clock, dict)
+    assert set(clock) == {"partition", "domain", "host", "diagnose", "probe", "judge", "compact"}
+    for step in clock.values():
+        assert step["wall_seconds"] > 0 and step["driver_cpu_seconds"] >= 0
 
 
 def test_duplicates_and_invalid_lines_are_recorded_not_scanned(tmp_path: Path) -> None:
