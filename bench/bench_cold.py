@@ -24,7 +24,8 @@ restarted meanwhile — it always is here). Per client and run:
 
 Printed per client (medians over runs): wall seconds, domains/s, queries, the client's
 CPU per query and per domain (its own rusage: user + system), and the CPU of Unbound and
-of NSD (its serving children included) during the run (``/proc/<pid>/stat``). Unbound's
+of NSD (its serving children included) during the run (``/proc/<pid>/stat``); for
+danescan also each step's wall time and CPU (``scan.json``'s ``clock``). Unbound's
 extra CPU in danescan's run over dnsperf's is the resolver's cost of the extra
 questions; set against the wall-time gap it says how much of that gap is the resolver's
 work rather than the scanner's.
@@ -138,12 +139,20 @@ def run_danescan(
     argv = inside(scan_argv(world, listing, out, "--no-probe", *extra))
     got = measured(argv, work / f"{tag}.log")
     domains, queries = scan_counts(out)
-    stats = json.loads((out / "scan.json").read_text()).get("stats", {})
+    state = json.loads((out / "scan.json").read_text())
+    stats = state.get("stats", {})
     peak = max(
         (mib for s in stats.values() for mib in s["peak_rss_mib_per_process"].values()),
         default=0,
     )
-    return {**got, "queries": queries, "domains": domains, "peak_task_mib": float(peak)}
+    # Each step's wall time and the scan process's CPU in it (the in-process engine's
+    # CPU is all in that process): where a cold scan's time goes.
+    steps = {
+        f"{kind} {step}": float(figures[key])
+        for step, figures in state.get("clock", {}).items()
+        for kind, key in (("wall", "wall_seconds"), ("cpu", "driver_cpu_seconds"))
+    }
+    return {**got, "queries": queries, "domains": domains, "peak_task_mib": float(peak), **steps}
 
 
 def run_asyncio(world: WorldInfo, listing: Path, count: int, work: Path) -> dict[str, float]:
@@ -233,6 +242,14 @@ def main() -> None:
     if "danescan" in summary:
         print(
             f"danescan: largest peak RSS of one task {summary['danescan']['peak_task_mib']:.0f} MiB"
+        )
+    if "danescan" in summary:
+        d = summary["danescan"]
+        order = ("partition", "domain", "host", "diagnose", "probe", "judge", "compact")
+        steps = [s for s in order if f"wall {s}" in d]
+        print(
+            "danescan steps, wall s / scan process CPU s: "
+            + ", ".join(f"{s} {d['wall ' + s]:.1f}/{d['cpu ' + s]:.1f}" for s in steps)
         )
     if "danescan" in summary and "dnsperf" in summary:
         d, p = summary["danescan"], summary["dnsperf"]
