@@ -25,7 +25,9 @@ restarted meanwhile — it always is here). Per client and run:
 Printed per client (medians over runs): wall seconds, domains/s, queries, the client's
 CPU per query and per domain (its own rusage: user + system), and the CPU of Unbound and
 of NSD (its serving children included) during the run (``/proc/<pid>/stat``); for
-danescan also each step's wall time and CPU (``scan.json``'s ``clock``). Unbound's
+danescan also each step's wall time and CPU (``scan.json``'s ``clock``) and how many
+cores the scan, Unbound and NSD kept busy in it (sampled every 0.25 s): what is left
+idle is all that running steps side by side could gain. Unbound's
 extra CPU in danescan's run over dnsperf's is the resolver's cost of the extra
 questions; set against the wall-time gap it says how much of that gap is the resolver's
 work rather than the scanner's.
@@ -41,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -100,14 +103,65 @@ def daemon_cpu(name: str) -> float:
     return total
 
 
-def measured(argv: Sequence[str], log: Path) -> dict[str, float]:
+def tree_cpu(root: int) -> float:
+    """CPU seconds of ``root`` and its descendants (``daemon_cpu`` without a pid file)."""
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        with contextlib.suppress(OSError):
+            fields = _stat(pid)
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo += map(int, (task / "children").read_text().split())
+    return total
+
+
+Sample = tuple[float, float, float, float]  # (POSIX time, client, Unbound, NSD CPU seconds)
+
+
+def sample_while(proc: subprocess.Popen[bytes], samples: list[Sample]) -> None:
+    """Every 0.25 s until ``proc`` ends: the CPU used so far by it, Unbound and NSD (each
+    with its children; cheap: no walk of all of /proc as in ``daemon_cpu``)."""
+    resolver, authority = (
+        int((world_dir() / "run" / f"{name}.pid").read_text().split()[0])
+        for name in ("unbound", "nsd")
+    )
+    while proc.poll() is None:
+        samples.append((time.time(), tree_cpu(proc.pid), tree_cpu(resolver), tree_cpu(authority)))
+        time.sleep(0.25)
+
+
+def utilisation(samples: list[Sample], start: float, end: float) -> tuple[float, float, float]:
+    """Cores used by the client, Unbound and NSD between ``start`` and ``end``."""
+    inside_window = [s for s in samples if start <= s[0] <= end]
+    if len(inside_window) < 2:
+        return (0.0, 0.0, 0.0)
+    first, last = inside_window[0], inside_window[-1]
+    span = last[0] - first[0]
+    return (
+        (last[1] - first[1]) / span,
+        (last[2] - first[2]) / span,
+        (last[3] - first[3]) / span,
+    )
+
+
+def measured(
+    argv: Sequence[str], log: Path, samples: list[Sample] | None = None
+) -> dict[str, float]:
     """Run ``argv`` (stdout to ``log``): wall seconds, its CPU and Unbound's meanwhile.
-    A command that execs (``world exec``) is measured as what it became."""
+    A command that execs (``world exec``) is measured as what it became. ``samples``:
+    filled by ``sample_while`` meanwhile."""
     resolver0, authority0 = daemon_cpu("unbound"), daemon_cpu("nsd")
     started = time.monotonic()
     with log.open("w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        sampler = None
+        if samples is not None:
+            sampler = threading.Thread(target=sample_while, args=(proc, samples), daemon=True)
+            sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
+        if sampler is not None:
+            sampler.join()
     wall = time.monotonic() - started
     code = os.waitstatus_to_exitcode(status)
     assert code == 0, f"{argv[:6]} failed ({code}): {log.read_text()[-2000:]}"
@@ -137,7 +191,8 @@ def run_danescan(
 ) -> dict[str, float]:
     out = work / f"scan-{tag}"
     argv = inside(scan_argv(world, listing, out, "--no-probe", *extra))
-    got = measured(argv, work / f"{tag}.log")
+    samples: list[Sample] = []
+    got = measured(argv, work / f"{tag}.log", samples)
     domains, queries = scan_counts(out)
     state = json.loads((out / "scan.json").read_text())
     stats = state.get("stats", {})
@@ -152,6 +207,11 @@ def run_danescan(
         for step, figures in state.get("clock", {}).items()
         for kind, key in (("wall", "wall_seconds"), ("cpu", "driver_cpu_seconds"))
     }
+    # How busy the machine was in each step: the cores the scan, Unbound and NSD used.
+    for step, figures in state.get("clock", {}).items():
+        cores = utilisation(samples, figures["started_at"], figures["ended_at"])
+        for who, used in zip(("scan", "unbound", "nsd"), cores, strict=True):
+            steps[f"cores {who} {step}"] = used
     return {**got, "queries": queries, "domains": domains, "peak_task_mib": float(peak), **steps}
 
 
@@ -248,9 +308,15 @@ def main() -> None:
         order = ("partition", "domain", "host", "diagnose", "probe", "judge", "compact")
         steps = [s for s in order if f"wall {s}" in d]
         print(
-            "danescan steps, wall s / scan process CPU s: "
-            + ", ".join(f"{s} {d['wall ' + s]:.1f}/{d['cpu ' + s]:.1f}" for s in steps)
+            f"danescan steps (of {os.cpu_count()} cores): wall s, the scan process's CPU s, "
+            "cores used by the scan + Unbound + NSD"
         )
+        for s in steps:
+            used = [d.get(f"cores {who} {s}", 0.0) for who in ("scan", "unbound", "nsd")]
+            print(
+                f"  {s:<10} {d['wall ' + s]:6.1f} {d['cpu ' + s]:6.1f}   "
+                f"{used[0]:.2f} + {used[1]:.2f} + {used[2]:.2f} = {sum(used):.2f}"
+            )
     if "danescan" in summary and "dnsperf" in summary:
         d, p = summary["danescan"], summary["dnsperf"]
         gap = d["wall"] - p["wall"]

@@ -629,19 +629,21 @@ class Scan:
     @contextlib.contextmanager
     def _clocked(self, step: str) -> Iterator[None]:
         """Add a step's wall time and this process's CPU to the scan's ``clock`` (summed
-        over the runs of a resumed scan).
+        over the runs of a resumed scan), with when it last started and ended (POSIX
+        seconds: to line a step up with a resolver's or a machine's own monitoring).
 
         The tasks' own figures (``stats``) cannot say this in-process: each task counts
         the process's CPU while it ran, so tasks that ran at once count it twice; nor
         does any task see the time a stage spends waiting for its slowest partition.
         """
-        wall, cpu = time.monotonic(), time.process_time()
+        wall, cpu, started = time.monotonic(), time.process_time(), time.time()
         try:
             yield
         finally:
             clock = self.state.setdefault("clock", {}).setdefault(
                 step, {"wall_seconds": 0.0, "driver_cpu_seconds": 0.0}
             )
+            clock["started_at"], clock["ended_at"] = started, time.time()
             clock["wall_seconds"] = round(clock["wall_seconds"] + time.monotonic() - wall, 3)
             clock["driver_cpu_seconds"] = round(
                 clock["driver_cpu_seconds"] + time.process_time() - cpu, 3

@@ -83,6 +83,8 @@ def test_shared_hosts_are_asked_and_probed_once(tmp_path: Path) -> None:
     assert set(clock) == {"partition", "domain", "host", "diagnose", "probe", "judge", "compact"}
     for step in clock.values():
         assert step["wall_seconds"] > 0 and step["driver_cpu_seconds"] >= 0
+        assert step["started_at"] < step["ended_at"]
+    assert clock["domain"]["ended_at"] <= clock["host"]["started_at"]
 
 
 def test_duplicates_and_invalid_lines_are_recorded_not_scanned(tmp_path: Path) -> None:
