@@ -16,8 +16,8 @@ writers agree on everything facts hold except floats that Python writes with an 
 all (``NaN``, ``Infinity``; msgspec writes ``null``), and strings with lone surrogates
 (msgspec refuses them). A probe refused within 100 µs has such an ``elapsed``, so each
 value is first checked for those floats — cheaply: which fields can hold a float is found
-once per Struct or dataclass from its type hints — and the rare value holding one is written by the
-standard library instead.
+once per Struct or dataclass from its type hints — and the rare value holding one is
+written by the standard library instead.
 """
 
 from __future__ import annotations
@@ -154,10 +154,10 @@ def _writes_alike(value: Any) -> bool:
     """True when msgspec writes ``value`` exactly as ``json.dumps`` does (floats aside, see
     ``dumps`` for strings).
 
-    Structs and dataclasses: their float fields are few and known. Plain values (the domains table's
-    facts are a dict of them) would be walked item by item, so look first at C speed:
-    msgpack writes every float as the byte 0xcb and eight more, so an encoding without
-    that byte holds no float. With it (or what msgpack cannot write): walk.
+    Structs and dataclasses: their float fields are few and known. Plain values (the
+    domains table's facts are a dict of them) would be walked item by item, so look first
+    at C speed: msgpack writes every float as the byte 0xcb and eight more, so an encoding
+    without that byte holds no float. With it (or what msgpack cannot write): walk.
     """
     tp = type(value)
     if tp is dict or tp is list:
