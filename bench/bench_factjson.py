@@ -1,7 +1,7 @@
 """Facts JSON: the msgspec ``scanner.core.factjson`` against the hand-written one it replaced.
 
 Reads every ``facts`` value of the ``domains``, ``hosts`` and ``addresses`` tables of one or
-more stored scans, decodes them into the model's dataclasses and times, per table, what a
+more stored scans, decodes them into the model's types and times, per table, what a
 scan and a regrade do with them: write (``domains``: ``to_plain`` of the typed parts, then
 ``dumps`` of the dict, as ``scanner.store.rows.domain_row`` does; ``hosts``/``addresses``:
 ``dumps`` of a ``HostDns``/``SmtpProbe``) and read (``loads`` / ``from_plain``). The old

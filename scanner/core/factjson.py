@@ -1,6 +1,7 @@
 """Facts ⇄ JSON: how observations are stored in the ``facts`` columns and read back.
 
-Generic over the frozen dataclasses of ``scanner.core.model``: tuples become lists, bytes
+Generic over the frozen msgspec Structs of ``scanner.core.model`` (and over dataclasses,
+such as the chain facts of ``scanner.core.chain``): tuples become lists, bytes
 become base64 strings, enums their values, dicts stay dicts. Decoding is driven by the
 type hints, so a stored scan can be re-judged (``danescan regrade``) by newer rules.
 Fields missing from old JSON take their defaults, so adding a field stays compatible;
@@ -15,8 +16,8 @@ writers agree on everything facts hold except floats that Python writes with an 
 all (``NaN``, ``Infinity``; msgspec writes ``null``), and strings with lone surrogates
 (msgspec refuses them). A probe refused within 100 µs has such an ``elapsed``, so each
 value is first checked for those floats — cheaply: which fields can hold a float is found
-once per dataclass from its type hints — and the rare value holding one is written by the
-standard library instead.
+once per Struct or dataclass from its type hints — and the rare value holding one is
+written by the standard library instead.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def _float_agrees(x: float) -> bool:
 
 _NO_FLOATS: frozenset[type] = frozenset({str, int, bool, bytes, type(None)})
 # Per type: the names of its fields whose type hint can hold a float, None when the type
-# is no dataclass; filled on first sight (a scan checks ~100 values per domain).
+# is no Struct or dataclass; filled on first sight (a scan checks ~100 values per domain).
 _FLOAT_FIELDS: dict[type, tuple[str, ...] | None] = {}
 
 
@@ -74,19 +75,27 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+def _field_names(tp: type) -> tuple[str, ...] | None:
+    """The field names of a Struct or dataclass type, in order; None for other types."""
+    if issubclass(tp, msgspec.Struct):
+        return tp.__struct_fields__
+    if dataclasses.is_dataclass(tp):
+        return tuple(f.name for f in dataclasses.fields(tp))
+    return None
+
+
 def _float_fields(tp: type) -> tuple[str, ...] | None:
     try:
         return _FLOAT_FIELDS[tp]
     except KeyError:
         pass
-    if not dataclasses.is_dataclass(tp):
-        _FLOAT_FIELDS[tp] = None
-        return None
-    fields = dataclasses.fields(tp)
+    fields = _field_names(tp)
     # Every field until the hints are read: a type that contains itself sees that.
-    _FLOAT_FIELDS[tp] = tuple(f.name for f in fields)
+    _FLOAT_FIELDS[tp] = fields
+    if fields is None:
+        return None
     hints = _hints(tp)
-    names = tuple(f.name for f in fields if _may_hold_float(hints[f.name]))
+    names = tuple(name for name in fields if _may_hold_float(hints[name]))
     _FLOAT_FIELDS[tp] = names
     return names
 
@@ -103,8 +112,9 @@ def _may_hold_float(hint: Any) -> bool:
     if isinstance(hint, type) and not issubclass(hint, float):
         if issubclass(hint, enum.Enum):
             return any(isinstance(m.value, float) for m in hint)
-        if dataclasses.is_dataclass(hint):
-            return bool(_float_fields(hint))
+        names = _float_fields(hint)
+        if names is not None:  # a Struct or a dataclass
+            return bool(names)
         return not issubclass(hint, str | int | bytes)
     return True  # float, Any, a type variable, ...: look at the value
 
@@ -122,7 +132,7 @@ def _floats_agree(value: Any) -> bool:
         return all(map(_floats_agree, value.values()))
     names = _float_fields(tp)
     if names is not None:
-        # A loop, not all() over a generator: most dataclasses have one float field
+        # A loop, not all() over a generator: most facts have one float field
         # or none, and the generator cost more than the look.
         for name in names:  # noqa: SIM110 - faster than all() over a generator
             if not _floats_agree(getattr(value, name)):
@@ -144,10 +154,10 @@ def _writes_alike(value: Any) -> bool:
     """True when msgspec writes ``value`` exactly as ``json.dumps`` does (floats aside, see
     ``dumps`` for strings).
 
-    Dataclasses: their float fields are few and known. Plain values (the domains table's
-    facts are a dict of them) would be walked item by item, so look first at C speed:
-    msgpack writes every float as the byte 0xcb and eight more, so an encoding without
-    that byte holds no float. With it (or what msgpack cannot write): walk.
+    Structs and dataclasses: their float fields are few and known. Plain values (the
+    domains table's facts are a dict of them) would be walked item by item, so look first
+    at C speed: msgpack writes every float as the byte 0xcb and eight more, so an encoding
+    without that byte holds no float. With it (or what msgpack cannot write): walk.
     """
     tp = type(value)
     if tp is dict or tp is list:
@@ -182,7 +192,7 @@ _SCALARS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 
 
 def to_plain(value: Any) -> Any:
-    """Turn a fact (dataclass tree) into JSON-ready plain values (lists, dicts, scalars)."""
+    """Turn a fact (Struct tree) into JSON-ready plain values (lists, dicts, scalars)."""
     if type(value) in _SCALARS:
         return value
     if _writes_alike(value):

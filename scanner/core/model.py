@@ -4,12 +4,19 @@ The I/O layers (``resolve``, ``probe``) produce the *fact* types; the pure rules
 (``dnssec``, ``tlsa``, ``certs``, ``rules``, ``findings``) turn facts into the
 *judgement* types. Nothing here does I/O. Names are in DNS presentation form:
 lower-case A-labels without the trailing dot.
+
+The types are frozen msgspec Structs (slotted, compared and hashed by their fields,
+picklable), not frozen dataclasses: a frozen dataclass sets each field through
+``object.__setattr__`` (1.7 µs for a ``DnsLookup`` against 0.2 µs), and a scan builds
+several per domain; msgspec also reads the stored facts JSON (``factjson``) straight
+into them. Change them with ``msgspec.structs.replace``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+import msgspec
 
 # --------------------------------------------------------------------------- enums
 
@@ -86,16 +93,14 @@ class ProbeStatus(StrEnum):
 # --------------------------------------------------------------------------- DNS facts
 
 
-@dataclass(frozen=True, slots=True)
-class Ede:
+class Ede(msgspec.Struct, frozen=True):
     """An Extended DNS Error (RFC 8914), kept as evidence only."""
 
     code: int
     text: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Rrsig:
+class Rrsig(msgspec.Struct, frozen=True):
     """The parts of an RRSIG that findings need (algorithm, signer, validity end)."""
 
     covered: str  # type covered, e.g. "MX"
@@ -105,8 +110,7 @@ class Rrsig:
     inception: int
 
 
-@dataclass(frozen=True, slots=True)
-class DnsLookup:
+class DnsLookup(msgspec.Struct, frozen=True):
     """One question asked of the validating resolver and everything it answered.
 
     ``rcode`` is the response code of the query with DO (and without CD), or
@@ -136,8 +140,7 @@ class DnsLookup:
         return self.cname_chain[-1] if self.cname_chain else self.name
 
 
-@dataclass(frozen=True, slots=True)
-class ZoneKeys:
+class ZoneKeys(msgspec.Struct, frozen=True):
     """DNSKEY and DS facts of a zone apex (for algorithm / digest findings)."""
 
     zone: str
@@ -148,8 +151,7 @@ class ZoneKeys:
 # --------------------------------------------------------------------------- TLSA
 
 
-@dataclass(frozen=True, slots=True)
-class TlsaRecord:
+class TlsaRecord(msgspec.Struct, frozen=True):
     """One TLSA record (RFC 6698 §2.1), parsed; ``data`` is the raw association data."""
 
     usage: int
@@ -164,8 +166,7 @@ class TlsaRecord:
 # --------------------------------------------------------------------------- hosts
 
 
-@dataclass(frozen=True, slots=True)
-class HostDns:
+class HostDns(msgspec.Struct, frozen=True):
     """Everything DNS said about one MX host name, gathered once per scan.
 
     ``tlsa_lookups`` holds the TLSA queries in the order they were asked (the
@@ -179,8 +180,7 @@ class HostDns:
     tlsa_lookups: tuple[DnsLookup, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class TlsHandshake:
+class TlsHandshake(msgspec.Struct, frozen=True):
     """One TLS handshake after STARTTLS; ``chain`` is every DER certificate sent, leaf first."""
 
     variant: str  # "default", "rsa", "ecdsa": which client offer obtained it
@@ -191,8 +191,7 @@ class TlsHandshake:
     error: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class SmtpProbe:
+class SmtpProbe(msgspec.Struct, frozen=True):
     """The transcript of one SMTP STARTTLS probe of one address of one host."""
 
     host: str
@@ -216,16 +215,14 @@ class SmtpProbe:
 # --------------------------------------------------------------------------- domains
 
 
-@dataclass(frozen=True, slots=True)
-class MxHost:
+class MxHost(msgspec.Struct, frozen=True):
     """One MX record: preference and exchange host name."""
 
     preference: int
     host: str
 
 
-@dataclass(frozen=True, slots=True)
-class MtaSts:
+class MtaSts(msgspec.Struct, frozen=True):
     """MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) facts of a domain."""
 
     sts_txt: DnsLookup | None = None
@@ -239,8 +236,7 @@ class MtaSts:
     tlsrpt_txt: DnsLookup | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DomainFacts:
+class DomainFacts(msgspec.Struct, frozen=True):
     """Everything gathered for one domain: its MX answer, its hosts and their probes.
 
     ``hosts`` maps each MX host name (or the domain itself for an implicit MX) to its
@@ -251,8 +247,8 @@ class DomainFacts:
     domain: str
     mx: DnsLookup
     implicit_mx: bool = False
-    hosts: dict[str, HostDns] = field(default_factory=dict)
-    probes: dict[str, tuple[SmtpProbe, ...]] = field(default_factory=dict)
+    hosts: dict[str, HostDns] = msgspec.field(default_factory=dict)
+    probes: dict[str, tuple[SmtpProbe, ...]] = msgspec.field(default_factory=dict)
     zone_keys: ZoneKeys | None = None
     mta_sts: MtaSts | None = None
     probing_enabled: bool = True
@@ -261,8 +257,7 @@ class DomainFacts:
 # --------------------------------------------------------------------------- judgements
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     """One finding of the catalogue (``findings.CATALOGUE``) about a domain or one host."""
 
     code: str
@@ -270,8 +265,7 @@ class Finding:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class HostJudgement:
+class HostJudgement(msgspec.Struct, frozen=True):
     """The rules' view of one MX host for one domain."""
 
     host: str
@@ -285,8 +279,7 @@ class HostJudgement:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class DomainJudgement:
+class DomainJudgement(msgspec.Struct, frozen=True):
     """The verdict on one domain and what a DANE-enforcing sender would do."""
 
     domain: str

@@ -13,9 +13,10 @@ fetch any ``PolicyFetcher``, so the pipeline can run against fakes in unit tests
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import trio
+from msgspec.structs import replace
 
 from scanner.core import factjson
 from scanner.core.assemble import ProbeKey as CoreProbeKey
@@ -212,8 +213,7 @@ class Gatherer:
         if not txt:
             return None, False
         sts_txt, rpt_txt = txt
-        # One MtaSts per domain, made once (not made and then ``replace``d: a frozen
-        # dataclass's ``__init__`` sets each field through ``object.__setattr__``).
+        # One MtaSts per domain, made once (not made and then ``replace``d).
         record = sts_record(sts_txt.records) if sts_txt.records else None
         if record is None:
             return MtaSts(sts_txt=sts_txt, tlsrpt_txt=rpt_txt), False

@@ -146,7 +146,7 @@ def domain_values(
 
 def stored_facts(facts: DomainFacts) -> str:
     """``domains.facts``: the text of ``StoredDomainFacts``."""
-    # The dataclasses go to the encoder as they are (the bytes are those of to_plain
+    # The facts go to the encoder as they are (the bytes are those of to_plain
     # first; tests/core/test_factjson.py holds the two together).
     stored = StoredDomainFacts(
         facts.mx,
@@ -170,7 +170,7 @@ class OwnText(msgspec.Struct, frozen=True):
     ``domains.facts`` repeats (``StoredDomainFacts``) as the texts they were written
     as. The parts are decoded one by one (``facts``) and their texts copied into
     ``domains.facts`` (``stored``), not encoded again (5 µs per domain): the encoder
-    writes a dataclass as its fields' texts in turn, so the copy is what encoding the
+    writes a Struct or dataclass as its fields' texts in turn, so the copy is what encoding the
     decoded parts gives. ``hosts``, ``probes`` and ``probing_enabled`` are left out:
     the judge's are the assembled ones (``scanner.core.assemble``). Missing keys take
     the defaults of ``DomainFacts``, unknown ones are skipped, as decoding it does."""

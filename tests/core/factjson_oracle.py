@@ -1,9 +1,13 @@
 """The hand-written facts JSON of danescan up to msgspec: the oracle the new one must match.
 
 ``scanner.core.factjson`` was this reflection over the model's dataclasses until msgspec took
-over; every stored scan was written by it. Kept verbatim (only this docstring is new) so
-the tests can hold the msgspec version to byte-identical output: same ``dumps`` text, same
-``to_plain`` values, same ``loads`` results.
+over; every stored scan was written by it. Kept verbatim so the tests can hold the msgspec
+version to byte-identical output: same ``dumps`` text, same ``to_plain`` values, same
+``loads`` results. Two changes since: this docstring, and, since the model's types became
+msgspec Structs, a Struct is walked exactly as a dataclass (its fields in order:
+``_field_names`` and ``from_plain``). ``tests/core/dataclass_model.py`` keeps the model as
+dataclasses, so the tests can still give this code the very types it wrote stored scans
+from.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import typing
 from functools import cache
 from typing import Any, TypeVar
 
+import msgspec
+
 T = TypeVar("T")
 
 
@@ -27,13 +33,16 @@ _FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
 
 
 def _field_names(tp: type) -> tuple[str, ...] | None:
-    """The field names of a dataclass type; None for any other type (cached both ways)."""
+    """The field names of a dataclass (or Struct) type; None for any other type (cached
+    both ways)."""
     try:
         return _FIELD_NAMES[tp]
     except KeyError:
         names = (
             tuple(f.name for f in dataclasses.fields(tp)) if dataclasses.is_dataclass(tp) else None
         )
+        if issubclass(tp, msgspec.Struct):
+            names = tp.__struct_fields__
         _FIELD_NAMES[tp] = names
         return names
 
@@ -92,6 +101,14 @@ def from_plain(tp: Any, data: Any) -> Any:
                 f.name: from_plain(hints[f.name], data[f.name])
                 for f in dataclasses.fields(tp)
                 if f.name in data
+            }
+            return tp(**kwargs)
+        if issubclass(tp, msgspec.Struct):
+            hints = _hints(tp)
+            kwargs = {
+                name: from_plain(hints[name], data[name])
+                for name in tp.__struct_fields__
+                if name in data
             }
             return tp(**kwargs)
         if issubclass(tp, enum.Enum):

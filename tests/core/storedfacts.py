@@ -3,7 +3,9 @@
 Shared by the core test (facts of a stored scan, checked in) and the world test (facts of
 a scan made by the current code). The domains table's facts are a plain dict whose
 ``mx``, ``zone_keys`` and ``mta_sts`` are typed facts; hosts and addresses hold a
-``HostDns`` and a ``SmtpProbe``.
+``HostDns`` and a ``SmtpProbe``. Each fact is also checked against its twin of the model
+as dataclasses (``tests.core.dataclass_model``), which the stored scans were written from:
+the same value read, the same text written.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from scanner.core import factjson
 from scanner.core.model import DnsLookup, DomainFacts, HostDns, MtaSts, SmtpProbe, ZoneKeys
+from tests.core import dataclass_model as old
 from tests.core import factjson_oracle as oracle
 
 TABLES = ("domains", "hosts", "addresses")
@@ -23,6 +26,11 @@ DOMAIN_PARTS: dict[str, Any] = {
     "mx": DnsLookup,
     "zone_keys": ZoneKeys | None,
     "mta_sts": MtaSts | None,
+}
+OLD_DOMAIN_PARTS: dict[str, Any] = {
+    "mx": old.DnsLookup,
+    "zone_keys": old.ZoneKeys | None,
+    "mta_sts": old.MtaSts | None,
 }
 
 
@@ -57,6 +65,9 @@ def assert_written_as_before(rows: Iterable[tuple[str, str]]) -> dict[str, int]:
                 if key in DOMAIN_PARTS:
                     fact = factjson.from_plain(DOMAIN_PARTS[key], value)
                     assert fact == oracle.from_plain(DOMAIN_PARTS[key], value)
+                    twin = oracle.from_plain(OLD_DOMAIN_PARTS[key], value)
+                    assert old.from_struct(fact) == twin
+                    assert oracle.to_plain(twin) == value
                     value = factjson.to_plain(fact)
                     assert value == oracle.to_plain(fact)
                 rebuilt[key] = value
@@ -66,6 +77,9 @@ def assert_written_as_before(rows: Iterable[tuple[str, str]]) -> dict[str, int]:
         fact = factjson.loads(tp, text)
         assert fact == oracle.loads(tp, text)
         assert factjson.dumps(fact) == text == oracle.dumps(fact)
+        twin = oracle.loads(old.HostDns if table == "hosts" else old.SmtpProbe, text)
+        assert old.from_struct(fact) == twin
+        assert oracle.dumps(twin) == text == factjson.dumps(twin)
         assert factjson.to_plain(fact) == oracle.to_plain(fact) == json.loads(text)
         if isinstance(fact, HostDns):
             hosts[fact.host] = fact
@@ -87,4 +101,7 @@ def assert_written_as_before(rows: Iterable[tuple[str, str]]) -> dict[str, int]:
         text = factjson.dumps(facts)
         assert text == oracle.dumps(facts)
         assert factjson.loads(DomainFacts, text) == facts == oracle.loads(DomainFacts, text)
+        twin = old.from_struct(facts)
+        assert oracle.dumps(twin) == text == factjson.dumps(twin)
+        assert oracle.loads(old.DomainFacts, text) == twin
     return counts

@@ -3,7 +3,7 @@ and which hosts a domain has (scanner.core.mxset.hosts_to_resolve)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from scanner.core.assemble import MAX_ADDRESSES, assemble, probe_keys
 from scanner.core.model import DomainFacts, HostDns, ProbeStatus, SmtpProbe

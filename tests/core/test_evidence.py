@@ -9,7 +9,8 @@ selector 1 is the DER SubjectPublicKeyInfo; RFC 7671 §5.1: ``3 1 1`` is its SHA
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from scanner.core.certs import authenticates, evaluate_chain
 from scanner.core.evidence import (

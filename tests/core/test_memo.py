@@ -10,9 +10,9 @@ domains do), so the memo's hits are exercised, not just its misses.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 
 import pytest
+from msgspec.structs import replace
 
 from scanner.core.findings import detect
 from scanner.core.memo import JudgeMemo

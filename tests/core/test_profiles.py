@@ -10,9 +10,8 @@ RFC 8460 §4.3 for its result types.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from msgspec.structs import replace
 
 from scanner.core.model import (
     DomainFacts,
