@@ -84,29 +84,8 @@ def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
-def daemon_cpu(name: str) -> float:
-    """Seconds of CPU (user + system) the world's daemon ``name`` (by its pid file) and
-    its child processes have used so far: NSD serves from forked children."""
-    root = int((world_dir() / "run" / f"{name}.pid").read_text().split()[0])
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
-            except OSError:
-                continue  # gone meanwhile
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        with contextlib.suppress(OSError):
-            fields = _stat(pid)
-            total += (int(fields[11]) + int(fields[12])) / TICKS
-        todo += children.get(pid, [])
-    return total
-
-
 def tree_cpu(root: int) -> float:
-    """CPU seconds of ``root`` and its descendants (``daemon_cpu`` without a pid file)."""
+    """CPU seconds (user + system) of ``root`` and its descendants, so far."""
     total, todo = 0.0, [root]
     while todo:
         pid = todo.pop()
@@ -118,16 +97,23 @@ def tree_cpu(root: int) -> float:
     return total
 
 
+def daemon_pid(name: str) -> int:
+    return int((world_dir() / "run" / f"{name}.pid").read_text().split()[0])
+
+
+def daemon_cpu(name: str) -> float:
+    """Seconds of CPU (user + system) the world's daemon ``name`` (by its pid file) and
+    its child processes have used so far: NSD serves from forked children."""
+    return tree_cpu(daemon_pid(name))
+
+
 Sample = tuple[float, float, float, float]  # (POSIX time, client, Unbound, NSD CPU seconds)
 
 
 def sample_while(proc: subprocess.Popen[bytes], samples: list[Sample]) -> None:
     """Every 0.25 s until ``proc`` ends: the CPU used so far by it, Unbound and NSD (each
-    with its children; cheap: no walk of all of /proc as in ``daemon_cpu``)."""
-    resolver, authority = (
-        int((world_dir() / "run" / f"{name}.pid").read_text().split()[0])
-        for name in ("unbound", "nsd")
-    )
+    with its children)."""
+    resolver, authority = daemon_pid("unbound"), daemon_pid("nsd")
     while proc.poll() is None:
         samples.append((time.time(), tree_cpu(proc.pid), tree_cpu(resolver), tree_cpu(authority)))
         time.sleep(0.25)
