@@ -4,6 +4,7 @@ compared, hashed, pickled (tasks go to Dask workers), shown and matched alike.""
 from __future__ import annotations
 
 import copy
+import gc
 import pickle
 
 import msgspec
@@ -113,3 +114,11 @@ def test_replace_and_match() -> None:
             assert (name, rcode) == ("a.example", "NOERROR")
         case _:  # pragma: no cover - the case above matches
             raise AssertionError
+
+
+def test_the_collector_does_not_track_them() -> None:
+    # Facts are trees: untracked, millions of them cost the collector nothing.
+    for tp in MODEL_TYPES:
+        assert tp.__struct_config__.gc is False, tp.__name__
+    facts = DomainFacts("a.example", _lookup(), hosts={})
+    assert not gc.is_tracked(_lookup()) and not gc.is_tracked(facts)
