@@ -21,7 +21,8 @@ Decisions (see also ``scanner.core.rules``):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from scanner.core.certs import ChainEvidence, EvidenceCache, authenticates, names_match
 from scanner.core.dnssec import FAILED_DNS, lookup_status
@@ -82,8 +83,7 @@ _TALKS_SMTP = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class AddressResult:
+class AddressResult(msgspec.Struct, frozen=True, gc=False):
     """The DANE outcome of one probed address (its default handshake)."""
 
     address: str
@@ -95,8 +95,7 @@ class AddressResult:
     key_type: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class HostAssessment:
+class HostAssessment(msgspec.Struct, frozen=True, gc=False):
     """One MX host judged as if the MX RRset were secure (input to verdict and findings)."""
 
     host: str

@@ -58,6 +58,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+import msgspec
 from cryptography import x509
 from cryptography.x509.verification import (
     Criticality,
@@ -131,8 +132,7 @@ RPT_VALIDATION = "validation-failure"
 RPT_DNSSEC = "dnssec-invalid"
 
 
-@dataclass(frozen=True, slots=True)
-class SenderOutcome:
+class SenderOutcome(msgspec.Struct, frozen=True, gc=False):
     """What one sender does with mail for the domain, the error it reports, and why."""
 
     sender: Sender

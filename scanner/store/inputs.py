@@ -22,9 +22,9 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import AsyncGenerator, Iterator
-from dataclasses import dataclass
 from typing import IO
 
+import msgspec
 import trio
 
 from scanner.core.names import InvalidName, normalize_domain
@@ -38,8 +38,7 @@ class InputError(DanescanError):
     """The input is not a domain list this reader can read (encoding, binary)."""
 
 
-@dataclass(frozen=True, slots=True)
-class InputLine:
+class InputLine(msgspec.Struct, frozen=True, gc=False):
     """One input line: either a normalised domain or the reason it is not one."""
 
     line_no: int

@@ -11,7 +11,6 @@ import hashlib
 import ipaddress
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -81,8 +80,7 @@ FINDING_FIELDS = _fields("findings")
 SENDER_FIELDS = _fields("sender_outcomes")
 
 
-@dataclass(frozen=True, slots=True)
-class StoredDomainFacts:
+class StoredDomainFacts(msgspec.Struct, frozen=True, gc=False):
     """What ``domains.facts`` holds: a domain's own facts and its MX host names (typed,
     so that ``factjson.dumps`` sees from the type hints that no float is inside, instead
     of looking through a dict; the JSON is that of the same dict)."""
