@@ -315,7 +315,8 @@ def _parse_shard(
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Run the stages on a local Dask cluster of N worker processes (0: in this process).",
+    help="Run the stages on a local Dask cluster of N worker processes (0: in this "
+    "process; from 50,000 domains on, judging also in one worker process beside it).",
 )
 @click.option(
     "--scheduler",

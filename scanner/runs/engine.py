@@ -5,7 +5,12 @@ reporting each finished task to the driver as it completes, cancelling the rest 
 one fails or the user interrupts.
 
 * ``InProcess`` (the default: no set-up): the tasks run in this process, ``slots`` at a
-  time in one trio run. Unit tests pass fakes through ``Seams`` here.
+  time in one trio run. Unit tests pass fakes through ``Seams`` here. A big scan's
+  CPU-bound tasks (``stages.CPU_STAGES``: judge, compact) can also go to worker
+  processes (``use_processes``): one process runs Python on one core, and those stages
+  have no network to wait for. The workers are spawned (not forked: this process has
+  threads), leave if this process dies (even by SIGKILL), and a task whose worker died
+  is rerun in a new one, as under Dask.
 * ``DaskEngine``: a ``distributed`` client, either of a ``LocalCluster`` of worker
   processes started here (``--workers N``) or of an existing cluster
   (``--scheduler tcp://HOST:PORT``). Each task runs ``stages.run_task`` in a worker
@@ -19,14 +24,24 @@ one fails or the user interrupts.
 from __future__ import annotations
 
 import importlib
+import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 import trio
 
-from scanner.errors import user_error
-from scanner.runs.stages import TaskResult, TaskSpec, run_task, run_task_async
+from scanner.errors import DanescanError, user_error
+from scanner.runs.stages import CPU_STAGES, TaskResult, TaskSpec, run_task, run_task_async
 from scanner.runs.wiring import Seams
+
+# How often a task is started in a worker process before a worker's death is the
+# scan's error (Dask's ``allowed-failures`` is 3 too).
+WORKER_ATTEMPTS = 3
 
 OnDone = Callable[[TaskResult], None]
 
@@ -40,13 +55,31 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+class WorkerLost(DanescanError):
+    """A worker process died (killed, out of memory) every time it ran one task."""
+
+
 class InProcess:
-    """Tasks in this process, ``slots`` at a time."""
+    """Tasks in this process, ``slots`` at a time (CPU-bound ones, after
+    ``use_processes``, partly in worker processes)."""
 
     def __init__(self, slots: int = 2, seams: Seams | None = None) -> None:
         self.slots = max(1, slots)
         self.seams = seams
         self.description = "in-process"
+        self._pool: ProcessPoolExecutor | None = None
+        self._processes = 0
+
+    def use_processes(self, count: int) -> None:
+        """From now on, ``count`` of the slots run CPU-bound tasks in worker processes
+        (the other slots keep running them here, on this process's otherwise idle
+        core). The workers start now, so that their start-up (0.3 s of imports each)
+        overlaps the stages before."""
+        count = min(count, self.slots)
+        if count <= 0 or self._pool is not None:
+            return
+        self._processes = count
+        self._pool = _start_pool(count)
 
     def run(self, specs: Sequence[TaskSpec], on_done: OnDone) -> None:
         if not specs:
@@ -69,21 +102,76 @@ class InProcess:
         # spawned tasks in no fixed order; a channel keeps partition order).
         send, receive = trio.open_memory_channel[TaskSpec](0)
 
-        async def worker(source: trio.MemoryReceiveChannel[TaskSpec]) -> None:
+        async def worker(source: trio.MemoryReceiveChannel[TaskSpec], slot: int) -> None:
             async with source:
                 async for spec in source:
-                    on_done(await run_task_async(spec, self.seams))
+                    if slot < self._processes and spec.stage in CPU_STAGES:
+                        on_done(await self._in_worker(spec))
+                    else:
+                        on_done(await run_task_async(spec, self.seams))
 
         async with trio.open_nursery() as nursery:
             async with receive:
-                for _ in range(min(self.slots, len(specs))):
-                    nursery.start_soon(worker, receive.clone())
+                for slot in range(min(self.slots, len(specs))):
+                    nursery.start_soon(worker, receive.clone(), slot)
             async with send:
                 for spec in specs:
                     await send.send(spec)
 
+    async def _in_worker(self, spec: TaskSpec) -> TaskResult:
+        for _ in range(WORKER_ATTEMPTS):
+            pool = self._pool
+            assert pool is not None
+            try:
+                future = pool.submit(run_task, spec)  # refused if a worker died idle
+                # Abandoned on cancel: an interrupted scan does not wait here for the
+                # worker (``close`` does, or the worker dies with the scan).
+                result: TaskResult = await trio.to_thread.run_sync(
+                    future.result, abandon_on_cancel=True
+                )
+                return result
+            except BrokenProcessPool:
+                # The worker died mid-task; the task reruns in a new one and replaces
+                # its outputs (their names depend only on stage and partition).
+                if self._pool is pool:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = _start_pool(self._processes)
+        raise WorkerLost(
+            f"a worker process died {WORKER_ATTEMPTS} times running {spec.stage} "
+            f"partition {spec.part} (out of memory?); what is committed stays: rerun "
+            "with --resume"
+        )
+
     def close(self) -> None:
-        pass
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _start_pool(count: int) -> ProcessPoolExecutor:
+    pool = ProcessPoolExecutor(
+        count,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_started,
+        initargs=(os.getpid(),),
+    )
+    for _ in range(count):  # start them all now (an executor starts them as needed)
+        pool.submit(os.getpid)
+    return pool
+
+
+def _worker_started(parent: int) -> None:
+    """In each worker process: leave when the scan's process is gone. A worker waits
+    for tasks on a pipe whose writing end it holds too, so it would never see the
+    scan die; a killed scan must not leave processes behind."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="danescan-parent-watch", daemon=True).start()
+    importlib.import_module("scanner.runs.stages")  # what every task needs, loaded now
 
 
 # Dask's defaults suit interactive clusters of short tasks; a scan's tasks run for

@@ -93,6 +93,9 @@ from scanner.store.psl import registered_domain
 from scanner.store.schema import TABLES, file_metadata
 
 STAGES = ("domain", "host", "diagnose", "probe", "judge")
+# The stages whose tasks only compute (no network, no trio of their own): an executor
+# may run them in other processes, and in-process they run in a thread.
+CPU_STAGES = frozenset({"judge", "compact"})
 
 # -- work-file schemas (internal; facts are factjson text, like the final tables) ------
 

@@ -255,3 +255,99 @@ def test_regrade_is_a_new_scan_with_the_same_verdicts(tmp_path: Path) -> None:
     (scan_row,) = table(tmp_path / "regraded", "scans")
     assert scan_row["parent_scan_id"] == read_state(out)["scan_id"]
     assert len(table(tmp_path / "regraded", "invalid_inputs")) == 1
+
+
+def _rows_without_times(out: Path, name: str) -> list[tuple[object, ...]]:
+    drop = {"scan_id", "observed_at", "scanned_at", "judged_at"}
+    return sorted(
+        tuple(v for k, v in sorted(r.items()) if k not in drop)  # type: ignore[misc]
+        for r in table(out, name)
+    )
+
+
+def test_a_big_scan_judges_and_compacts_in_a_worker_process_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from scanner.runs import scan as scan_module
+
+    world = World(40)
+    inp = write_list(tmp_path / "in.txt", world.names())
+    Scan(config(inp, tmp_path / "here", options()), world.seams()).run()
+    # Every scan is "big" now: one of the two slots runs judge and compact tasks in a
+    # spawned worker process (the judge has no network: the fakes are not needed there).
+    monkeypatch.setattr(scan_module, "CPU_WORKERS_FROM", 1)
+    out = tmp_path / "workers"
+    Scan(config(inp, out, options()), World(40).seams()).run()
+
+    judge = read_state(out)["stats"]["judge"]  # type: ignore[index]
+    pids = set(judge["peak_rss_mib_per_process"])
+    assert str(os.getpid()) in pids and len(pids) == 2, pids  # here, and one worker
+    for name in ("domains", "domain_mx", "findings", "sender_outcomes", "hosts"):
+        assert _rows_without_times(out, name) == _rows_without_times(tmp_path / "here", name)
+
+
+def test_a_worker_process_that_died_is_replaced_and_its_task_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    from scanner.runs import engine as engine_module
+    from scanner.runs import scan as scan_module
+
+    monkeypatch.setattr(scan_module, "CPU_WORKERS_FROM", 1)
+    start_pool = engine_module._start_pool
+    killed: list[int] = []
+
+    def start_then_kill_its_worker(count: int) -> object:
+        pool = start_pool(count)
+        if not killed:  # the first pool's worker dies before its first task
+            pool.submit(os.getpid).result()
+            for process in list(pool._processes.values()):  # type: ignore[attr-defined]
+                os.kill(process.pid, signal.SIGKILL)
+                killed.append(process.pid)
+        return pool
+
+    monkeypatch.setattr(engine_module, "_start_pool", start_then_kill_its_worker)
+    world = World(20)
+    inp = write_list(tmp_path / "in.txt", world.names())
+    out = tmp_path / "scan"
+    Scan(config(inp, out, options()), world.seams()).run()
+    assert killed
+    assert read_state(out)["status"] == "complete"
+    assert sorted(r["domain"] for r in table(out, "domains")) == world.names()
+
+
+def test_a_task_whose_worker_always_dies_stops_the_scan_resumably(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    from scanner.runs import engine as engine_module
+    from scanner.runs import scan as scan_module
+    from scanner.runs.engine import WorkerLost
+
+    monkeypatch.setattr(scan_module, "CPU_WORKERS_FROM", 1)
+    start_pool = engine_module._start_pool
+
+    def start_then_kill_its_worker(count: int) -> object:
+        pool = start_pool(count)
+        pool.submit(os.getpid).result()
+        for process in list(pool._processes.values()):  # type: ignore[attr-defined]
+            os.kill(process.pid, signal.SIGKILL)
+        return pool
+
+    monkeypatch.setattr(engine_module, "_start_pool", start_then_kill_its_worker)
+    world = World(20)
+    inp = write_list(tmp_path / "in.txt", world.names())
+    out = tmp_path / "scan"
+    with pytest.raises(WorkerLost, match=r"died 3 times running .*--resume"):
+        Scan(config(inp, out, options()), world.seams()).run()
+    assert read_state(out)["status"] == "interrupted"
+    monkeypatch.setattr(engine_module, "_start_pool", start_pool)
+    Scan(config(inp, out, options(), resume=True), world.seams()).run()
+    assert read_state(out)["status"] == "complete"
+    assert sorted(r["domain"] for r in table(out, "domains")) == world.names()
