@@ -6,11 +6,11 @@ one fails or the user interrupts.
 
 * ``InProcess`` (the default: no set-up): the tasks run in this process, ``slots`` at a
   time in one trio run. Unit tests pass fakes through ``Seams`` here. A big scan's
-  CPU-bound tasks (``stages.CPU_STAGES``: judge, compact) can also go to worker
-  processes (``use_processes``): one process runs Python on one core, and those stages
-  have no network to wait for. The workers are spawned (not forked: this process has
-  threads), leave if this process dies (even by SIGKILL), and a task whose worker died
-  is rerun in a new one, as under Dask.
+  CPU-bound tasks (``stages.CPU_STAGES``: judge, compact; and diagnose, whose crypto
+  outweighs its waiting) can also go to worker processes (``use_processes``): one
+  process runs Python on one core. The workers are spawned (not forked: this process
+  has threads), leave if this process dies (even by SIGKILL), and a task whose worker
+  died is rerun in a new one, as under Dask.
 * ``DaskEngine``: a ``distributed`` client, either of a ``LocalCluster`` of worker
   processes started here (``--workers N``) or of an existing cluster
   (``--scheduler tcp://HOST:PORT``). Each task runs ``stages.run_task`` in a worker
@@ -69,16 +69,19 @@ class InProcess:
         self.description = "in-process"
         self._pool: ProcessPoolExecutor | None = None
         self._processes = 0
+        self._offloaded: frozenset[str] = frozenset()
 
-    def use_processes(self, count: int) -> None:
-        """From now on, ``count`` of the slots run CPU-bound tasks in worker processes
-        (the other slots keep running them here, on this process's otherwise idle
-        core). The workers start now, so that their start-up (0.3 s of imports each)
-        overlaps the stages before."""
+    def use_processes(self, count: int, stages: frozenset[str] = CPU_STAGES) -> None:
+        """From now on, ``count`` of the slots run the tasks of ``stages`` in worker
+        processes (the other slots keep running them here, on this process's otherwise
+        idle core). The workers start now, so that their start-up (0.3 s of imports
+        each) overlaps the stages before. A worker runs a task with the default seams:
+        only stages that need none of this engine's (``self.seams``) may go there."""
         count = min(count, self.slots)
         if count <= 0 or self._pool is not None:
             return
         self._processes = count
+        self._offloaded = stages
         self._pool = _start_pool(count)
 
     def run(self, specs: Sequence[TaskSpec], on_done: OnDone) -> None:
@@ -105,7 +108,7 @@ class InProcess:
         async def worker(source: trio.MemoryReceiveChannel[TaskSpec], slot: int) -> None:
             async with source:
                 async for spec in source:
-                    if slot < self._processes and spec.stage in CPU_STAGES:
+                    if slot < self._processes and spec.stage in self._offloaded:
                         on_done(await self._in_worker(spec))
                     else:
                         on_done(await run_task_async(spec, self.seams))

@@ -189,6 +189,7 @@ class Scan:
         self.config = config
         self.options = config.gather
         self.seams = seams or Seams()
+        self._real_seams = seams is None  # nothing of this run's is faked (tests' seams)
         self._engine = engine
         self.progress = ScanProgress()
         self.scan_id = ""
@@ -624,15 +625,18 @@ class Scan:
         self._save_state("running")
 
     def _offload_cpu_stages(self) -> None:
-        """Give a big scan's judge and compaction a worker process beside this one (this
-        process's own slot takes the rest): started now, once the domains are counted,
-        so that its start-up overlaps the host stage."""
+        """Give a big scan's judge, compaction and diagnosis a worker process beside this
+        one (this process's own slot takes the rest): started now, once the domains are
+        counted, so that its start-up overlaps the host stage."""
         engine = self._engine_for_run()
         if not isinstance(engine, InProcess):
             return  # a cluster's tasks run in its workers anyway
         domains = self._committed_count("domain", self.plan.domain_parts, "domains")
         if domains >= CPU_WORKERS_FROM:
-            engine.use_processes(engine.slots - 1)
+            # The chain walks of the diagnose stage too (1M domains: 9 s on one core),
+            # unless this run's seams are faked: a worker has only the real ones.
+            more = {"diagnose"} if self._real_seams else set()
+            engine.use_processes(engine.slots - 1, stages.CPU_STAGES | more)
 
     def _committed_count(self, stage: str, parts: int, what: str) -> int:
         total = 0

@@ -258,3 +258,38 @@ def test_the_scan_diagnoses_every_bogus_scenario(world: WorldInfo, world_scan: P
         ):
             wrong.append(f"{sc.domain}: {row['code']} {row['zone']} {row['record_type']}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_worker_process_diagnoses_and_judges_as_this_process_does(
+    world: WorldInfo,
+    world_scan: Path,
+    catalog_list: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A big scan's diagnose, judge and compaction tasks go partly to a worker process
+    (``CPU_WORKERS_FROM``, lowered here): it walks the same chains from the same resolver
+    (the worker is in the world's network namespace too) and writes the same rows."""
+    import os
+
+    from click.testing import CliRunner
+
+    from scanner.cli import main
+    from scanner.runs import scan as scan_module
+
+    monkeypatch.setattr(scan_module, "CPU_WORKERS_FROM", 1)
+    out = tmp_path / "with-worker"
+    args = ["scan", str(catalog_list), "--out", str(out), "--no-progress", "--no-probe"]
+    res = CliRunner().invoke(main, [*args, *world_args(world)])
+    assert res.exit_code == 0, res.output
+    stats = json.loads((out / "scan.json").read_text())["stats"]
+    for stage in ("diagnose", "judge"):
+        pids = set(stats[stage]["peak_rss_mib_per_process"])
+        assert str(os.getpid()) in pids and len(pids) == 2, (stage, pids)
+    cols = "SELECT name, rrtype, code, zone, record_type FROM t ORDER BY name, rrtype"
+    assert _rows(out, "dnssec_diagnoses", cols) == _rows(world_scan, "dnssec_diagnoses", cols)
+    verdicts = "SELECT domain, verdict FROM t WHERE verdict <> 'unverified' ORDER BY domain"
+    probed = {r["domain"]: r["verdict"] for r in _rows(world_scan, "domains", verdicts)}
+    for row in _rows(out, "domains", verdicts):
+        if row["verdict"] in ("dnssec_bogus", "nxdomain", "no_mail", "insecure"):
+            assert probed.get(row["domain"]) == row["verdict"], row
