@@ -2,4 +2,7 @@
 
 from scanner.cli import main
 
-main()
+# Guarded: a spawned worker process (``scanner.runs.engine``) must not run the command
+# again if its start-up ever imports this module.
+if __name__ == "__main__":
+    main()
