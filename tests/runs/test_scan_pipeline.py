@@ -351,3 +351,34 @@ def test_a_task_whose_worker_always_dies_stops_the_scan_resumably(
     Scan(config(inp, out, options(), resume=True), world.seams()).run()
     assert read_state(out)["status"] == "complete"
     assert sorted(r["domain"] for r in table(out, "domains")) == world.names()
+
+
+def test_an_interrupt_while_a_worker_judges_leaves_the_scan_resumable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner.runs import scan as scan_module
+
+    monkeypatch.setattr(scan_module, "CPU_WORKERS_FROM", 1)
+    on_done = Scan._on_done
+
+    def interrupted_at_the_first_verdicts(self: Scan, result: object) -> None:
+        on_done(self, result)  # type: ignore[arg-type]
+        if getattr(result, "stage", "") == "judge":
+            raise KeyboardInterrupt  # Ctrl-C while the worker judges another partition
+
+    world = World(30)
+    inp = write_list(tmp_path / "in.txt", world.names())
+    out = tmp_path / "scan"
+    monkeypatch.setattr(Scan, "_on_done", interrupted_at_the_first_verdicts)
+    with pytest.raises(BaseException) as caught:
+        Scan(config(inp, out, options()), world.seams()).run()
+    assert (
+        caught.group_contains(KeyboardInterrupt)
+        if isinstance(caught.value, BaseExceptionGroup)
+        else isinstance(caught.value, KeyboardInterrupt)
+    )
+    assert read_state(out)["status"] == "interrupted"
+    monkeypatch.setattr(Scan, "_on_done", on_done)
+    Scan(config(inp, out, options(), resume=True), world.seams()).run()
+    assert read_state(out)["status"] == "complete"
+    assert sorted(r["domain"] for r in table(out, "domains")) == world.names()
