@@ -140,6 +140,17 @@ def test_a_dying_resolver_stops_the_scan_resumably(tmp_path: Path) -> None:
     assert read_state(out)["status"] == "complete"  # type: ignore[index]
 
 
+def _interrupted(scan: Scan) -> None:
+    """``scan`` stops with the user's KeyboardInterrupt (trio may wrap it in a group)."""
+    with pytest.raises(BaseException) as caught:
+        scan.run()
+    assert (
+        caught.group_contains(KeyboardInterrupt)
+        if isinstance(caught.value, BaseExceptionGroup)
+        else isinstance(caught.value, KeyboardInterrupt)
+    )
+
+
 def test_interrupted_scan_resumes_to_the_same_rows(tmp_path: Path) -> None:
     reference_world = World(60)
     inp = write_list(tmp_path / "in.txt", reference_world.names())
@@ -156,13 +167,7 @@ def test_interrupted_scan_resumes_to_the_same_rows(tmp_path: Path) -> None:
             raise KeyboardInterrupt
 
     world.dns.on_ask = interrupt
-    with pytest.raises(BaseException) as caught:
-        Scan(config(inp, out, options()), world.seams()).run()
-    assert (
-        caught.group_contains(KeyboardInterrupt)
-        if isinstance(caught.value, BaseExceptionGroup)
-        else isinstance(caught.value, KeyboardInterrupt)
-    )
+    _interrupted(Scan(config(inp, out, options()), world.seams()))
     assert read_state(out)["status"] == "interrupted"  # type: ignore[index]
     # Stages commit per partition: some domain partitions were done before the stop.
     committed = {
@@ -288,9 +293,10 @@ def test_a_big_scan_judges_and_compacts_in_a_worker_process_too(
         assert _rows_without_times(out, name) == _rows_without_times(tmp_path / "here", name)
 
 
-def test_a_worker_process_that_died_is_replaced_and_its_task_rerun(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _workers_die(monkeypatch: pytest.MonkeyPatch, pools: int) -> list[int]:
+    """Every scan is "big" (judged partly in a worker process), and the worker of each of
+    the first ``pools`` pools the engine starts is SIGKILLed before its first task.
+    Returns the pids killed (filled as it happens)."""
     import os
     import signal
 
@@ -300,10 +306,13 @@ def test_a_worker_process_that_died_is_replaced_and_its_task_rerun(
     monkeypatch.setattr(scan_module, "CPU_WORKERS_FROM", 1)
     start_pool = engine_module._start_pool
     killed: list[int] = []
+    started = 0
 
     def start_then_kill_its_worker(count: int) -> object:
+        nonlocal started
         pool = start_pool(count)
-        if not killed:  # the first pool's worker dies before its first task
+        started += 1
+        if started <= pools:
             pool.submit(os.getpid).result()
             for process in list(pool._processes.values()):  # type: ignore[attr-defined]
                 os.kill(process.pid, signal.SIGKILL)
@@ -311,46 +320,45 @@ def test_a_worker_process_that_died_is_replaced_and_its_task_rerun(
         return pool
 
     monkeypatch.setattr(engine_module, "_start_pool", start_then_kill_its_worker)
+    return killed
+
+
+def _twenty_domains(tmp_path: Path) -> tuple[World, Path, Path]:
     world = World(20)
-    inp = write_list(tmp_path / "in.txt", world.names())
-    out = tmp_path / "scan"
+    return world, write_list(tmp_path / "in.txt", world.names()), tmp_path / "scan"
+
+
+def _scanned_completely(out: Path, world: World) -> bool:
+    return (
+        read_state(out)["status"] == "complete"
+        and sorted(str(r["domain"]) for r in table(out, "domains")) == world.names()
+    )
+
+
+def test_a_worker_process_that_died_is_replaced_and_its_task_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    killed = _workers_die(monkeypatch, pools=1)
+    world, inp, out = _twenty_domains(tmp_path)
     Scan(config(inp, out, options()), world.seams()).run()
     assert killed
-    assert read_state(out)["status"] == "complete"
-    assert sorted(r["domain"] for r in table(out, "domains")) == world.names()
+    assert _scanned_completely(out, world)
 
 
 def test_a_task_whose_worker_always_dies_stops_the_scan_resumably(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import os
-    import signal
-
-    from scanner.runs import engine as engine_module
-    from scanner.runs import scan as scan_module
     from scanner.runs.engine import WorkerLost
 
-    monkeypatch.setattr(scan_module, "CPU_WORKERS_FROM", 1)
-    start_pool = engine_module._start_pool
-
-    def start_then_kill_its_worker(count: int) -> object:
-        pool = start_pool(count)
-        pool.submit(os.getpid).result()
-        for process in list(pool._processes.values()):  # type: ignore[attr-defined]
-            os.kill(process.pid, signal.SIGKILL)
-        return pool
-
-    monkeypatch.setattr(engine_module, "_start_pool", start_then_kill_its_worker)
-    world = World(20)
-    inp = write_list(tmp_path / "in.txt", world.names())
-    out = tmp_path / "scan"
+    # The first pool and the two that replace it: three deaths of the task's worker.
+    killed = _workers_die(monkeypatch, pools=3)
+    world, inp, out = _twenty_domains(tmp_path)
     with pytest.raises(WorkerLost, match=r"died 3 times running .*--resume"):
         Scan(config(inp, out, options()), world.seams()).run()
+    assert len(killed) == 3
     assert read_state(out)["status"] == "interrupted"
-    monkeypatch.setattr(engine_module, "_start_pool", start_pool)
-    Scan(config(inp, out, options(), resume=True), world.seams()).run()
-    assert read_state(out)["status"] == "complete"
-    assert sorted(r["domain"] for r in table(out, "domains")) == world.names()
+    Scan(config(inp, out, options(), resume=True), world.seams()).run()  # a fourth pool lives
+    assert _scanned_completely(out, world)
 
 
 def test_an_interrupt_while_a_worker_judges_leaves_the_scan_resumable(
@@ -370,15 +378,8 @@ def test_an_interrupt_while_a_worker_judges_leaves_the_scan_resumable(
     inp = write_list(tmp_path / "in.txt", world.names())
     out = tmp_path / "scan"
     monkeypatch.setattr(Scan, "_on_done", interrupted_at_the_first_verdicts)
-    with pytest.raises(BaseException) as caught:
-        Scan(config(inp, out, options()), world.seams()).run()
-    assert (
-        caught.group_contains(KeyboardInterrupt)
-        if isinstance(caught.value, BaseExceptionGroup)
-        else isinstance(caught.value, KeyboardInterrupt)
-    )
+    _interrupted(Scan(config(inp, out, options()), world.seams()))
     assert read_state(out)["status"] == "interrupted"
     monkeypatch.setattr(Scan, "_on_done", on_done)
     Scan(config(inp, out, options(), resume=True), world.seams()).run()
-    assert read_state(out)["status"] == "complete"
-    assert sorted(r["domain"] for r in table(out, "domains")) == world.names()
+    assert _scanned_completely(out, world)
