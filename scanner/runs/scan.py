@@ -71,9 +71,10 @@ from scanner.store.schema import SCHEMA_VERSION, TABLES, file_metadata
 log = logging.getLogger("danescan.scan")
 
 SHARD_POLL = 5.0  # seconds between looks at other shards' progress
-# From this many domains on, the in-process engine runs the judge and compaction tasks
-# in a worker process beside this one (``InProcess.use_processes``): 100k domains'
-# judge stage takes 4 s of one core; the worker's start costs 0.3 s of CPU once.
+# From this many domains on, the in-process engine runs the judge, compaction (and,
+# with real seams, diagnose) tasks partly in a worker process beside this one
+# (``_offload_cpu_stages``): 100k domains' judge stage takes 4 s of one core; the
+# worker's start costs 0.3 s of CPU once.
 CPU_WORKERS_FROM = 50_000
 
 
