@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import Final
 
 import dns.ipv6
 import dns.name
@@ -52,27 +53,40 @@ from scanner.gather.dnsreply import (
 
 __all__ = ["DnspythonCodec", "FastCodec", "decode_reply", "encode_query"]
 
-_HEADER = struct.Struct("!HHHHHH")
-_RR = struct.Struct("!HHIH")
-_TYPE_CLASS_LEN = struct.Struct("!HH4xH")  # a record's header without its TTL
-_RRSIG = struct.Struct("!HBBIIIH")
-_OPTION = struct.Struct("!HH")
+# Final: constants the mypyc build (setup.py) reads without a module-dict lookup.
+_HEADER: Final = struct.Struct("!HHHHHH")
+_RR: Final = struct.Struct("!HHIH")
+_TYPE_CLASS_LEN: Final = struct.Struct("!HH4xH")  # a record's header without its TTL
+_RRSIG: Final = struct.Struct("!HBBIIIH")
+_OPTION: Final = struct.Struct("!HH")
 
-T_A, T_NS, T_CNAME, T_SOA, T_PTR, T_MX = 1, 2, 5, 6, 12, 15
-T_AAAA, T_SRV, T_DNAME, T_OPT, T_RRSIG, T_NSEC, T_TLSA, T_TSIG = 28, 33, 39, 41, 46, 47, 52, 250
-C_IN = 1
-_SINGLETONS = frozenset({T_SOA, 30, T_DNAME, T_NSEC, T_CNAME})  # dnspython's (30 = NXT)
-_NAME_TYPES = frozenset({T_CNAME, T_NS, T_PTR, T_DNAME, T_MX, T_SRV})
-_EDE = 15
-_MAX_POINTER_HOPS = 16
+T_A: Final = 1
+T_NS: Final = 2
+T_CNAME: Final = 5
+T_SOA: Final = 6
+T_PTR: Final = 12
+T_MX: Final = 15
+T_AAAA: Final = 28
+T_SRV: Final = 33
+T_DNAME: Final = 39
+T_OPT: Final = 41
+T_RRSIG: Final = 46
+T_NSEC: Final = 47
+T_TLSA: Final = 52
+T_TSIG: Final = 250
+C_IN: Final = 1
+_SINGLETONS: Final = frozenset({T_SOA, 30, T_DNAME, T_NSEC, T_CNAME})  # dnspython's (30 = NXT)
+_NAME_TYPES: Final = frozenset({T_CNAME, T_NS, T_PTR, T_DNAME, T_MX, T_SRV})
+_EDE: Final = 15
+_MAX_POINTER_HOPS: Final = 16
 
 # Octets dnspython writes literally in a label; everything else is escaped.
-_LITERAL = bytes(c for c in range(0x21, 0x7F) if c not in b'"().;\\@$')
-_LITERAL_OR_DOT = _LITERAL + b"."
+_LITERAL: Final = bytes(c for c in range(0x21, 0x7F) if c not in b'"().;\\@$')
+_LITERAL_OR_DOT: Final = _LITERAL + b"."
 # The same without capitals: a name made of these only is its own canonical text.
-_LOWER_LITERAL_OR_DOT = bytes(c for c in _LITERAL_OR_DOT if not 0x41 <= c <= 0x5A)
+_LOWER_LITERAL_OR_DOT: Final = bytes(c for c in _LITERAL_OR_DOT if not 0x41 <= c <= 0x5A)
 # The length octet of a label, by length (labels are 1-63 octets: RFC 1035 §2.3.4).
-_LENGTH = tuple(bytes((n,)) for n in range(64))
+_LENGTH: Final = tuple(bytes((n,)) for n in range(64))
 _rcode_text: dict[int, str] = {}
 _type_text: dict[int, str] = {}
 
@@ -298,10 +312,11 @@ def decode_reply(wire: bytes, asked: dict[bytes, _Asked] | None = None) -> Reply
     """
     try:
         return _decode(wire, asked)
-    except _Bad as exc:
-        raise MalformedReply(f"unparseable reply: {exc}") from None
-    except (struct.error, IndexError, UnicodeDecodeError, ValueError) as exc:
-        raise MalformedReply(f"unparseable reply: {type(exc).__name__}: {exc}") from None
+    # One clause, told apart by isinstance: the mypyc build (setup.py) let an IndexError
+    # into a separate ``except _Bad`` clause (tests/gather/test_resolve_wire.py).
+    except (_Bad, struct.error, IndexError, UnicodeDecodeError, ValueError) as exc:
+        why = str(exc) if isinstance(exc, _Bad) else f"{type(exc).__name__}: {exc}"
+        raise MalformedReply(f"unparseable reply: {why}") from None
 
 
 def _question_suffixes(wire: bytes, qname: str, end: int) -> _Asked | None:

@@ -53,7 +53,8 @@ nothing otherwise, RFC 6840 §5.7), so a fixed set of source ports is acceptable
 
 Messages are built and parsed by a *codec*: dnspython (the reference) or, when
 ``ResolverConfig.fast_codec`` is set, the hand-written ``scanner.gather.dnswire`` codec, which
-hands dnspython the rdata types it does not know and is tested against dnspython. A
+hands dnspython the rdata types it does not know and is tested against dnspython (compiled
+by mypyc at install time where it can be: ``scanner.gather.codecs``). A
 message dnspython refuses is given to the ``dnswire`` decoder before being called
 malformed: dnspython 2.9 refuses a whole message for one TLSA record whose data
 length does not fit its matching type, a record DESIGN §4 wants kept (and judged
@@ -127,6 +128,7 @@ import trio.lowlevel
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
 
 from scanner.core.model import DnsLookup, Ede, Rrsig
+from scanner.gather.codecs import FastCodec
 from scanner.gather.dnsreply import (
     MAX_MESSAGE,
     AnswerRRset,
@@ -135,7 +137,7 @@ from scanner.gather.dnsreply import (
     Reply,
     canonical_name,
 )
-from scanner.gather.dnswire import DnspythonCodec, FastCodec
+from scanner.gather.dnswire import DnspythonCodec
 
 __all__ = [
     "DnsClient",

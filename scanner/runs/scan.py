@@ -49,6 +49,7 @@ import trio
 from scanner import __version__
 from scanner.core.rules import RULES_VERSION
 from scanner.errors import DanescanError, ResolverFailed
+from scanner.gather import codecs
 from scanner.gather.resolve import trust_anchor
 from scanner.runs import stages
 from scanner.runs.engine import DaskEngine, Engine, InProcess
@@ -353,6 +354,9 @@ class Scan:
                 "software_version": __version__,
                 "rules_version": RULES_VERSION,
                 "schema_version": SCHEMA_VERSION,
+                # The build of the DNS codec the scanning process runs (the same facts
+                # either way; a figure of CPU per query depends on it).
+                "dns_codec": codecs.NATIVE_STATUS,
             }
             other = self._read_state(store)  # a shard that started first wrote it
             if other is not None:

@@ -39,9 +39,9 @@ from scanner.world.info import WorldInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "danescan-wheel"
-# What the wheel is built from: the project's metadata and its two packages (data/ for the
-# catalog the package's symlink points at).
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "scanner", "analysis", "data")
+# What the wheel is built from: the project's metadata, its build hook (the compiled DNS
+# codec) and its two packages (data/ for the catalog the package's symlink points at).
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "scanner", "analysis", "data")
 # Files of the packages that are for developers, not for an installation.
 NOT_SHIPPED = {"ruff.toml", "README.md"}
 CATALOG = "scanner/world/data/scenarios.toml"
@@ -74,7 +74,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     tmp = tmp_path_factory.mktemp("wheel")
     src = tmp / "src"
     src.mkdir()
-    junk = shutil.ignore_patterns("__pycache__", ".ruff_cache", ".mypy_cache", "scans")
+    junk = shutil.ignore_patterns("__pycache__", ".ruff_cache", ".mypy_cache", "scans", "*.so")
     for name in SOURCES:
         path = ROOT / name
         if path.is_dir():
@@ -142,6 +142,12 @@ def test_wheel_ships_what_an_installation_needs(installed: Installed) -> None:
     # The installed command is the wheel's, and says the same version.
     out = _run([installed.danescan, "--version"], _env(installed.venv), installed.venv)
     assert out.stdout.strip() == f"danescan, version {scanner.__version__}"
+    # The DNS codec is compiled into the wheel (setup.py), and the installation runs it.
+    assert any(n.startswith("scanner/gather/_dnswire_native.") for n in names)
+    codec = "from scanner.gather import codecs; print(codecs.NATIVE_STATUS)"
+    python = str(installed.venv / "bin" / "python")
+    out = _run([python, "-c", codec], _env(installed.venv), installed.venv)
+    assert out.stdout.strip() == "compiled"
 
 
 @pytest.fixture

@@ -3,11 +3,15 @@
 Property: for every message dnspython parses, ``dnswire.decode_reply`` gives an equal
 ``Reply``; for any bytes at all, it returns or raises ``MalformedReply``, nothing else.
 Queries built by ``dnswire.encode_query`` are byte-identical to dnspython's.
+
+Every test that uses the codec runs on each build of it (``codecs.IMPLEMENTATIONS``): the
+module as written, and its mypyc compilation when that is what the scanner runs.
 """
 
 from __future__ import annotations
 
 import os
+from types import ModuleType
 
 import dns.edns
 import dns.flags
@@ -22,9 +26,21 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from scanner.gather import dnswire
+from scanner.gather import codecs
 from scanner.gather.dnsreply import MalformedReply, Reply, reply_from_message
 from scanner.gather.dnswire import DnspythonCodec
+
+
+@pytest.fixture(
+    scope="module",
+    params=codecs.IMPLEMENTATIONS,
+    ids=lambda module: "compiled" if module.__name__.endswith("_native") else "pure",
+)
+def dnswire(request: pytest.FixtureRequest) -> ModuleType:
+    """A build of the codec (module scope: hypothesis allows no function-scoped fixture)."""
+    build: ModuleType = request.param
+    return build
+
 
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -38,7 +54,7 @@ rdtypes = st.sampled_from([1, 2, 5, 6, 15, 16, 28, 43, 46, 48, 52, 255, 65, 4000
 @SETTINGS
 @given(names, rdtypes, st.integers(0, 65535), st.booleans(), st.sampled_from([512, 1232, 4096]))
 def test_encode_query_is_byte_identical(
-    qname: str, rdtype: int, qid: int, cd: bool, payload: int
+    dnswire: ModuleType, qname: str, rdtype: int, qid: int, cd: bool, payload: int
 ) -> None:
     ref = DnspythonCodec().encode_query(qname, rdtype, qid, cd, payload)
     fast = dnswire.encode_query(qname, rdtype, qid, cd, payload)
@@ -55,7 +71,9 @@ def test_encode_query_is_byte_identical(
 @example("a..b", False)
 @example(".", False)
 @example("Mx.Example", False)
-def test_fast_codec_queries_and_names_asked_match_the_general_path(name: str, cd: bool) -> None:
+def test_fast_codec_queries_and_names_asked_match_the_general_path(
+    dnswire: ModuleType, name: str, cd: bool
+) -> None:
     """``FastCodec`` builds a literal name's query in one pass (``_literal_wire``): the
     same octets as dnspython, and the same entry in its table of names asked as the
     general path (``_encode_name`` + ``asked_name``) gives, for any name."""
@@ -78,7 +96,7 @@ def test_fast_codec_queries_and_names_asked_match_the_general_path(name: str, cd
     assert dnswire._literal_wire(name) in (None, wire)
 
 
-def test_encode_query_hands_odd_names_to_dnspython() -> None:
+def test_encode_query_hands_odd_names_to_dnspython(dnswire: ModuleType) -> None:
     assert dnswire.encode_query("a\\.b.example", 1, 1, False, 1232) is None
     codec = dnswire.FastCodec()
     ref = DnspythonCodec().encode_query("a\\.b.example", 1, 7, True, 1232)
@@ -180,7 +198,7 @@ def reference(wire: bytes) -> Reply | None:
     return reply_from_message(msg)
 
 
-def fast(wire: bytes) -> Reply | None:
+def fast(dnswire: ModuleType, wire: bytes) -> Reply | None:
     try:
         return dnswire.decode_reply(wire)
     except MalformedReply:
@@ -189,16 +207,16 @@ def fast(wire: bytes) -> Reply | None:
 
 @SETTINGS
 @given(replies())
-def test_decode_equals_dnspython_on_generated_replies(wire: bytes) -> None:
+def test_decode_equals_dnspython_on_generated_replies(dnswire: ModuleType, wire: bytes) -> None:
     ref = reference(wire)
     assert ref is not None
-    assert fast(wire) == ref
+    assert fast(dnswire, wire) == ref
 
 
 @SETTINGS
 @given(replies(), st.data())
 def test_decode_on_mutated_replies_matches_or_is_more_lenient(
-    wire: bytes, data: st.DataObject
+    dnswire: ModuleType, wire: bytes, data: st.DataObject
 ) -> None:
     mutated = bytearray(wire)
     for _ in range(data.draw(st.integers(1, 4))):
@@ -214,21 +232,21 @@ def test_decode_on_mutated_replies_matches_or_is_more_lenient(
             mutated.insert(i, data.draw(st.integers(0, 255)))
     blob = bytes(mutated)
     ref = reference(blob)
-    got = fast(blob)  # must not raise anything but MalformedReply (caught in fast())
+    got = fast(dnswire, blob)  # must not raise anything but MalformedReply (caught in fast())
     if ref is not None:
         assert got == ref
 
 
 @SETTINGS
 @given(st.binary(max_size=300))
-def test_decode_garbage_never_crashes(blob: bytes) -> None:
+def test_decode_garbage_never_crashes(dnswire: ModuleType, blob: bytes) -> None:
     ref = reference(blob)
-    got = fast(blob)
+    got = fast(dnswire, blob)
     if ref is not None:
         assert got == ref
 
 
-def asked_first(wire: bytes) -> Reply | None:
+def asked_first(dnswire: ModuleType, wire: bytes) -> Reply | None:
     """``FastCodec``'s decoding of ``wire`` once it has asked the question of the reply
     (its names read from the table of names asked, not label by label)."""
     codec = dnswire.FastCodec()
@@ -243,17 +261,19 @@ def asked_first(wire: bytes) -> Reply | None:
 
 @SETTINGS
 @given(replies())
-def test_decode_of_an_asked_question_equals_dnspython(wire: bytes) -> None:
+def test_decode_of_an_asked_question_equals_dnspython(dnswire: ModuleType, wire: bytes) -> None:
     lower = wire[:12] + wire[12:].replace(b"Example", b"example").replace(b"A", b"a")
     for blob in (wire, lower):
         ref = reference(blob)
         if ref is not None:
-            assert asked_first(blob) == ref
+            assert asked_first(dnswire, blob) == ref
 
 
 @SETTINGS
 @given(replies(), st.data())
-def test_decode_of_an_asked_question_on_mutated_replies(wire: bytes, data: st.DataObject) -> None:
+def test_decode_of_an_asked_question_on_mutated_replies(
+    dnswire: ModuleType, wire: bytes, data: st.DataObject
+) -> None:
     codec = dnswire.FastCodec()
     msg = dns.message.from_wire(wire)
     codec.encode_query(msg.question[0].name.to_text().lower().rstrip("."), 1, 1, False, 1232)
@@ -271,7 +291,7 @@ def test_decode_of_an_asked_question_on_mutated_replies(wire: bytes, data: st.Da
         assert got == ref
 
 
-def test_wrong_length_tlsa_is_kept_where_dnspython_refuses() -> None:
+def test_wrong_length_tlsa_is_kept_where_dnspython_refuses(dnswire: ModuleType) -> None:
     q = dns.message.make_query("_25._tcp.mx.example.", "TLSA", want_dnssec=True)
     r = dns.message.make_response(q)
     digest = bytes(range(32))
@@ -282,12 +302,12 @@ def test_wrong_length_tlsa_is_kept_where_dnspython_refuses() -> None:
         b"\x00\x23\x03\x01\x01" + digest, b"\x00\x22\x03\x01\x01" + digest[:31]
     )
     assert reference(wire) is None
-    got = fast(wire)
+    got = fast(dnswire, wire)
     assert got is not None and got.answer[0].records == (f"3 1 1 {digest[:31].hex()}",)
     assert DnspythonCodec().decode_reply(wire) == got
 
 
-def test_oversized_and_short_messages() -> None:
+def test_oversized_and_short_messages(dnswire: ModuleType) -> None:
     with pytest.raises(MalformedReply):
         dnswire.decode_reply(b"\x00" * 11)
     with pytest.raises(MalformedReply):
@@ -311,23 +331,23 @@ def _corpus() -> list[bytes]:
 
 
 @pytest.mark.skipif(not os.path.exists(CORPUS), reason="no captured replies")
-def test_decode_equals_dnspython_on_captured_replies() -> None:
+def test_decode_equals_dnspython_on_captured_replies(dnswire: ModuleType) -> None:
     """Real replies of the local world's Unbound (``bench/bench_resolve.py --capture``)."""
     wires = _corpus()
     assert len(wires) > 100
     for wire in wires:
         ref = reference(wire)
         assert ref is not None
-        assert fast(wire) == ref, wire.hex()
+        assert fast(dnswire, wire) == ref, wire.hex()
 
 
-def test_names_with_escapes_decode_like_dnspython() -> None:
+def test_names_with_escapes_decode_like_dnspython(dnswire: ModuleType) -> None:
     name = dns.name.Name([b"we(ird", b"a.b", b"\x00\xff", b"Example", b""])
     q = dns.message.make_query(name, "A")
     r = dns.message.make_response(q)
     r.answer.append(dns.rrset.from_text(name, 60, "IN", "CNAME", "target.example."))
     wire = r.to_wire()
-    assert fast(wire) == reference(wire)
+    assert fast(dnswire, wire) == reference(wire)
 
 
 @SETTINGS
@@ -368,7 +388,7 @@ odd_labels = st.lists(
 @SETTINGS
 @given(odd_labels, odd_labels)
 def test_names_with_octets_that_need_escapes_read_as_dnspython_writes_them(
-    owner_labels: list[bytes], target_labels: list[bytes]
+    dnswire: ModuleType, owner_labels: list[bytes], target_labels: list[bytes]
 ) -> None:
     """Owner and CNAME target names of any octets: the same text as dnspython's."""
     owner = dns.name.Name([*owner_labels, b""])
@@ -386,7 +406,9 @@ def cname_rdata(target: dns.name.Name) -> dns.rdata.Rdata:
     return dns.rdtypes.ANY.CNAME.CNAME(dns.rdataclass.IN, dns.rdatatype.CNAME, target)
 
 
-def test_names_read_again_come_from_the_table_of_texts_and_only_when_they_match() -> None:
+def test_names_read_again_come_from_the_table_of_texts_and_only_when_they_match(
+    dnswire: ModuleType,
+) -> None:
     """``_read_name`` remembers the text of the names it read; a name whose labels
     joined by dots give the same octets as another's (``a.b`` as one label, against
     ``a`` and ``b``) is not taken for it, and a name with escapes reads the same twice."""
@@ -402,7 +424,7 @@ def test_names_read_again_come_from_the_table_of_texts_and_only_when_they_match(
     assert "w\\(eird.example" in dnswire._name_text.values()
 
 
-def test_the_table_of_name_texts_is_bounded() -> None:
+def test_the_table_of_name_texts_is_bounded(dnswire: ModuleType) -> None:
     dnswire._name_text.clear()
     for i in range(dnswire._MAX_NAME_TEXTS + 1):
         dnswire._read_name(bytes([1, 97, 2]) + f"{i % 100:02d}".encode() + b"\x01x\x00", 0, 99)
