@@ -72,6 +72,8 @@ from scanner.store.schema import SCHEMA_VERSION, TABLES, file_metadata
 log = logging.getLogger("danescan.scan")
 
 SHARD_POLL = 5.0  # seconds between looks at other shards' progress
+# The stages that send DNS queries (each task's ``counts["queries"]``).
+DNS_STAGES = ("domain", "host", "diagnose")
 # From this many domains on, the in-process engine runs the judge, compaction (and,
 # with real seams, diagnose) tasks partly in a worker process beside this one
 # (``_offload_cpu_stages``): 100k domains' judge stage takes 4 s of one core; the
@@ -809,7 +811,8 @@ class Scan:
             "domains_invalid": self.progress.invalid + totals.get("domain.duplicates", 0),
             "hosts": totals.get("host.hosts", 0),
             "addresses": totals.get("probe.addresses", 0),
-            "queries": totals.get("domain.queries", 0) + totals.get("host.queries", 0),
+            # Every DNS query the scan sent: the chain walks of the diagnose stage too.
+            "queries": sum(totals.get(f"{stage}.queries", 0) for stage in DNS_STAGES),
             "parent_scan_id": self.state.get("parent_scan_id"),
             "input_sha256": identity.get("sha256"),
             "partitions": self.plan.domain_parts,

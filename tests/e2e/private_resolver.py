@@ -35,6 +35,9 @@ class PrivateResolver:
         text = re.sub(r"(?m)^\s*interface: .*\n", "", text)
         text = re.sub(r"(?m)^(\s*)pidfile: .*$", rf'\1pidfile: "{self.workdir}/unbound.pid"', text)
         text = re.sub(r"(?m)^(\s*)logfile: .*$", rf'\1logfile: "{self.log}"', text)
+        # Its log is what it is for, even in a world built without one (a benchmark
+        # world: DANESCAN_WORLD_QUERY_LOG=0).
+        text = re.sub(r"(?m)^(\s*)log-queries: .*$", r"\1log-queries: yes", text)
         text = text.replace("server:\n", f"server:\n    interface: {self.address}@53\n", 1)
         self.conf.write_text(text)
 

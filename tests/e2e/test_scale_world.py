@@ -262,6 +262,29 @@ def test_once_per_scan_across_workers_in_the_query_log_and_at_the_smtp_servers(
         assert queries[(host, "A")] == 2 and queries[(host, "AAAA")] == 2, host
 
 
+def test_the_scans_query_count_is_what_the_resolver_was_asked(
+    world: WorldInfo, catalog_list: Path, tmp_path: Path
+) -> None:
+    """``scans.queries`` counts every DNS query of the scan's stages, the diagnose
+    stage's chain walks too: the resolver's own query log says how many it was asked."""
+    out = tmp_path / "scan"
+    with private_resolver(world, "127.53.0.58", tmp_path / "unbound") as resolver:
+        before = len(resolver.queries())  # the resolver's own start-up, if any
+        args = ["--resolver", "127.53.0.58", "--canary-secure", world.canary_secure]
+        args += ["--canary-bogus", world.canary_bogus, "--no-progress", "--no-probe"]
+        danescan("scan", str(catalog_list), "--out", str(out), *args)
+        asked = len(resolver.queries()) - before
+    ((sent, walks),) = duckdb.sql(
+        f"""SELECT s.queries, (SELECT sum(queries) FROM
+                read_parquet('{out}/dnssec_diagnoses/**/*.parquet'))
+            FROM read_parquet('{out}/scans/**/*.parquet') s"""
+    ).fetchall()
+    assert walks > 0  # the world's bogus scenarios were walked
+    # The driver's own questions (the two canaries, the trust anchor's DNSKEY: 3 here)
+    # are not the stages': the rest of the log is.
+    assert 0 <= asked - sent <= 4, (asked, sent, walks)
+
+
 # -- object storage ------------------------------------------------------------------
 
 
