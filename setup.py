@@ -1,12 +1,12 @@
 """Build hook: the DNS codec's hot path compiled with mypyc, beside its pure-Python source.
 
 Everything else about the package is in pyproject.toml. ``scanner/gather/dnswire.py`` is
-compiled as a copy, ``scanner/gather/_dnswire_native.py`` (generated here, not in git),
-stamped with the digest of the source it was made from (the copy is deleted once
-mypyc has turned it into C): ``scanner.gather.codecs`` uses
-the compiled copy only while the digests agree, so an edited dnswire.py is never shadowed
-by a stale build. Without a C compiler or mypyc, or with DANESCAN_PURE=1, nothing is
-compiled and the pure module runs (same results, slower: bench/RESULTS.md).
+compiled as a copy, ``scanner/gather/_dnswire_native.py`` (generated here and deleted once
+mypyc has turned it into C), stamped with the digest of the source it was made from:
+``scanner.gather.codecs`` uses the compiled module only while the digests agree, so an
+edited dnswire.py is never shadowed by a stale build. Without a C compiler or mypyc, or
+with DANESCAN_PURE=1, nothing is compiled and the pure module runs (same results, slower:
+bench/RESULTS.md).
 """
 
 from __future__ import annotations
