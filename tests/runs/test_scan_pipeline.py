@@ -18,6 +18,7 @@ import pytest
 
 from scanner.core.model import Verdict
 from scanner.errors import ResolverFailed
+from scanner.gather import codecs
 from scanner.runs.scan import Scan, ScanConfig
 from scanner.runs.wiring import GatherOptions
 from scanner.store.dataset import partition_of
@@ -77,6 +78,7 @@ def test_shared_hosts_are_asked_and_probed_once(tmp_path: Path) -> None:
     assert len(table(out, "addresses")) == 2
     state = read_state(out)
     assert state["status"] == "complete"
+    assert state["dns_codec"] == codecs.NATIVE_STATUS  # which build of the codec ran
     # Every step of the run is on the scan's clock, each with this process's CPU.
     clock = state["clock"]
     assert isinstance(clock, dict)
