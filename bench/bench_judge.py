@@ -53,6 +53,18 @@ def prepare(scan: Path, work: Path) -> None:
     UpToJudge(str(scan), str(work), engine=InProcess(1)).run()
 
 
+def _readable(work: Path) -> bool:
+    """Is ``work`` prepared, by code whose plan this tree reads (an older checkout's
+    plan may have other fields)?"""
+    from scanner.runs import stages
+
+    try:
+        stages.Plan(**json.loads((work / "scan.json").read_text())["plan"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
 def judge_once(work: Path, out: Path | None) -> dict[str, Any]:
     """Every domain partition judged in turn in this process: CPU and wall seconds."""
     from scanner.runs import stages
@@ -139,9 +151,9 @@ def main() -> None:
         print(json.dumps(judge_once(Path(args.worker[1]), args.save)))
         return
     sys.path.insert(0, str(HERE))
-    if args.prepare or not (args.work / "scan.json").exists():
+    if args.prepare or not _readable(args.work):
         if args.scan is None:
-            p.error("SCAN is needed to prepare --work")
+            p.error(f"SCAN is needed to prepare {args.work} (absent, or made by other code)")
         prepare(args.scan, args.work)
     bases = {"this tree": HERE}
     if args.baseline:
