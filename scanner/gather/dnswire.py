@@ -26,6 +26,10 @@ dnspython one record at a time (``dns.rdata.from_wire``), so presentation stays
 dnspython's. Names are decoded with dnspython's rules: compression pointers must point
 backwards and not into the name itself, at most 16 hops, labels of at most 63 octets,
 names of at most 255.
+
+The module is also compiled by mypyc when the package is installed (setup.py; which build
+runs: ``scanner.gather.codecs``). Its code is plain typed Python, and the codec tests run
+on both builds: mypyc is not CPython everywhere (``decode_reply``'s one ``except``).
 """
 
 from __future__ import annotations
