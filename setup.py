@@ -13,16 +13,22 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 from setuptools import setup
 
 SOURCE = Path("scanner/gather/dnswire.py")
 COPY = SOURCE.with_name("_dnswire_native.py")
+# What pip asks for before it builds: the package's metadata, which no compiled module
+# changes (each mypyc pass costs some 5 s).
+METADATA_ONLY = ("egg_info", "dist_info")
 
 
 def _native_modules() -> list[object]:
     if os.environ.get("DANESCAN_PURE") == "1" or not SOURCE.exists():
+        return []
+    if sys.argv[1:2] and sys.argv[1] in METADATA_ONLY:
         return []
     try:
         from mypyc.build import mypycify
