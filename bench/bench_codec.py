@@ -86,8 +86,7 @@ def main() -> None:
     replies = record(names, args.resolver)
     builds: dict[str, Any] = {"dnspython": DnspythonCodec}
     for module in codecs.IMPLEMENTATIONS:
-        label = "compiled" if module.__name__.endswith("_native") else "pure"
-        builds[label] = module.FastCodec
+        builds[codecs.build_name(module)] = module.FastCodec
     reference = [DnspythonCodec().decode_reply(wire) for *_, wire in replies]
     for label, codec_class in builds.items():  # the same replies, or no figures at all
         codec = codec_class()

@@ -21,7 +21,7 @@ from types import ModuleType
 
 from scanner.gather import dnswire
 
-__all__ = ["IMPLEMENTATIONS", "NATIVE_STATUS", "FastCodec", "choose"]
+__all__ = ["IMPLEMENTATIONS", "NATIVE_STATUS", "FastCodec", "build_name", "choose"]
 
 NATIVE_MODULE = "scanner.gather._dnswire_native"
 
@@ -57,3 +57,8 @@ _native, NATIVE_STATUS = _load()
 # The builds the codec tests hold to dnspython: the one as written, and the compiled one.
 IMPLEMENTATIONS: tuple[ModuleType, ...] = (dnswire,) if _native is None else (dnswire, _native)
 FastCodec: type[dnswire.FastCodec] = dnswire.FastCodec if _native is None else _native.FastCodec
+
+
+def build_name(module: ModuleType) -> str:
+    """``"compiled"`` or ``"pure"``: which of ``IMPLEMENTATIONS`` ``module`` is."""
+    return "compiled" if module.__name__ == NATIVE_MODULE else "pure"

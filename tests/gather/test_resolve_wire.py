@@ -34,7 +34,7 @@ from scanner.gather.dnswire import DnspythonCodec
 @pytest.fixture(
     scope="module",
     params=codecs.IMPLEMENTATIONS,
-    ids=lambda module: "compiled" if module.__name__.endswith("_native") else "pure",
+    ids=codecs.build_name,
 )
 def dnswire(request: pytest.FixtureRequest) -> ModuleType:
     """A build of the codec (module scope: hypothesis allows no function-scoped fixture)."""
