@@ -30,6 +30,7 @@ from scanner.runs.wiring import (
     DEFAULT_CANARY_BOGUS,
     DEFAULT_CANARY_SECURE,
     DEFAULT_EHLO_NAME,
+    SCAN_REPLY_WAIT,
     GatherOptions,
     pkix_trust,
 )
@@ -124,6 +125,15 @@ def gather_options(f: F) -> F:
             "multi-threaded resolver spreads the questions of several over its threads.",
         ),
         click.option(
+            "--dns-reply-wait",
+            default=SCAN_REPLY_WAIT,
+            show_default=True,
+            type=click.FloatRange(min=0, max=0.1),
+            help="Seconds a scan's DNS reader rests after reading only a few replies, so "
+            "that it reads them in bursts: less CPU on cores shared with the resolver "
+            "(0: never rests; check never does).",
+        ),
+        click.option(
             "--qps",
             type=click.FloatRange(min=0, min_open=True),
             default=None,
@@ -206,6 +216,7 @@ def _gather(kw: dict[str, Any]) -> GatherOptions:
         probe=not kw.pop("no_probe"),
         dns_in_flight=kw.pop("dns_in_flight"),
         dns_sockets=kw.pop("dns_sockets"),
+        dns_reply_wait=kw.pop("dns_reply_wait"),
         qps=kw.pop("qps"),
         probe_limit=kw.pop("probe_limit"),
         per_destination=kw.pop("per_destination"),

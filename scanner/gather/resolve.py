@@ -17,7 +17,15 @@ small state machine (``_Job``) that the resolver's own three tasks drive:
 
 - one *reader* per socket: it waits until the socket is readable, then
   drains every waiting datagram (non-blocking ``recv`` until ``EAGAIN``) before it
-  yields, so a burst of replies costs one epoll pass, not one per datagram;
+  yields, so a burst of replies costs one epoll pass, not one per datagram. With
+  ``reply_wait`` set (a scan's setting), a reader whose drain found only a few
+  datagrams rests that long before it looks again, so that replies come in bursts even
+  when the resolver sends them one by one: each time the process sleeps and wakes, a
+  resolver busy on the same cores has evicted its working set from the CPU caches, and
+  the wake-up's refill cost more CPU than the replies it handled (measured: a cold
+  lookup loop spent 38 µs per query waking ~0.5 times per query, 31 µs with a 2 ms
+  rest; bench/RESULTS.md). A scan's rate is its in-flight cap over the round trip, so
+  2 ms more per round trip does not slow it; a single lookup (``check``) rests never;
 - one *timer* for every deadline (a UDP try's timeout, a lookup's overall deadline) and
   every delayed action (retry backoff, a send held back by the qps cap). Timeouts all
   have the same length, so they sit in FIFO queues in deadline order and an answered
@@ -179,6 +187,9 @@ class ResolverConfig:
     edns_payload: int = 1232  # DNS Flag Day 2020: no IP fragmentation
     lookup_timeout: float | None = 30.0
     sockets: int = 4  # UDP sockets (source ports) per server, used in turn
+    # Seconds a reader rests after a drain of fewer than REPLY_BURST datagrams (module
+    # docstring: "reader"); 0: it waits for the socket at once.
+    reply_wait: float = 0.0
     down_after: int = 3  # consecutive timeouts before an address is skipped
     down_cooldown: float = 1.0  # first skip period, doubling up to down_cooldown_max
     down_cooldown_max: float = 30.0
@@ -477,6 +488,10 @@ def _chain_owners(reply: Reply, qname: str) -> set[str]:
 # --------------------------------------------------------------------------- the resolver
 
 
+# A drain at least this big is a burst already: the reader does not rest after it.
+REPLY_BURST = 32
+
+
 class Resolver:
     """A client of one or more validating resolvers, shared by many trio tasks.
 
@@ -654,9 +669,11 @@ class Resolver:
         """Drain every datagram waiting on ``port``'s socket, then wait for more."""
         recv = sock.recv
         handle = self._datagram
+        rest = self.config.reply_wait
         while True:
             await trio.lowlevel.wait_readable(sock)
             self.stats.drains += 1
+            got = 0
             while True:
                 try:
                     data = recv(MAX_MESSAGE)
@@ -670,6 +687,11 @@ class Resolver:
                     self._fail_port(port, exc)
                     break
                 handle(port, data)
+                got += 1
+            if rest and got < REPLY_BURST:
+                # A big drain means replies already come in bursts, and a socket buffer
+                # that filled while we rest would drop them: rest only after small ones.
+                await trio.sleep(rest)
 
     async def _writer(self, port: _Port, sock: socket.socket) -> None:
         """Send what the kernel refused with EAGAIN, once the socket is writable again."""

@@ -603,7 +603,7 @@ async def _gather_each(
     vouched for if any lookup went unanswered. Returns the queries sent."""
     silent = 0
     async with (
-        seams.resolver(spec.options.resolver_config()) as resolver,
+        seams.resolver(spec.options.resolver_config(bulk=True)) as resolver,
         trio.open_nursery() as nursery,
     ):
         gatherer = _gatherer(spec, nursery, resolver, seams)

@@ -16,6 +16,7 @@ import trio
 from scanner.core.dnssec import lookup_status
 from scanner.core.model import DnsLookup, DnssecStatus
 from scanner.gather.resolve import Resolver, ResolverConfig
+from scanner.runs.wiring import SCAN_REPLY_WAIT, GatherOptions
 from tests.gather.fakedns import (
     FakeDns,
     Handler,
@@ -190,6 +191,37 @@ async def test_reader_drains_a_burst_of_replies_in_few_wakeups() -> None:
     got, _, resolver = await batch(handler, [(f"n{i}.example", "A") for i in range(n)])
     assert all(g.rcode == "NOERROR" for g in got)
     assert resolver.stats.drains <= n // 4, resolver.stats
+
+
+@pytest.mark.parametrize("rest", [0.0, 0.04])
+async def test_reader_rests_after_a_small_drain_so_that_replies_come_in_bursts(
+    rest: float,
+) -> None:
+    """The fake sends 32 replies one by one, 2 ms apart, to one socket. A reader that does not rest
+    wakes for nearly each one; with ``reply_wait`` it rests after a small drain, and
+    the replies that came meanwhile are read together: the answers are the same."""
+    n = 32
+
+    async def handler(q: dns.message.Message, t: str) -> Response:
+        await trio.sleep(0.002 * int(qname_of(q).split(".")[0][1:]))
+        return a_record(q, t)
+
+    questions = [(f"n{i}.example", "A") for i in range(n)]
+    got, _, resolver = await batch(handler, questions, reply_wait=rest, sockets=1)
+    assert [g.records for g in got] == [("192.0.2.1",)] * n
+    if rest:  # wakes at about 0, 40 and 80 ms
+        assert resolver.stats.drains <= n // 8, resolver.stats
+    else:  # about one wake-up per reply; a loaded machine may merge a few
+        assert resolver.stats.drains >= n // 4, resolver.stats
+
+
+def test_only_a_scans_stages_rest_between_drains() -> None:
+    """``check`` asks one domain (latency counts); a scan's stages ask many at once."""
+    options = GatherOptions(resolvers=(("127.0.0.1", 53),))
+    assert options.resolver_config().reply_wait == 0.0
+    assert options.resolver_config(bulk=True).reply_wait == SCAN_REPLY_WAIT > 0
+    quiet = GatherOptions(resolvers=(("127.0.0.1", 53),), dns_reply_wait=0.0)
+    assert quiet.resolver_config(bulk=True).reply_wait == 0.0
 
 
 async def test_cancelled_caller_leaves_the_resolver_working() -> None:
