@@ -21,11 +21,11 @@ small state machine (``_Job``) that the resolver's own three tasks drive:
   ``reply_wait`` set (a scan's setting), a reader whose drain found only a few
   datagrams rests that long before it looks again, so that replies come in bursts even
   when the resolver sends them one by one: each time the process sleeps and wakes, a
-  resolver busy on the same cores has evicted its working set from the CPU caches, and
-  the wake-up's refill cost more CPU than the replies it handled (measured: a cold
-  lookup loop spent 38 µs per query waking ~0.5 times per query, 31 µs with a 2 ms
+  resolver busy on the same cores has run meanwhile and the wake-up starts with cold
+  CPU caches (measured, ``bench/bench_reply_wait.py``: a cold lookup loop slept 0.19
+  times per query at 36.6 µs of CPU per query, and 0.03 times at 31.9 µs with a 2 ms
   rest; bench/RESULTS.md). A scan's rate is its in-flight cap over the round trip, so
-  2 ms more per round trip does not slow it; a single lookup (``check``) rests never;
+  2 ms more per round trip does not slow it; a single lookup (``check``) never rests;
 - one *timer* for every deadline (a UDP try's timeout, a lookup's overall deadline) and
   every delayed action (retry backoff, a send held back by the qps cap). Timeouts all
   have the same length, so they sit in FIFO queues in deadline order and an answered
