@@ -20,12 +20,12 @@ small state machine (``_Job``) that the resolver's own three tasks drive:
   yields, so a burst of replies costs one epoll pass, not one per datagram. With
   ``reply_wait`` set (a scan's setting), a reader whose drain found only a few
   datagrams rests that long before it looks again, so that replies come in bursts even
-  when the resolver sends them one by one: each time the process sleeps and wakes, a
-  resolver busy on the same cores has run meanwhile and the wake-up starts with cold
-  CPU caches (measured, ``bench/bench_reply_wait.py``: a cold lookup loop slept 0.19
-  times per query at 36.6 µs of CPU per query, and 0.03 times at 31.9 µs with a 2 ms
-  rest; bench/RESULTS.md). A scan's rate is its in-flight cap over the round trip, so
-  2 ms more per round trip does not slow it; a single lookup (``check``) never rests;
+  when the resolver sends them one by one: the same questions cost a sleeping and
+  waking process far more CPU than a busy one (measured, ``bench/bench_reply_wait.py``:
+  a cold lookup loop slept 0.19 times per query at 36.6 µs of CPU per query, and 0.03
+  times at 31.9 µs with a 2 ms rest; bench/RESULTS.md). A scan's rate is its in-flight
+  cap over the round trip, so 2 ms more per round trip does not slow it; a single
+  lookup (``check``) never rests;
 - one *timer* for every deadline (a UDP try's timeout, a lookup's overall deadline) and
   every delayed action (retry backoff, a send held back by the qps cap). Timeouts all
   have the same length, so they sit in FIFO queues in deadline order and an answered
