@@ -23,9 +23,9 @@ small state machine (``_Job``) that the resolver's own three tasks drive:
   when the resolver sends them one by one: the same questions cost a sleeping and
   waking process far more CPU than a busy one (measured, ``bench/bench_reply_wait.py``:
   a cold lookup loop slept 0.19 times per query at 36.6 µs of CPU per query, and 0.03
-  times at 31.9 µs with a 2 ms rest; bench/RESULTS.md). A scan's rate is its in-flight
-  cap over the round trip, so 2 ms more per round trip does not slow it; a single
-  lookup (``check``) never rests;
+  times at 31.9 µs with a 2 ms rest, 29.5 with 5 ms; bench/RESULTS.md). A scan's rate
+  is its in-flight cap over the round trip, so a few ms more per round trip do not slow
+  it; a single lookup (``check``) never rests;
 - one *timer* for every deadline (a UDP try's timeout, a lookup's overall deadline) and
   every delayed action (retry backoff, a send held back by the qps cap). Timeouts all
   have the same length, so they sit in FIFO queues in deadline order and an answered

@@ -50,7 +50,7 @@ class OptionError(DanescanError):
 
 # How long a scan's DNS readers rest after a small drain (resolve.ResolverConfig
 # .reply_wait): replies read in bursts cost less CPU on cores shared with the resolver.
-SCAN_REPLY_WAIT = 0.002
+SCAN_REPLY_WAIT = 0.005
 
 
 @dataclass(frozen=True, slots=True)
