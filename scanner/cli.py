@@ -130,8 +130,8 @@ def gather_options(f: F) -> F:
             show_default=True,
             type=click.FloatRange(min=0, max=0.1),
             help="Seconds a scan's DNS reader rests after reading only a few replies, so "
-            "that it reads them in bursts: less CPU on cores shared with the resolver "
-            "(0: never rests; check never does).",
+            "that it reads them in bursts: a process woken once per reply spends more CPU "
+            "per reply (0: never rests; check never does).",
         ),
         click.option(
             "--qps",

@@ -49,7 +49,8 @@ class OptionError(DanescanError):
 
 
 # How long a scan's DNS readers rest after a small drain (resolve.ResolverConfig
-# .reply_wait): replies read in bursts cost less CPU on cores shared with the resolver.
+# .reply_wait): a process woken once per reply spends more CPU per reply than one that
+# reads them in bursts (bench/bench_reply_wait.py).
 SCAN_REPLY_WAIT = 0.005
 
 

@@ -197,9 +197,10 @@ async def test_reader_drains_a_burst_of_replies_in_few_wakeups() -> None:
 async def test_reader_rests_after_a_small_drain_so_that_replies_come_in_bursts(
     rest: float,
 ) -> None:
-    """The fake sends 32 replies one by one, 2 ms apart, to one socket. A reader that does not rest
-    wakes for nearly each one; with ``reply_wait`` it rests after a small drain, and
-    the replies that came meanwhile are read together: the answers are the same."""
+    """The fake sends 32 replies one by one, 2 ms apart, to one socket. A reader that
+    does not rest wakes for nearly each one; with ``reply_wait`` it rests after a small
+    drain, and the replies that came meanwhile are read together: the answers are the
+    same."""
     n = 32
 
     async def handler(q: dns.message.Message, t: str) -> Response:
