@@ -216,6 +216,30 @@ async def test_reader_rests_after_a_small_drain_so_that_replies_come_in_bursts(
         assert resolver.stats.drains >= n // 4, resolver.stats
 
 
+@pytest.mark.parametrize("epoll", [True, False])
+async def test_one_reader_serves_every_socket_of_a_resolver(
+    epoll: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replies spread over four sockets, 2 ms apart, with a 40 ms rest: one reader for
+    all the sockets (an epoll set of them) wakes about three times in all; a reader per
+    socket (where there is no epoll) about three times each. Same answers either way."""
+    n = 32
+    if not epoll:
+        monkeypatch.delattr("select.epoll")
+
+    async def handler(q: dns.message.Message, t: str) -> Response:
+        await trio.sleep(0.002 * int(qname_of(q).split(".")[0][1:]))
+        return a_record(q, t)
+
+    questions = [(f"n{i}.example", "A") for i in range(n)]
+    got, _, resolver = await batch(handler, questions, reply_wait=0.04, sockets=4)
+    assert [g.records for g in got] == [("192.0.2.1",)] * n
+    if epoll:
+        assert resolver.stats.drains <= 6, resolver.stats
+    else:
+        assert resolver.stats.drains >= 8, resolver.stats
+
+
 def test_only_a_scans_stages_rest_between_drains() -> None:
     """``check`` asks one domain (latency counts); a scan's stages ask many at once."""
     options = GatherOptions(resolvers=(("127.0.0.1", 53),))
