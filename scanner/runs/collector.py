@@ -22,8 +22,8 @@ domain in all.
   running at once in one process leave the collector as they found it.
 - ``paused()``: the collector off while a judge task runs (its objects are not in
   cycles; reference counting frees them).
-- ``relaxed()``: while a domain task gathers, the young generation is collected after
-  ``RELAXED_GEN0`` net allocations instead of 700. Its passes walk the objects of the
+- ``relaxed()``: while a domain or host task gathers, the young generation is collected
+  after ``RELAXED_GEN0`` net allocations instead of 700. Its passes walk the objects of the
   questions in flight (several thousand: coroutines, jobs, tuples), so at 700 a 20k-domain
   run made ≈ 200 of them, 0.2 s of its 2.3 s CPU (``gc.callbacks`` timing); at 10,000 it
   makes ≈ 8, 0.05 s. The collector still runs: the few cycles a domain leaves (the

@@ -528,16 +528,15 @@ async def _gather_domains(
         )
         return record(line, scanned_at, own, ())
 
-    with collector.relaxed():  # young-generation passes walk the questions in flight
-        queries = await _gather_each(
-            spec,
-            seams,
-            lines,
-            one,
-            spec.concurrency,
-            item_seconds=options.domain_timeout,
-            late=late,
-        )
+    queries = await _gather_each(
+        spec,
+        seams,
+        lines,
+        one,
+        spec.concurrency,
+        item_seconds=options.domain_timeout,
+        late=late,
+    )
     batch.flush()
     return queries
 
@@ -602,26 +601,28 @@ async def _gather_each(
     clock time when it started)`` stands for it. Before returning, the resolver is
     vouched for if any lookup went unanswered. Returns the queries sent."""
     silent = 0
-    async with (
-        seams.resolver(spec.options.resolver_config(bulk=True)) as resolver,
-        trio.open_nursery() as nursery,
-    ):
-        gatherer = _gatherer(spec, nursery, resolver, seams)
+    # Young-generation passes walk the questions in flight: fewer of them.
+    with collector.relaxed():
+        async with (
+            seams.resolver(spec.options.resolver_config(bulk=True)) as resolver,
+            trio.open_nursery() as nursery,
+        ):
+            gatherer = _gatherer(spec, nursery, resolver, seams)
 
-        async def each(item: T) -> None:
-            nonlocal silent
-            silent += _silent(await one(gatherer, item))
+            async def each(item: T) -> None:
+                nonlocal silent
+                silent += _silent(await one(gatherer, item))
 
-        def overran(item: T, began: float) -> None:
-            nonlocal silent
-            assert late is not None
-            # The wall clock when the item started, from trio's (monotonic) clock.
-            wall = time.time() - (trio.current_time() - began)
-            silent += _silent(late(item, wall))
+            def overran(item: T, began: float) -> None:
+                nonlocal silent
+                assert late is not None
+                # The wall clock when the item started, from trio's (monotonic) clock.
+                wall = time.time() - (trio.current_time() - began)
+                silent += _silent(late(item, wall))
 
-        await each_concurrently(items, each, limit, item_seconds=item_seconds, late=overran)
-        await _vouch(resolver, spec.options, silent)
-        nursery.cancel_scope.cancel()
+            await each_concurrently(items, each, limit, item_seconds=item_seconds, late=overran)
+            await _vouch(resolver, spec.options, silent)
+            nursery.cancel_scope.cancel()
     return resolver.queries_sent
 
 
