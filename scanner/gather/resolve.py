@@ -26,7 +26,10 @@ small state machine (``_Job``) that the resolver's own three tasks drive:
   a cold lookup loop slept 0.19 times per query at 36.6 µs of CPU per query, and 0.03
   times at 31.9 µs with a 2 ms rest, 29.5 with 5 ms; bench/RESULTS.md). A scan's rate
   is its in-flight cap over the round trip, so a few ms more per round trip do not slow
-  it; a single lookup (``check``) never rests;
+  it; a single lookup (``check``) never rests. Nor does a reader while a socket has
+  more questions in flight than its receive buffer holds replies (a default Linux
+  buffer, 416 KB, holds about 180 of 1,232 octets; a scan's in-process task has 64 per
+  socket): the replies that can arrive during a rest are those, and none is dropped;
 - one *timer* for every deadline (a UDP try's timeout, a lookup's overall deadline) and
   every delayed action (retry backoff, a send held back by the qps cap). Timeouts all
   have the same length, so they sit in FIFO queues in deadline order and an answered
@@ -328,6 +331,7 @@ class _Port:
     server: _Server
     index: int  # in Resolver._ports (timer entries name a port by it)
     sock: socket.socket | None = None
+    room: int = 0  # replies the socket's receive buffer holds (DATAGRAM_ROOM each)
     pending: dict[int, _Job] = field(default_factory=dict)  # query id -> question on the wire
     outbox: deque[bytes] = field(default_factory=deque)  # datagrams the kernel refused (EAGAIN)
     outbox_ready: trio.Event = field(default_factory=trio.Event)
@@ -492,6 +496,9 @@ def _chain_owners(reply: Reply, qname: str) -> set[str]:
 
 # A drain at least this big is a burst already: the reader does not rest after it.
 REPLY_BURST = 32
+# Receive-buffer room one reply of up to 1,232 octets takes (the kernel charges a
+# datagram's whole buffer: measured on Linux, 184 such datagrams fill 425,984 octets).
+DATAGRAM_ROOM = 2_304
 
 
 class Resolver:
@@ -566,6 +573,7 @@ class Resolver:
                 sock.setblocking(False)
                 with contextlib.suppress(OSError):  # a bigger buffer absorbs bursts of replies
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+                port.room = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // DATAGRAM_ROOM
                 sock.connect((server.host, server.port))  # UDP: no handshake, never blocks
                 port.sock = sock
             nursery = await stack.enter_async_context(trio.open_nursery())
@@ -691,9 +699,10 @@ class Resolver:
             while True:
                 await trio.lowlevel.wait_readable(sock)
                 stats.drains += 1
-                if drain(port, recv) < REPLY_BURST and rest:
-                    # A big drain means replies already come in bursts, and a socket buffer
-                    # that filled while we rest would drop them: rest only after small ones.
+                if drain(port, recv) < REPLY_BURST and rest and len(port.pending) <= port.room:
+                    # A big drain means replies already come in bursts; and a rest must not
+                    # let the socket's buffer fill and drop replies: the replies that can
+                    # come meanwhile are those of the questions in flight.
                     await trio.sleep(rest)
         with select.epoll(len(ports)) as ready:
             by_fd: dict[int, tuple[_Port, Callable[[int], bytes]]] = {}
@@ -707,7 +716,7 @@ class Resolver:
                 got = 0
                 for fd, _events in poll(0):
                     got += drain(*by_fd[fd])
-                if got < REPLY_BURST and rest:
+                if got < REPLY_BURST and rest and all(len(p.pending) <= p.room for p, _ in ports):
                     await trio.sleep(rest)
 
     def _drain(self, port: _Port, recv: Callable[[int], bytes]) -> int:

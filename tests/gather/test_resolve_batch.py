@@ -15,6 +15,7 @@ import trio
 
 from scanner.core.dnssec import lookup_status
 from scanner.core.model import DnsLookup, DnssecStatus
+from scanner.gather import resolve
 from scanner.gather.resolve import Resolver, ResolverConfig
 from scanner.runs.wiring import SCAN_REPLY_WAIT, GatherOptions
 from tests.gather.fakedns import (
@@ -214,6 +215,25 @@ async def test_reader_rests_after_a_small_drain_so_that_replies_come_in_bursts(
         assert resolver.stats.drains <= n // 8, resolver.stats
     else:  # about one wake-up per reply; a loaded machine may merge a few
         assert resolver.stats.drains >= n // 4, resolver.stats
+
+
+async def test_reader_does_not_rest_while_its_buffer_could_overflow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rest must not let a socket's receive buffer fill and drop replies: with a
+    buffer that holds none (each reply taking more room than there is), the reader
+    does not rest even with ``reply_wait`` set, and wakes for nearly each reply."""
+    monkeypatch.setattr(resolve, "DATAGRAM_ROOM", 1 << 40)
+    n = 32
+
+    async def handler(q: dns.message.Message, t: str) -> Response:
+        await trio.sleep(0.002 * int(qname_of(q).split(".")[0][1:]))
+        return a_record(q, t)
+
+    questions = [(f"n{i}.example", "A") for i in range(n)]
+    got, _, resolver = await batch(handler, questions, reply_wait=0.04, sockets=1)
+    assert [g.records for g in got] == [("192.0.2.1",)] * n
+    assert resolver.stats.drains >= n // 4, resolver.stats
 
 
 @pytest.mark.parametrize("epoll", [True, False])
