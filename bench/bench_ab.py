@@ -4,9 +4,11 @@ A cold scan's CPU moves 10-20 % with this shared machine's load within minutes, 
 change of a few per cent shows only when its variants run in turns, each on a slice of
 bench domains no run has asked before (cold in Unbound's cache without a restart: the
 slices never repeat, from ``--skip`` on). Every round runs each variant once, in the
-order given, on the next slice: ``danescan scan SLICE --no-probe`` inside the world,
-its CPU the process tree's (user + system), and from ``scan.json``'s clock the domain and
-host stages' CPU (the scan process's: the part a change of the gathering moves).
+order given, on the next slice (start with the world freshly up, ``danescan world down;
+danescan world up``, or past the slices of earlier runs): ``danescan scan SLICE
+--no-probe`` inside the world, its CPU the process tree's (user + system), and from
+``scan.json``'s clock the domain and host stages' CPU (the scan process's: the part a
+change of the gathering moves).
 
 A variant is ``NAME=TREE`` or ``NAME=TREE:OPTIONS``: ``TREE`` is a checkout or a copy of
 the code whose ``scanner`` the scan imports (``.`` for this one; a copy keeps its built
