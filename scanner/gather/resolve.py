@@ -688,8 +688,8 @@ class Resolver:
         Several sockets are waited on as one epoll set (readable when any of them is):
         a wake-up reads every socket with replies waiting, so the process wakes once per
         burst of the whole resolver, not once per socket. With a reader per socket a
-        scan spent 10-15 % more CPU in its domain stage at four sockets than at one
-        (bench/RESULTS.md, issue 10's eighth pass)."""
+        cold scan's domain stage spent about a fifth more CPU at four sockets than at
+        one or two (bench/RESULTS.md, issue 10's eighth pass)."""
         rest = self.config.reply_wait
         drain = self._drain
         stats = self.stats
