@@ -194,27 +194,35 @@ async def test_reader_drains_a_burst_of_replies_in_few_wakeups() -> None:
     assert resolver.stats.drains <= n // 4, resolver.stats
 
 
-@pytest.mark.parametrize("rest", [0.0, 0.04])
-async def test_reader_rests_after_a_small_drain_so_that_replies_come_in_bursts(
-    rest: float,
-) -> None:
-    """The fake sends 32 replies one by one, 2 ms apart, to one socket. A reader that
-    does not rest wakes for nearly each one; with ``reply_wait`` it rests after a small
-    drain, and the replies that came meanwhile are read together: the answers are the
-    same."""
-    n = 32
+SPACED = 32  # replies, 2 ms apart
+
+
+async def spaced_replies(**config: Any) -> Resolver:
+    """``SPACED`` questions whose replies the fake sends one by one, 2 ms apart: the
+    answers are checked, the resolver (its ``stats``) returned."""
 
     async def handler(q: dns.message.Message, t: str) -> Response:
         await trio.sleep(0.002 * int(qname_of(q).split(".")[0][1:]))
         return a_record(q, t)
 
-    questions = [(f"n{i}.example", "A") for i in range(n)]
-    got, _, resolver = await batch(handler, questions, reply_wait=rest, sockets=1)
-    assert [g.records for g in got] == [("192.0.2.1",)] * n
+    questions = [(f"n{i}.example", "A") for i in range(SPACED)]
+    got, _, resolver = await batch(handler, questions, **config)
+    assert [g.records for g in got] == [("192.0.2.1",)] * SPACED
+    return resolver
+
+
+@pytest.mark.parametrize("rest", [0.0, 0.04])
+async def test_reader_rests_after_a_small_drain_so_that_replies_come_in_bursts(
+    rest: float,
+) -> None:
+    """32 replies to one socket, 2 ms apart. A reader that does not rest wakes for
+    nearly each one; with ``reply_wait`` it rests after a small drain, and the replies
+    that came meanwhile are read together: the answers are the same."""
+    resolver = await spaced_replies(reply_wait=rest, sockets=1)
     if rest:  # wakes at about 0, 40 and 80 ms
-        assert resolver.stats.drains <= n // 8, resolver.stats
+        assert resolver.stats.drains <= SPACED // 8, resolver.stats
     else:  # about one wake-up per reply; a loaded machine may merge a few
-        assert resolver.stats.drains >= n // 4, resolver.stats
+        assert resolver.stats.drains >= SPACED // 4, resolver.stats
 
 
 async def test_reader_does_not_rest_while_its_buffer_could_overflow(
@@ -224,16 +232,8 @@ async def test_reader_does_not_rest_while_its_buffer_could_overflow(
     buffer that holds none (each reply taking more room than there is), the reader
     does not rest even with ``reply_wait`` set, and wakes for nearly each reply."""
     monkeypatch.setattr(resolve, "DATAGRAM_ROOM", 1 << 40)
-    n = 32
-
-    async def handler(q: dns.message.Message, t: str) -> Response:
-        await trio.sleep(0.002 * int(qname_of(q).split(".")[0][1:]))
-        return a_record(q, t)
-
-    questions = [(f"n{i}.example", "A") for i in range(n)]
-    got, _, resolver = await batch(handler, questions, reply_wait=0.04, sockets=1)
-    assert [g.records for g in got] == [("192.0.2.1",)] * n
-    assert resolver.stats.drains >= n // 4, resolver.stats
+    resolver = await spaced_replies(reply_wait=0.04, sockets=1)
+    assert resolver.stats.drains >= SPACED // 4, resolver.stats
 
 
 @pytest.mark.parametrize("epoll", [True, False])
@@ -243,17 +243,9 @@ async def test_one_reader_serves_every_socket_of_a_resolver(
     """Replies spread over four sockets, 2 ms apart, with a 40 ms rest: one reader for
     all the sockets (an epoll set of them) wakes about three times in all; a reader per
     socket (where there is no epoll) about three times each. Same answers either way."""
-    n = 32
     if not epoll:
         monkeypatch.delattr("select.epoll")
-
-    async def handler(q: dns.message.Message, t: str) -> Response:
-        await trio.sleep(0.002 * int(qname_of(q).split(".")[0][1:]))
-        return a_record(q, t)
-
-    questions = [(f"n{i}.example", "A") for i in range(n)]
-    got, _, resolver = await batch(handler, questions, reply_wait=0.04, sockets=4)
-    assert [g.records for g in got] == [("192.0.2.1",)] * n
+    resolver = await spaced_replies(reply_wait=0.04, sockets=4)
     if epoll:
         assert resolver.stats.drains <= 6, resolver.stats
     else:
