@@ -657,7 +657,7 @@ class Resolver:
             self._batch_deadlines.append((when, batch))
             self._arm(when)
         for job in batch.jobs:
-            self._attempt(job)  # _exchange's resets are __init__'s values for a new job
+            self._exchange(job)
         if batch.remaining:
             batch.task = trio.lowlevel.current_task()
 
@@ -693,29 +693,27 @@ class Resolver:
         rest = self.config.reply_wait
         drain = self._drain
         stats = self.stats
-        if len(ports) == 1:
-            port, sock = ports[0]
-            recv = sock.recv
+        with contextlib.ExitStack() as stack:
+            by_fd = {sock.fileno(): (port, sock.recv) for port, sock in ports}
+            epoll: select.epoll | None = None
+            if len(ports) == 1:  # no epoll set to wait on, nor a poll call per wake-up
+                waited: socket.socket | select.epoll = ports[0][1]
+                every = list(by_fd.values())
+            else:
+                waited = epoll = stack.enter_context(select.epoll(len(ports)))
+                for _, sock in ports:
+                    epoll.register(sock, select.EPOLLIN)
             while True:
-                await trio.lowlevel.wait_readable(sock)
-                stats.drains += 1
-                if drain(port, recv) < REPLY_BURST and rest and len(port.pending) <= port.room:
-                    # A big drain means replies already come in bursts; and a rest must not
-                    # let the socket's buffer fill and drop replies: the replies that can
-                    # come meanwhile are those of the questions in flight.
-                    await trio.sleep(rest)
-        with select.epoll(len(ports)) as ready:
-            by_fd: dict[int, tuple[_Port, Callable[[int], bytes]]] = {}
-            for port, sock in ports:
-                by_fd[sock.fileno()] = (port, sock.recv)
-                ready.register(sock, select.EPOLLIN)
-            poll = ready.poll
-            while True:
-                await trio.lowlevel.wait_readable(ready)
+                await trio.lowlevel.wait_readable(waited)
                 stats.drains += 1
                 got = 0
-                for fd, _events in poll(0):
-                    got += drain(*by_fd[fd])
+                for port, recv in (
+                    every if epoll is None else [by_fd[fd] for fd, _ in epoll.poll(0)]
+                ):
+                    got += drain(port, recv)
+                # A big drain means replies already come in bursts; and a rest must not
+                # let a socket's buffer fill and drop replies: the replies that can come
+                # meanwhile are those of the questions in flight.
                 if got < REPLY_BURST and rest and all(len(p.pending) <= p.room for p, _ in ports):
                     await trio.sleep(rest)
 
@@ -830,19 +828,13 @@ class Resolver:
         self._attempt(job)
 
     def _attempt(self, job: _Job) -> None:
-        server = job.pin
-        if server is None:
-            servers = self._servers
-            server = servers[0] if len(servers) == 1 else self._pick(job.previous)
+        server = job.pin if job.pin is not None else self._pick(job.previous)
         job.previous = server
         job.server = server
         job.token = next(self._tokens)
         if self._in_flight < self.config.max_in_flight:
             self._in_flight += 1
-            if self._bucket is None:
-                self._transmit(job)  # _send's common case, one call less per question
-            else:
-                self._send(job)
+            self._send(job)
         else:
             self._slot_queue.append(job)
 
