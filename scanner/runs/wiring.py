@@ -51,7 +51,7 @@ class OptionError(DanescanError):
 # How long a scan's DNS readers rest after a small drain (resolve.ResolverConfig
 # .reply_wait): a process woken once per reply spends more CPU per reply than one that
 # reads them in bursts (bench/bench_reply_wait.py). 20 ms: cold scans' domain stage used
-# less CPU than at 5 ms in 7 of 8 alternating pairs (bench/RESULTS.md, eighth pass), and
+# less CPU than at 5 ms in 12 of 13 alternating pairs (bench/RESULTS.md, eighth pass), and
 # it is 1 % of a try's 2 s timeout. What can arrive meanwhile is bounded by the in-flight
 # cap, not by the rest (resolve.py, "reader").
 SCAN_REPLY_WAIT = 0.02
