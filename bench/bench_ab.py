@@ -27,12 +27,11 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-from benchlib import run_measured, scan_argv
+from benchlib import medians, run_measured, scan_argv
 
 from scanner.world.info import WorldInfo, world_dir
 
@@ -107,7 +106,7 @@ def main() -> None:
         f"{'domain wall s':>14} {'fewer than ' + first:>20}"
     )
     for name, got in runs.items():
-        med = {k: statistics.median(r[k] for r in got) for k in got[0]}
+        med = medians(got)
         fewer = sum(
             a["domain_cpu"] < b["domain_cpu"] for a, b in zip(got, runs[first], strict=True)
         )

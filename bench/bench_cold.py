@@ -50,7 +50,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchlib import scan_argv, scan_counts
+from benchlib import medians, scan_argv, scan_counts
 
 from scanner.world.info import WorldInfo, world_dir
 
@@ -285,7 +285,7 @@ def main() -> None:
     )
     summary: dict[str, dict[str, float]] = {}
     for client, runs in results.items():
-        m = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        m = medians(runs)
         m["rate"] = statistics.median(r["domains"] / r["wall"] for r in runs)
         m["per_query"] = statistics.median(r["cpu"] / r["queries"] * 1e6 for r in runs)
         m["per_domain"] = statistics.median(r["cpu"] / r["domains"] * 1e6 for r in runs)

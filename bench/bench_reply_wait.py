@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,8 @@ from pathlib import Path
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchlib import medians
 
 from scanner.gather.resolve import Resolver, ResolverConfig
 from scanner.world.info import WorldInfo, world_dir
@@ -102,7 +103,7 @@ def main() -> None:
         f"{'wall s':>7}"
     )
     for wait, runs in results.items():
-        m = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        m = medians(runs)
         print(
             f"{wait * 1000:>7g} ms {m['cpu_us_per_query']:>13.1f} {m['sleeps_per_query']:>13.3f} "
             f"{m['drains_per_query']:>13.3f} {m['wall_s']:>7.1f}"

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -48,6 +49,11 @@ def scan_argv(world: WorldInfo, domains: Path, out: Path, *extra: str) -> list[s
         "--no-progress",
         *extra,
     ]
+
+
+def medians(runs: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Each figure's median over ``runs`` (dicts with the same keys)."""
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
 def run_measured(
